@@ -1,0 +1,88 @@
+"""``langflix temp status|sweep``: see and reclaim temp sessions on this machine."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from langflix.cli import app
+from langflix.utils.disk_budget import human_bytes
+from langflix.utils.temp_file_manager import DEFAULT_PREFIX, default_base_dir, sweep_orphans
+from langflix.utils.temp_sessions import list_sessions
+
+temp_app = typer.Typer(help="Inspect and reclaim LangFlix temporary files.", no_args_is_help=True)
+app.add_typer(temp_app, name="temp")
+
+BaseDirOption = Annotated[
+    Path | None,
+    typer.Option("--base-dir", help="Temp base dir (default: LANGFLIX_TEMP_DIR or the system temp dir)."),
+]
+PrefixOption = Annotated[str, typer.Option("--prefix", help="Session name prefix.")]
+
+
+def _format_age(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@temp_app.command("status")
+def status(base_dir: BaseDirOption = None, prefix: PrefixOption = DEFAULT_PREFIX) -> None:
+    """Show the base dir, its sessions (live, dead, garbage) and free disk space."""
+    console = Console()
+    base = base_dir or default_base_dir()
+    console.print(f"[bold]Temp base dir:[/bold] {base}")
+    if base.exists():
+        usage = shutil.disk_usage(base)
+        console.print(f"[bold]Free disk:[/bold] {human_bytes(usage.free)} of {human_bytes(usage.total)}")
+    else:
+        console.print("[dim]The base dir does not exist yet (created on first use).[/dim]")
+    sessions = list_sessions(base, prefix)
+    if not sessions:
+        console.print(f"No sessions with prefix {prefix!r}: nothing to reclaim.")
+        return
+    table = Table("state", "session", "pid", "host", "age", "bytes")
+    for info in sorted(sessions, key=lambda s: (s.state, s.path.name)):
+        owner = info.owner
+        table.add_row(
+            info.state,
+            info.path.name,
+            str(owner.pid) if owner else "?",
+            owner.host if owner else "?",
+            _format_age(info.age),
+            human_bytes(info.bytes),
+        )
+    console.print(table)
+    dead = sum(s.state in ("dead", "garbage") for s in sessions)
+    if dead:
+        console.print(f"{dead} tree(s) can be reclaimed: run [bold]langflix temp sweep[/bold].")
+
+
+@temp_app.command("sweep")
+def sweep(
+    base_dir: BaseDirOption = None,
+    prefix: PrefixOption = DEFAULT_PREFIX,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be reclaimed; delete nothing.")] = False,
+    min_age: Annotated[
+        float,
+        typer.Option("--min-age", help="Seconds of heartbeat silence that make a session unlockable here (NFS) stale."),
+    ] = 0.0,
+) -> None:
+    """Reclaim the temp sessions of dead LangFlix processes; live ones are never touched."""
+    started = time.perf_counter()
+    report = sweep_orphans(base_dir, prefix, min_age=min_age, dry_run=dry_run)
+    console = Console()
+    console.print(f"{report.summary()} ({time.perf_counter() - started:.2f} s)")
+    for error in report.errors:
+        console.print(f"[red]error:[/red] {error}")
+    if report.errors:
+        raise typer.Exit(1)

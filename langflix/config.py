@@ -1,0 +1,69 @@
+"""Settings read from the environment (``LANGFLIX_*``) with safe defaults.
+
+One object, :class:`Settings`, is the only place a setting is read, so the CLI,
+the pipeline and the API agree on every value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LANGFLIX_", extra="ignore")
+
+    # Temp-file life cycle.
+    temp_dir: Path | None = Field(
+        default=None, description="Base dir for temp sessions; the system temp dir when unset."
+    )
+    temp_max_bytes: int | None = Field(
+        default=None, ge=1, description="Byte budget of the process-wide temp manager."
+    )
+    min_free_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="Free disk space always left untouched."
+    )
+
+    # Where results and state live.
+    output_dir: Path = Field(default=Path("langflix-output"))
+    data_dir: Path = Field(default=Path("langflix-data"), description="Job store location.")
+
+    # Service.
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
+    workers: int = Field(default=2, ge=1)
+    max_queue: int = Field(default=16, ge=1)
+
+    # External tools.
+    ffmpeg_binary: str = "ffmpeg"
+    ffprobe_binary: str = "ffprobe"
+    ffmpeg_timeout: float = Field(default=1800.0, gt=0)
+
+    # Text to speech.
+    tts: str = "espeak"
+    tts_timeout: float = Field(default=30.0, gt=0)
+    tts_retries: int = Field(default=2, ge=0)
+    espeak_binary: str = "espeak-ng"
+    lemonfox_api_key: str | None = None
+    lemonfox_base_url: str = "https://api.lemonfox.ai"
+    lemonfox_voice: str = "sarah"
+    google_api_key: str | None = None
+    google_base_url: str = "https://texttospeech.googleapis.com"
+
+    # Optional LLM expression selector (OpenAI-compatible chat API).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = Field(default=60.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
