@@ -20,11 +20,11 @@ from langflix.tts.google import GoogleTTS
 from langflix.tts.lemonfox import LemonfoxTTS
 
 __all__ = [
-    "TTS_PROVIDERS",
     "EspeakTTS",
     "GoogleTTS",
     "LemonfoxTTS",
     "TTSClient",
+    "TTS_PROVIDERS",
     "make_tts_client",
 ]
 

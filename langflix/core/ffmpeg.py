@@ -1,0 +1,219 @@
+"""Run ffmpeg and ffprobe: argument lists, clear errors, timeouts, cancellation.
+
+Everything here goes through :func:`langflix.core.process.run_process`, so a
+failed, timed-out or cancelled run raises :class:`~langflix.errors.FFmpegError`
+(or :class:`~langflix.errors.CancelledError`) with ffmpeg's last lines of
+stderr, and never leaves an ffmpeg process behind. The binaries come from the
+settings ``LANGFLIX_FFMPEG_BINARY`` / ``LANGFLIX_FFPROBE_BINARY``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from langflix.config import get_settings
+from langflix.core.cancel import CancelToken
+from langflix.core.process import run_process
+from langflix.errors import FFmpegError, LangFlixError
+
+__all__ = [
+    "FFMPEG_INSTALL_HINT",
+    "MediaInfo",
+    "media_url",
+    "probe",
+    "run_ffmpeg",
+    "tool_versions",
+]
+
+FFMPEG_INSTALL_HINT: Final[str] = (
+    "install FFmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) "
+    "or point LANGFLIX_FFMPEG_BINARY / LANGFLIX_FFPROBE_BINARY at it"
+)
+_ESPEAK_INSTALL_HINT: Final[str] = (
+    "install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng) or set LANGFLIX_ESPEAK_BINARY"
+)
+_VERSION_TIMEOUT: Final[float] = 10.0
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the editor needs to know about a media file, from one ffprobe call."""
+
+    path: Path
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int | None
+    height: int | None
+    fps: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    sample_rate: int | None
+
+
+def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
+    """Describe ``path`` (streams, size, frame rate, duration) with ffprobe's JSON output.
+
+    Raises FFmpegError("<file> is not a readable media file: ...") for anything
+    that is not audio or video, quoting ffprobe's own reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FFmpegError(f"{path} is not a readable media file: no such file")
+    binary = get_settings().ffprobe_binary
+    # Check first so a missing ffprobe is not reported as a bad input file.
+    _require(binary)
+    cmd = [
+        binary, "-v", "error", "-print_format", "json",
+        "-show_format", "-show_streams", media_url(path),
+    ]  # fmt: skip
+    try:
+        result = run_process(cmd, timeout=timeout, error_cls=FFmpegError)
+    except FFmpegError as exc:
+        raise FFmpegError(f"{path} is not a readable media file: {_reason(exc)}") from exc
+    try:
+        data = json.loads(result.stdout)
+    except ValueError as exc:
+        raise FFmpegError(
+            f"{path} is not a readable media file: ffprobe printed no valid JSON"
+        ) from exc
+    return _media_info(path, data)
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    timeout: float | None = None,
+    cancel: CancelToken | None = None,
+) -> None:
+    """Run ``ffmpeg -hide_banner -nostdin -y -loglevel error <args>``.
+
+    ``timeout`` None means the ``LANGFLIX_FFMPEG_TIMEOUT`` setting, so a hung
+    ffmpeg can never block a job forever. ``-nostdin`` keeps ffmpeg from
+    stealing the terminal (and from stopping on SIGTTIN in the background).
+    """
+    settings = get_settings()
+    cmd = [
+        settings.ffmpeg_binary, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        *map(str, args),
+    ]  # fmt: skip
+    run_process(
+        cmd,
+        timeout=settings.ffmpeg_timeout if timeout is None else timeout,
+        cancel=cancel,
+        error_cls=FFmpegError,
+        install_hint=FFMPEG_INSTALL_HINT,
+    )
+
+
+def media_url(path: Path) -> str:
+    """``path`` as an ffmpeg input/output name that cannot be misread.
+
+    A relative name like ``-x.mp4`` would be taken for an option and ``a:b.mp4``
+    for a protocol; ``file:`` plus the absolute path is always just a file.
+    """
+    return "file:" + str(Path(path).absolute())
+
+
+def tool_versions() -> dict[str, str | None]:
+    """Versions of ffmpeg, ffprobe and espeak-ng (None when missing), for /health."""
+    settings = get_settings()
+    return {
+        "ffmpeg": _version([settings.ffmpeg_binary, "-version"], r"version\s+(\S+)"),
+        "ffprobe": _version([settings.ffprobe_binary, "-version"], r"version\s+(\S+)"),
+        "espeak-ng": _version(
+            [settings.espeak_binary, "--version"], r"(\d+(?:\.\d+)+(?:[-.\w]*)?)"
+        ),
+    }
+
+
+def _version(cmd: list[str], pattern: str) -> str | None:
+    try:
+        result = run_process(cmd, timeout=_VERSION_TIMEOUT)
+    except LangFlixError:
+        return None
+    first_line = result.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
+    match = re.search(pattern, first_line[0]) if first_line else None
+    return match.group(1) if match else None
+
+
+def _require(binary: str) -> None:
+    if shutil.which(binary) is None:
+        raise FFmpegError(f"{binary} is not installed: {FFMPEG_INSTALL_HINT}")
+
+
+def _reason(exc: FFmpegError) -> str:
+    """ffprobe's own words (the stderr tail), without the long command line."""
+    tail = getattr(exc, "stderr_tail", "")
+    return tail or str(exc)
+
+
+def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
+    streams = data.get("streams") or []
+    # Cover art in audio files is a "video" stream with attached_pic set: not a video.
+    videos = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    if not videos and not audios:
+        raise FFmpegError(f"{path} is not a readable media file: it has no audio or video stream")
+    video = videos[0] if videos else None
+    audio = audios[0] if audios else None
+
+    duration = _float((data.get("format") or {}).get("duration"))
+    if duration is None:
+        durations = [d for s in (*videos, *audios) if (d := _float(s.get("duration"))) is not None]
+        duration = max(durations, default=None)
+    if duration is None or duration <= 0:
+        raise FFmpegError(
+            f"{path} is not a readable media file: ffprobe reports no duration "
+            "(an unfinished recording or a live stream?); remux it with ffmpeg -c copy"
+        )
+    return MediaInfo(
+        path=path,
+        duration=duration,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        width=_int(video.get("width")) if video else None,
+        height=_int(video.get("height")) if video else None,
+        fps=_rate(video) if video else None,
+        video_codec=video.get("codec_name") if video else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+        sample_rate=_int(audio.get("sample_rate")) if audio else None,
+    )
+
+
+def _rate(stream: dict[str, Any]) -> float | None:
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        value = stream.get(key)
+        if isinstance(value, str) and "/" in value:
+            num, _, den = value.partition("/")
+            try:
+                n, d = float(num), float(den)
+            except ValueError:
+                continue
+            if n > 0 and d > 0:
+                return n / d
+    return None
+
+
+def _float(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,341 @@
+"""Optional expression selector backed by an OpenAI-compatible chat API.
+
+The model sees the numbered cues and answers with JSON; the reply is validated with
+pydantic and every phrase is checked against the text of the cue it cites, because a
+model will sometimes "find" a phrase the speaker never said. Transient failures
+(timeouts, HTTP 429 and 5xx) are retried with a short backoff; everything else becomes
+an :class:`~langflix.errors.ExpressionError` that names the setting to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from langflix.config import Settings
+from langflix.core.expressions import (
+    LANGUAGE_LEVELS,
+    Expression,
+    context_window,
+    find_known_expressions,
+    phrase_in_text,
+    usable_cues,
+)
+from langflix.core.subtitles import Cue
+from langflix.errors import ConfigError, ExpressionError
+
+__all__ = ["LLMExpressionSelector", "LLMPick"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RETRY_AFTER: Final[float] = 30.0
+_BODY_TAIL: Final[int] = 300
+
+_SYSTEM_PROMPT: Final[str] = (
+    "You help {level} learners of English. From the numbered subtitle cues, choose up to "
+    "{count} idioms, phrasal verbs or collocations worth teaching. Copy each phrase exactly "
+    "as it is written in its cue. Answer with JSON only, in this shape: "
+    '{{"expressions": [{{"phrase": "...", "cue_index": 0, "meaning": "short meaning in '
+    'simple English", "translation": {translation}}}]}}'
+)
+
+
+class LLMPick(BaseModel):
+    """One expression as the model must return it."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    phrase: str = Field(min_length=1)
+    cue_index: int = Field(ge=0)
+    meaning: str | None = None
+    translation: str | None = None
+
+    @field_validator("meaning", "translation")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class _Message(BaseModel):
+    content: str
+
+
+class _Choice(BaseModel):
+    message: _Message
+
+
+class _ChatReply(BaseModel):
+    choices: list[_Choice] = Field(min_length=1)
+
+
+_PICKS: Final = TypeAdapter(list[LLMPick])
+
+
+def _tail(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _BODY_TAIL else "..." + text[-_BODY_TAIL:]
+
+
+def _strip_fences(content: str) -> str:
+    """Models often wrap JSON in ```json fences despite being asked not to."""
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        if text.rstrip().endswith("```"):
+            text = text.rstrip()[:-3]
+    return text.strip()
+
+
+class LLMExpressionSelector:
+    """Select expressions by asking a chat model, then keep only what the cues really say."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        retries: int = 2,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        context_seconds: float = 10.0,
+        translation_language: str | None = None,
+    ) -> None:
+        if not base_url:
+            raise ConfigError("the LLM selector needs a base URL; set LANGFLIX_LLM_BASE_URL")
+        if not api_key:
+            raise ConfigError("the LLM selector needs an API key; set LANGFLIX_LLM_API_KEY")
+        if timeout <= 0 or retries < 0 or backoff < 0:
+            raise ConfigError("LLM timeout must be > 0, retries and backoff >= 0")
+        root = base_url.rstrip("/")
+        # Accept both "https://host" and "https://host/v1" as the base URL.
+        self.url: Final[str] = (
+            root + "/chat/completions" if root.endswith("/v1") else root + "/v1/chat/completions"
+        )
+        self.model = model
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.context_seconds = context_seconds
+        self.translation_language = translation_language
+        self._api_key = api_key
+        self._transport = transport
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> LLMExpressionSelector:
+        """Build from ``LANGFLIX_LLM_*``; ConfigError naming the missing setting."""
+        return cls(
+            settings.llm_base_url or "",
+            settings.llm_api_key or "",
+            settings.llm_model,
+            timeout=settings.llm_timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LLMExpressionSelector(url={self.url!r}, model={self.model!r})"
+
+    # ----------------------------------------------------------------- public
+
+    def select(
+        self,
+        cues: Sequence[Cue],
+        max_expressions: int = 5,
+        *,
+        language_level: str = "intermediate",
+        media_duration: float | None = None,
+        context_seconds: float | None = None,
+    ) -> list[Expression]:
+        """Ask the model for up to ``max_expressions`` expressions, in time order.
+
+        ``context_seconds`` (default: the constructor's) sizes the scene around each cue,
+        as in :func:`~langflix.core.expressions.select_expressions`.
+        """
+        if max_expressions < 1:
+            raise ExpressionError(f"max_expressions must be at least 1, got {max_expressions}")
+        if context_seconds is not None and not context_seconds >= 0:
+            raise ExpressionError(f"context_seconds must be a number >= 0, got {context_seconds}")
+        if language_level not in LANGUAGE_LEVELS:
+            raise ExpressionError(
+                f"unknown language level {language_level!r}; "
+                f"use one of: {', '.join(LANGUAGE_LEVELS)}"
+            )
+        usable = set(map(id, usable_cues(cues, media_duration)))
+        numbered = [(i, cue) for i, cue in enumerate(cues) if id(cue) in usable]
+        if not numbered:
+            raise ExpressionError("the subtitles hold no usable cue to send to the LLM")
+        content = self._chat(self._messages(numbered, max_expressions, language_level))
+        picks = self._parse(content)
+        context = self.context_seconds if context_seconds is None else context_seconds
+        return self._keep_valid(picks, cues, usable, max_expressions, media_duration, context)
+
+    # ----------------------------------------------------------------- request
+
+    def _messages(
+        self, numbered: Sequence[tuple[int, Cue]], count: int, level: str
+    ) -> list[dict[str, str]]:
+        translation = (
+            f'"the cue translated into {self.translation_language}"'
+            if self.translation_language
+            else "null"
+        )
+        system = _SYSTEM_PROMPT.format(level=level, count=count, translation=translation)
+        lines = "\n".join(f"[{i}] {' '.join(cue.text.split())}" for i, cue in numbered)
+        return [{"role": "system", "content": system}, {"role": "user", "content": lines}]
+
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+        }
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        attempts = self.retries + 1
+        with httpx.Client(transport=self._transport, timeout=self.timeout) as client:
+            for attempt in range(1, attempts + 1):
+                last = attempt == attempts
+                try:
+                    response = client.post(self.url, json=body, headers=headers)
+                except httpx.TimeoutException as exc:
+                    if last:
+                        raise ExpressionError(
+                            f"the LLM at {self.url} timed out after {self.timeout:g} s "
+                            f"({attempts} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
+                            "offline selector"
+                        ) from exc
+                    self._wait(attempt, None)
+                    continue
+                except httpx.TransportError as exc:
+                    if last:
+                        raise ExpressionError(
+                            f"cannot reach the LLM at {self.url} ({exc}); check "
+                            "LANGFLIX_LLM_BASE_URL and the network"
+                        ) from exc
+                    self._wait(attempt, None)
+                    continue
+                # 429 and 5xx are the server's "not now": worth another try.
+                transient = response.status_code == 429 or response.status_code >= 500
+                if transient and not last:
+                    log.warning(
+                        "LLM at %s answered HTTP %d; retrying (%d/%d)",
+                        self.url,
+                        response.status_code,
+                        attempt,
+                        self.retries,
+                    )
+                    self._wait(attempt, response.headers.get("Retry-After"))
+                    continue
+                return self._content(response, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff * 2 ** (attempt - 1)
+        if retry_after is not None:
+            try:
+                delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
+            except ValueError:
+                pass  # an HTTP date; the exponential backoff is good enough
+        self._sleep(delay)
+
+    def _content(self, response: httpx.Response, attempts: int) -> str:
+        status = response.status_code
+        if status in (401, 403):
+            raise ExpressionError(
+                f"the LLM at {self.url} rejected the API key (HTTP {status}); "
+                "check LANGFLIX_LLM_API_KEY"
+            )
+        if status != 200:
+            raise ExpressionError(
+                f"the LLM at {self.url} answered HTTP {status} after {attempts} attempt(s): "
+                f"{_tail(response.text)}; check LANGFLIX_LLM_BASE_URL and LANGFLIX_LLM_MODEL "
+                f"({self.model!r}) or use the offline selector"
+            )
+        try:
+            reply = _ChatReply.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ExpressionError(
+                f"the LLM at {self.url} sent a reply that is not an OpenAI-style chat "
+                f"completion ({_tail(response.text)}); check LANGFLIX_LLM_BASE_URL"
+            ) from exc
+        return reply.choices[0].message.content
+
+    # ----------------------------------------------------------------- reply
+
+    def _parse(self, content: str) -> list[LLMPick]:
+        text = _strip_fences(content)
+        try:
+            data = json.loads(text)
+            if isinstance(data, dict):
+                data = data.get("expressions")
+            return _PICKS.validate_python(data)
+        except (ValueError, ValidationError) as exc:
+            raise ExpressionError(
+                f"the LLM (model {self.model!r}) did not answer with a JSON list of "
+                f"{{phrase, cue_index, meaning, translation}}: {_tail(text) or '(empty)'}; "
+                "try another LANGFLIX_LLM_MODEL or the offline selector"
+            ) from exc
+
+    def _keep_valid(
+        self,
+        picks: Sequence[LLMPick],
+        cues: Sequence[Cue],
+        usable: set[int],
+        max_expressions: int,
+        media_duration: float | None,
+        context_seconds: float,
+    ) -> list[Expression]:
+        kept: list[tuple[int, Expression]] = []
+        seen: set[tuple[int, str]] = set()
+        rejected: list[str] = []
+        for pick in picks:
+            if len(kept) >= max_expressions:
+                break
+            if pick.cue_index >= len(cues) or id(cues[pick.cue_index]) not in usable:
+                rejected.append(
+                    f"{pick.phrase!r} cites cue {pick.cue_index}, which is not a usable cue"
+                )
+                continue
+            cue = cues[pick.cue_index]
+            # A model may invent or paraphrase; only what the speaker said can be taught.
+            if not phrase_in_text(pick.phrase, cue.text):
+                rejected.append(f"{pick.phrase!r} is not in cue {pick.cue_index} ({cue.text!r})")
+                continue
+            key = (pick.cue_index, pick.phrase.lower())
+            if key in seen:
+                continue
+            seen.add(key)
+            known = find_known_expressions(pick.phrase)
+            start, end = context_window(cue, context_seconds, media_duration)
+            expression = Expression(
+                phrase=pick.phrase,
+                cue=cue,
+                context_start=start,
+                context_end=end,
+                kind=known[0].kind if known else "expression",
+                meaning=pick.meaning or (known[0].meaning if known else None),
+                translation=pick.translation,
+            )
+            kept.append((pick.cue_index, expression))
+        for reason in rejected:
+            log.warning("dropped an LLM suggestion: %s", reason)
+        if not kept:
+            detail = f" ({rejected[0]})" if rejected else ""
+            raise ExpressionError(
+                f"the LLM suggested {len(picks)} expression(s) but none is actually in the "
+                f"cue it cites{detail}; try again, another LANGFLIX_LLM_MODEL or the offline "
+                "selector"
+            )
+        kept.sort(key=lambda item: (item[1].cue.start, item[0]))
+        return [expression for _, expression in kept]

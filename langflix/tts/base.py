@@ -1,0 +1,378 @@
+"""What every TTS provider shares: the interface, language tags, retries, audio files.
+
+Each provider module (``espeak``, ``lemonfox``, ``google``) is one small class that
+turns text into an audio file inside the caller's temp scope. Everything they have
+in common lives here so the rules are written once:
+
+* the audio file is made with ``scope.new_file`` and released again on *any*
+  failure, so a failed synthesis leaves no byte behind in the job's scope;
+* HTTP calls have a timeout, are retried on connection errors, 429 and 5xx with a
+  small (injectable) backoff, and every failure becomes a :class:`TTSError` that
+  names the provider, the status and the setting to check;
+* an API key never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+
+import httpx
+
+from langflix.core.cancel import CancelToken
+from langflix.errors import TTSError
+
+if TYPE_CHECKING:
+    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+
+    TempArea = TempFileManager | TempScope
+    """Where audio files go: a manager or (usually) a job's scope; same API."""
+
+__all__ = [
+    "AudioFormat",
+    "Backoff",
+    "HttpSpeechClient",
+    "LanguageTag",
+    "TTSClient",
+    "default_backoff",
+    "parse_language",
+    "release_quietly",
+    "require_text",
+    "sniff_audio",
+    "write_audio",
+]
+
+logger = logging.getLogger(__name__)
+
+AudioFormat = Literal["wav", "mp3"]
+"""Audio formats every provider can return and ffmpeg reads without surprises."""
+
+Backoff = Callable[[int], float]
+"""Seconds to wait before retry number ``n`` (1 for the first retry)."""
+
+_MAX_RETRY_AFTER: Final[float] = 10.0
+"""Longest ``Retry-After`` we honour: a job should fail clearly, not hang for an hour."""
+
+_BODY_SNIPPET: Final[int] = 300
+"""Characters of an error body quoted in a message: enough to show the provider's reason."""
+
+
+@runtime_checkable
+class TTSClient(Protocol):
+    """One text-to-speech provider: text in, an audio file inside ``scope`` out."""
+
+    name: str
+
+    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
+        """Speak ``text`` in ``language``; the file belongs to ``scope``. Raises TTSError."""
+        ...
+
+
+def default_backoff(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s, ... capped at 4 s: long enough for a blip, short for a job."""
+    return float(min(0.5 * 2 ** (attempt - 1), 4.0))
+
+
+def require_text(text: str, provider: str) -> str:
+    """The text to speak, stripped; an empty text is a caller bug worth a clear error."""
+    if not isinstance(text, str):
+        raise TTSError(f"{provider}: text to speak must be a string, got {type(text).__name__}")
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise TTSError(f"{provider}: nothing to speak, the text is empty or only whitespace")
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageTag:
+    """A language as users write it ("en", "en-US", "ko_kr"), split and normalised."""
+
+    language: str
+    region: str | None = None
+
+    def __str__(self) -> str:
+        return self.language if self.region is None else f"{self.language}-{self.region}"
+
+
+def parse_language(language: str, provider: str) -> LanguageTag:
+    """Parse a BCP-47-ish tag; accepts "_" as separator and any letter case."""
+    parts = language.strip().replace("_", "-").split("-") if isinstance(language, str) else []
+    if not parts or not parts[0].isalpha() or not 2 <= len(parts[0]) <= 3:
+        raise TTSError(
+            f"{provider}: {language!r} is not a language code; use a tag such as 'en', 'en-US' or 'ko'"
+        )
+    # The region is the first 2-letter or 3-digit subtag: "zh-Hant-TW" -> TW
+    # (a script subtag such as "Hant" is not a region and is skipped).
+    region = next(
+        (p.upper() for p in parts[1:] if (len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit())),
+        None,
+    )
+    return LanguageTag(parts[0].lower(), region)
+
+
+_MAGIC_CHECKS: Final[dict[str, Callable[[bytes], bool]]] = {
+    "wav": lambda data: data[:4] == b"RIFF" and data[8:12] == b"WAVE",
+    # An MP3 starts with an ID3 tag or directly with an MPEG frame sync (11 set bits).
+    "mp3": lambda data: data[:3] == b"ID3" or (data[:1] == b"\xff" and data[1:2] >= b"\xe0"),
+}
+
+
+def sniff_audio(data: bytes) -> AudioFormat | None:
+    """Which of our formats ``data`` is, from its first bytes; None if neither."""
+    for fmt, check in _MAGIC_CHECKS.items():
+        if len(data) >= 12 and check(data):
+            return fmt  # type: ignore[return-value]
+    return None
+
+
+def write_audio(scope: TempArea, data: bytes, fmt: AudioFormat, provider: str) -> Path:
+    """Store ``data`` as a new file of ``scope``; released again if anything fails.
+
+    The bytes are checked first: a provider that answers 200 with an HTML error
+    page or a JSON body must not become a "successful" file that ffmpeg chokes on
+    three steps later, far from the cause. The scope's byte budget is claimed
+    before the file exists, so a full budget raises ``QuotaExceededError`` and
+    leaves nothing behind.
+    """
+    found = sniff_audio(data)
+    if found != fmt:
+        raise TTSError(
+            f"{provider} answered, but the body is not {fmt.upper()} audio "
+            f"({len(data)} bytes starting with {data[:16]!r}); check the provider's "
+            "status and the base URL setting"
+        )
+    with scope.reserve(len(data), f"{provider} speech audio"):
+        path = scope.new_file(suffix=f".{fmt}")
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except BaseException as exc:
+            # Disk full, Ctrl-C: a half-written file must not stay in the scope.
+            release_quietly(scope, path)
+            if isinstance(exc, OSError):
+                raise TTSError(f"{provider}: cannot write audio to {path}: {exc}") from exc
+            raise
+    return path
+
+
+def release_quietly(scope: TempArea, path: Path) -> None:
+    """Release ``path`` without letting a cleanup error replace the real one."""
+    try:
+        scope.release(path)
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        logger.warning("could not release %s after a failed synthesis", path, exc_info=True)
+
+
+class HttpSpeechClient:
+    """Base of the HTTP providers: one POST with timeout, retries and clear errors.
+
+    ``client`` (an ``httpx.Client`` the caller owns and closes) or ``transport``
+    (e.g. ``httpx.MockTransport``) redirect the calls in tests; with neither, a
+    short-lived client is opened per synthesis and always closed, so an instance
+    holds no socket between calls and needs no ``close()``.
+    """
+
+    name: str = "http"
+    key_setting: str = ""
+    base_url_setting: str = ""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: Backoff = default_backoff,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if client is not None and transport is not None:
+            raise ValueError("pass either client or transport, not both")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self._backoff = backoff
+        self._client = client
+        self._transport = transport
+        self._cancel = cancel
+        self._secret: str | None = None  # set by subclasses; redacted from every message
+
+    @contextlib.contextmanager
+    def _http(self) -> Iterator[httpx.Client]:
+        if self._client is not None:
+            yield self._client
+            return
+        if self._transport is not None:
+            # Closing an httpx.Client also closes its transport; the transport is
+            # the caller's, so this wrapper is deliberately left open.
+            yield httpx.Client(transport=self._transport, timeout=self.timeout)
+            return
+        with httpx.Client(timeout=self.timeout) as client:
+            yield client
+
+    def _post(
+        self,
+        path: str,
+        *,
+        json: Any,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST with retries on connection errors, 429 and 5xx; any other failure raises.
+
+        Returns only a 2xx response whose body has been read.
+        """
+        try:
+            return self._post_with_retries(path, json=json, headers=headers, params=params)
+        except TTSError as exc:
+            if self._secret and self._secret in str(exc):
+                # A provider may echo the request (URL, headers) back in its error
+                # body: the key must never reach a log or an API response.
+                raise TTSError(str(exc).replace(self._secret, "***")) from exc.__cause__
+            raise
+
+    def _post_with_retries(
+        self,
+        path: str,
+        *,
+        json: Any,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        url = f"{self.base_url}{path}"
+        attempts = self.retries + 1
+        with self._http() as client:
+            for attempt in range(1, attempts + 1):
+                self._raise_if_cancelled()
+                try:
+                    response = client.post(
+                        url, json=json, headers=dict(headers), params=params, timeout=self.timeout
+                    )
+                except httpx.TimeoutException as exc:
+                    if isinstance(exc, httpx.ConnectTimeout) and attempt < attempts:
+                        self._wait_before_retry(attempt, None, f"connect timeout: {exc}")
+                        continue
+                    # A read timeout is not retried: the provider may still be
+                    # working, and retrying would multiply the user's wait.
+                    raise TTSError(
+                        f"{self.name} did not answer within {self.timeout:g} s ({type(exc).__name__}) "
+                        f"at {url}; raise LANGFLIX_TTS_TIMEOUT or try a shorter text"
+                    ) from exc
+                except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                    if attempt < attempts:
+                        self._wait_before_retry(attempt, None, f"{type(exc).__name__}: {exc}")
+                        continue
+                    raise TTSError(
+                        f"cannot reach {self.name} at {url} after {attempts} attempt(s): {exc}; "
+                        f"check {self.base_url_setting} and the network"
+                    ) from exc
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                    # Proxy errors, a base URL without http(s)://, a malformed URL.
+                    raise TTSError(
+                        f"{self.name} request to {url} failed: {exc}; check {self.base_url_setting}"
+                    ) from exc
+
+                status = response.status_code
+                if 200 <= status < 300:
+                    return response
+                retryable = status == 429 or status >= 500
+                if retryable and attempt < attempts:
+                    self._wait_before_retry(attempt, _retry_after(response), f"HTTP {status}")
+                    continue
+                raise TTSError(self._status_message(response, url, attempt))
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _status_message(self, response: httpx.Response, url: str, attempts: int) -> str:
+        status = response.status_code
+        detail = _body_snippet(response)
+        head = f"{self.name} answered HTTP {status} at {url}"
+        if detail:
+            head += f" ({detail})"
+        if status in (401, 403):
+            hint = f"the API key was refused: check {self.key_setting}"
+        elif status == 404:
+            hint = f"the endpoint does not exist: check {self.base_url_setting}"
+        elif status == 429:
+            hint = (
+                f"rate limit or quota exhausted after {attempts} attempt(s): "
+                "wait, check the account's quota, or use LANGFLIX_TTS=espeak"
+            )
+        elif status >= 500:
+            hint = (
+                f"the provider failed {attempts} time(s): try again later "
+                "or use LANGFLIX_TTS=espeak for offline speech"
+            )
+        else:
+            hint = "the request was refused: check the text, the language and the voice settings"
+        return f"{head}; {hint}"
+
+    def _wait_before_retry(self, attempt: int, retry_after: float | None, why: str) -> None:
+        delay = max(self._backoff(attempt), 0.0)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        logger.warning(
+            "%s: %s; retry %d/%d in %.2f s", self.name, why, attempt, self.retries, delay
+        )
+        if self._cancel is not None:
+            # Waiting on the token lets a cancel end the backoff at once.
+            self._cancel.wait(delay)
+        elif delay > 0:
+            time.sleep(delay)
+        self._raise_if_cancelled()
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            self._cancel.raise_if_cancelled()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta or HTTP date), capped."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _body_snippet(response: httpx.Response) -> str:
+    """The provider's own reason, short and on one line (JSON ``error.message`` if any)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return _one_line(error["message"])
+        if isinstance(error, str):
+            return _one_line(error)
+        if isinstance(data.get("detail"), str):
+            return _one_line(data["detail"])
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError):
+        return ""
+    return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _BODY_SNIPPET else flat[: _BODY_SNIPPET - 1] + "…"

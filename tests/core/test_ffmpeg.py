@@ -1,0 +1,232 @@
+"""Tests for langflix.core.ffmpeg: real ffprobe/ffmpeg on tiny generated media."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from langflix.config import get_settings
+from langflix.core.cancel import CancelToken
+from langflix.core.ffmpeg import MediaInfo, media_url, probe, run_ffmpeg, tool_versions
+from langflix.errors import CancelledError, FFmpegError
+
+pytestmark = pytest.mark.slow
+
+# A run that would take minutes: an endless test pattern encoded to nowhere.
+_ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc=s=320x240:r=25", "-f", "null", "-"]
+
+
+def _ffmpeg(*args: str) -> None:
+    """Make fixtures with plain ffmpeg, independent of the code under test."""
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+        check=True,
+        timeout=60,
+    )
+
+
+def _child_ffmpeg_pids() -> list[int]:
+    """ffmpeg processes whose parent is this test process (zombies included)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == os.getpid() and comm.startswith("ffmpeg"):
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    # Settings are cached process-wide; tests that set LANGFLIX_* must not leak.
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("media")
+    av = root / "av.mp4"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=s=320x240:r=30:d=3",
+        "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(av),
+    )  # fmt: skip
+    silent = root / "silent.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=200x300:r=24:d=2", "-c:v", "libx264",
+            "-preset", "ultrafast", str(silent))  # fmt: skip
+    wav = root / "tone.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=f=300:r=22050:d=1.5", str(wav))
+    garbage = root / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video\n" * 500)
+    truncated = root / "truncated.mp4"
+    truncated.write_bytes(av.read_bytes()[: av.stat().st_size // 3])
+    return {"av": av, "silent": silent, "wav": wav, "garbage": garbage, "truncated": truncated}
+
+
+def test_probe_audio_and_video(media: dict[str, Path]) -> None:
+    info = probe(media["av"])
+    assert isinstance(info, MediaInfo)
+    assert info.path == media["av"]
+    assert info.duration == pytest.approx(3.0, abs=0.1)
+    assert (info.has_video, info.has_audio) == (True, True)
+    assert (info.width, info.height) == (320, 240)
+    assert info.fps == pytest.approx(30.0)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    assert info.sample_rate == 48000
+
+
+def test_probe_video_without_audio(media: dict[str, Path]) -> None:
+    info = probe(media["silent"])
+    assert info.has_video and not info.has_audio
+    assert (info.width, info.height, info.fps) == (200, 300, pytest.approx(24.0))
+    assert info.audio_codec is None and info.sample_rate is None
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_probe_audio_only(media: dict[str, Path]) -> None:
+    info = probe(media["wav"])
+    assert info.has_audio and not info.has_video
+    assert info.width is None and info.fps is None and info.video_codec is None
+    assert info.sample_rate == 22050
+    assert info.duration == pytest.approx(1.5, abs=0.05)
+
+
+@pytest.mark.parametrize("name", ["garbage", "truncated"])
+def test_probe_rejects_non_media_quoting_ffprobe(media: dict[str, Path], name: str) -> None:
+    with pytest.raises(FFmpegError) as info:
+        probe(media[name])
+    message = str(info.value)
+    assert message.startswith(f"{media[name]} is not a readable media file: ")
+    # ffprobe's own words, not just our prefix.
+    assert re.search(r"Invalid data found|moov atom not found", message)
+
+
+def test_probe_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FFmpegError, match="is not a readable media file: no such file"):
+        probe(tmp_path / "nope.mp4")
+
+
+def test_probe_path_that_looks_like_an_option_or_protocol(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tricky = tmp_path / "-i a:b'c.mp4"
+    tricky.write_bytes(media["av"].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert probe(Path(tricky.name)).has_video
+    assert media_url(Path("x.mp4")) == "file:" + str(tmp_path / "x.mp4")
+
+
+def test_missing_ffprobe_is_reported_with_hint(
+    media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANGFLIX_FFPROBE_BINARY", "langflix-no-ffprobe")
+    get_settings.cache_clear()
+    with pytest.raises(FFmpegError, match="langflix-no-ffprobe is not installed: install FFmpeg"):
+        probe(media["av"])
+
+
+def test_missing_ffmpeg_is_reported_with_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFLIX_FFMPEG_BINARY", "langflix-no-ffmpeg")
+    get_settings.cache_clear()
+    with pytest.raises(FFmpegError, match="langflix-no-ffmpeg is not installed: .*LANGFLIX_FFMPEG"):
+        run_ffmpeg(["-version"])
+
+
+def test_run_ffmpeg_writes_output_and_logs_the_fixed_flags(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out.wav"
+    with caplog.at_level(logging.DEBUG, logger="langflix.core.process"):
+        run_ffmpeg(["-f", "lavfi", "-i", "sine=d=0.5", str(out)])
+    assert probe(out).duration == pytest.approx(0.5, abs=0.05)
+    assert "ffmpeg -hide_banner -nostdin -y -loglevel error -f lavfi" in caplog.text
+
+
+def test_run_ffmpeg_failure_quotes_stderr(tmp_path: Path) -> None:
+    missing = tmp_path / "missing-input.mkv"
+    with pytest.raises(FFmpegError) as info:
+        run_ffmpeg(["-i", str(missing), str(tmp_path / "out.mp4")])
+    message = str(info.value)
+    assert "exit code 1" in message
+    assert "No such file or directory" in message
+    assert str(missing) in message
+
+
+def test_run_ffmpeg_timeout_stops_ffmpeg() -> None:
+    started = time.monotonic()
+    with pytest.raises(FFmpegError, match=r"timed out after 0\.5 s"):
+        run_ffmpeg(_ENDLESS, timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert _child_ffmpeg_pids() == []
+
+
+def test_run_ffmpeg_default_timeout_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFLIX_FFMPEG_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    with pytest.raises(FFmpegError, match="timed out after 0.5 s"):
+        run_ffmpeg(_ENDLESS)
+    assert _child_ffmpeg_pids() == []
+
+
+def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
+    token = CancelToken()
+    seen: list[int] = []
+
+    def cancel_once_running() -> None:
+        end = time.monotonic() + 10
+        while not seen and time.monotonic() < end:
+            seen.extend(_child_ffmpeg_pids())
+            time.sleep(0.02)
+        token.cancel("user pressed stop")
+
+    thread = threading.Thread(target=cancel_once_running, daemon=True)
+    thread.start()
+    with pytest.raises(CancelledError, match="user pressed stop"):
+        run_ffmpeg(_ENDLESS, cancel=token)
+    thread.join(5)
+    assert seen, "ffmpeg was never seen running"
+    assert _child_ffmpeg_pids() == []
+    for pid in seen:
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_tool_versions_match_the_binaries() -> None:
+    versions = tool_versions()
+    assert set(versions) == {"ffmpeg", "ffprobe", "espeak-ng"}
+    first_line = subprocess.run(
+        ["ffmpeg", "-version"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
+    assert versions["ffmpeg"] and versions["ffmpeg"] in first_line
+    assert versions["ffprobe"] == versions["ffmpeg"]
+    assert versions["espeak-ng"] and re.match(r"\d+\.\d+", versions["espeak-ng"])
+
+
+def test_tool_versions_missing_binary_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFLIX_FFMPEG_BINARY", "langflix-no-ffmpeg")
+    get_settings.cache_clear()
+    versions = tool_versions()
+    assert versions["ffmpeg"] is None
+    assert versions["ffprobe"] is not None
+
+
+def test_exports() -> None:
+    import langflix.core.ffmpeg as module
+
+    assert module.__all__ == sorted(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)
