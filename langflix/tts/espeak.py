@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import wave
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,23 +78,45 @@ class EspeakTTS:
         if self.speed is not None:
             cmd += ["-s", str(self.speed)]
         path = scope.new_file(suffix=".wav")
+        # "--stdout", not "-w PATH": espeak-ng silently writes nothing when the
+        # -w path is longer than ~200 characters (deep temp dirs hit that).
         # "--" ends the options: a line such as "-- Run!" or "-x marks it" is text,
         # not a flag espeak-ng would misread.
-        cmd += ["-w", str(path), "--", spoken]
+        cmd += ["--stdout", "--", spoken]
         try:
-            run_process(
+            result = run_process(
                 cmd,
                 timeout=self.timeout,
                 cancel=self._cancel,
                 error_cls=TTSError,
                 install_hint=ESPEAK_INSTALL_HINT,
             )
+            path.write_bytes(_with_true_length(result.stdout))
             _check_wav(path, voice)
         except BaseException:
             # run_process has reaped the child, so no writer still holds the file.
             release_quietly(scope, path)
             raise
         return path
+
+
+def _with_true_length(data: bytes) -> bytes:
+    """Rewrite a streamed WAV's header with its real length.
+
+    On a pipe espeak-ng cannot seek back, so its header claims 2**31 frames;
+    players and ffprobe would read that as a 13-hour clip.
+    """
+    try:
+        with wave.open(io.BytesIO(data), "rb") as streamed:
+            params = streamed.getparams()
+            frames = streamed.readframes(streamed.getnframes())
+    except (wave.Error, EOFError):
+        return data  # _check_wav reports it with the cause
+    out = io.BytesIO()
+    with wave.open(out, "wb") as fixed:
+        fixed.setparams(params)
+        fixed.writeframes(frames)
+    return out.getvalue()
 
 
 def _check_wav(path: Path, voice: str) -> None:

@@ -95,10 +95,11 @@ def test_exit_zero_without_audio_is_an_error(tmp_path, scope) -> None:
 
 
 def test_wav_without_frames_is_an_error(tmp_path, scope) -> None:
-    # Writes a well-formed WAV header with no samples to the -w argument.
+    # Writes a well-formed WAV header with no samples to stdout.
     writer = (
-        "import sys, wave; w = wave.open(sys.argv[sys.argv.index('-w') + 1], 'wb'); "
-        "w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050); w.close()"
+        "import io, sys, wave; b = io.BytesIO(); w = wave.open(b, 'wb'); "
+        "w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050); w.close(); "
+        "sys.stdout.buffer.write(b.getvalue())"
     )
     binary = _script(tmp_path, "espeak-mute", f'exec "{sys.executable}" -c "{writer}" "$@"')
 
@@ -158,3 +159,18 @@ def test_every_mapped_voice_exists_in_the_installed_espeak() -> None:
 
     assert set(ESPEAK_VOICES.values()) <= installed
     assert {"ko", "ja", "de", "es", "it"} <= installed  # bare codes passed through as voices
+
+
+def test_deep_temp_dir_still_gets_audio(tmp_path) -> None:
+    # espeak-ng's -w silently writes nothing for paths over ~200 characters;
+    # job scopes under a deep LANGFLIX_TEMP_DIR must still get their audio.
+    deep = tmp_path / ("d" * 120) / ("e" * 120)
+    manager = TempFileManager(base_dir=deep)
+    try:
+        with manager.scope("job-" + "x" * 60) as scope:
+            path = EspeakTTS().synthesize("Let's break the ice.", "en", scope)
+            assert len(str(path)) > 250
+            # The header carries the true length (a streamed WAV claims 2**31 frames).
+            assert 0.3 < _duration(path) < 10
+    finally:
+        manager.close()
