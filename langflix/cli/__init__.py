@@ -31,4 +31,6 @@ def _main(
 
 
 # Each module registers its commands on `app` (or adds a sub-group) at import.
+from langflix.cli import pipeline as _pipeline  # noqa: E402,F401
+from langflix.cli import serve as _serve  # noqa: E402,F401
 from langflix.cli import temp as _temp  # noqa: E402,F401

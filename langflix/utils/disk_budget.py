@@ -67,6 +67,15 @@ class Budget:
         self.parent = parent
         self.reserved = 0
         self._lock = lock
+        self._device: int | None = None
+
+    def _device_id(self) -> int:
+        # Cached: a reservation is released after its scope's directory may be
+        # gone (a cancelled job closes its scope first); stat-ing it then raised
+        # FileNotFoundError and leaked the reservation for the process's life.
+        if self._device is None:
+            self._device = os.stat(self._directory()).st_dev
+        return self._device
 
     def _chain(self) -> list[Budget]:
         chain, node = [], self
@@ -100,7 +109,7 @@ class Budget:
                 )
         directory = self._directory()
         min_free = max(b.min_free_bytes for b in self._chain())
-        device = os.stat(directory).st_dev
+        device = self._device_id()
         with _device_lock:
             outstanding = _reserved_by_device.get(device, 0)
         available = free_bytes(directory) - min_free - outstanding
@@ -115,7 +124,7 @@ class Budget:
     def _add(self, nbytes: int) -> None:
         for budget in self._chain():
             budget.reserved += nbytes
-        device = os.stat(self._directory()).st_dev
+        device = self._device_id()
         with _device_lock:
             total = _reserved_by_device.get(device, 0) + nbytes
             if total:
@@ -141,6 +150,19 @@ class Reservation:
                 self._budget.check(nbytes, what)
             self._budget._add(nbytes)
             self.nbytes += nbytes
+
+    def consume(self, nbytes: int) -> None:
+        """``nbytes`` of the claim are now written to disk: stop holding them twice.
+
+        Written bytes already count in the area's usage and are gone from the
+        free space, so keeping them reserved too would refuse work there is room for.
+        """
+        with self._budget._lock:
+            if self.released:
+                return
+            nbytes = min(max(0, nbytes), self.nbytes)
+            self._budget._add(-nbytes)
+            self.nbytes -= nbytes
 
     def release(self) -> None:
         """Give the space back; calling it twice does nothing."""

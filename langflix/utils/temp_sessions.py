@@ -24,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import stat
@@ -60,7 +61,7 @@ HEARTBEAT_INTERVAL: Final = 60.0
 BUILDING_GRACE: Final = 60.0
 _DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-SessionState = Literal["live", "dead", "stale", "unknown", "building", "garbage"]
+SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
 
 
 def _boot_id() -> str:
@@ -278,6 +279,7 @@ class SweepReport:
     stale_removed: int = 0
     garbage_finished: int = 0
     skipped_unverifiable: int = 0
+    skipped_foreign: int = 0
     dry_run: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -293,6 +295,8 @@ class SweepReport:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
             text += f"; {self.skipped_unverifiable} kept: lock unusable and not stale by --min-age"
+        if self.skipped_foreign:
+            text += f"; {self.skipped_foreign} of other users left to them (no permission)"
         if self.errors:
             text += f"; {len(self.errors)} error(s)"
         return text
@@ -311,28 +315,34 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    kind: Literal["removed", "stale", "garbage", "live", "unverifiable", "gone", "young"]
+    kind: Literal["removed", "stale", "garbage", "live", "unverifiable", "gone", "young", "foreign"]
     nbytes: int = 0
     error: str | None = None
 
 
+def _name_pattern(prefix: str) -> re.Pattern[str]:
+    # The exact names SessionLock and _reclaim make, not just their start: a
+    # user's "langflix_session-notes" directory is not a session and is never deleted.
+    p = re.escape(prefix)
+    return re.compile(
+        rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
+        rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
+        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})"
+    )
+
+
 def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, str]]:
-    kinds = {
-        f"{prefix}{SESSION_INFIX}": "session",
-        f"{prefix}{GARBAGE_INFIX}": "garbage",
-        f".{prefix}{BUILDING_INFIX}": "building",
-    }
+    pattern = _name_pattern(prefix)
     try:
         it = os.scandir(base_dir)
     except FileNotFoundError:
         return
     with it:
         for entry in it:
-            for start, kind in kinds.items():
-                # Only real directories: a symlink named like a session is never ours.
-                if entry.name.startswith(start) and entry.is_dir(follow_symlinks=False):
-                    yield Path(entry.path), kind
-                    break
+            match = pattern.fullmatch(entry.name)
+            # Only real directories: a symlink named like a session is never ours.
+            if match and entry.is_dir(follow_symlinks=False):
+                yield Path(entry.path), str(match.lastgroup)
 
 
 def _probe(fd: int, path: Path, kind: str, min_age: float, now: float) -> SessionState:
@@ -341,6 +351,13 @@ def _probe(fd: int, path: Path, kind: str, min_age: float, now: float) -> Sessio
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock_usable = True
     except BlockingIOError:
+        # Owners hold LOCK_SH, sweepers (and status probes) LOCK_EX. If a shared
+        # lock is still grantable the holder is an owner; otherwise another
+        # sweeper is deleting the tree and must not be counted as a live session.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "busy"
         return "live"
     except OSError as exc:
         if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
@@ -352,7 +369,10 @@ def _probe(fd: int, path: Path, kind: str, min_age: float, now: float) -> Sessio
     if kind == "building" and heartbeat < BUILDING_GRACE:
         return "building"
     owner = OwnerInfo.read(path)
-    if lock_usable and (owner is None or owner.is_this_machine):
+    # Same host, any boot: an unheld lock proves the owner dead. A different
+    # boot id only means the owner ran before a reboot or power cut -- even
+    # more dead -- and must not wait for min_age like another host's session.
+    if lock_usable and (owner is None or owner.host == _HOST):
         return "dead"
     # The lock cannot vouch here (another host on NFS, or no flock at all):
     # only silence longer than min_age makes a session reclaimable.
@@ -375,12 +395,19 @@ def _reclaim(path: Path, kind: str, prefix: str, min_age: float, dry_run: bool) 
         fd = os.open(path, _DIR_FLAGS)
     except FileNotFoundError:
         return _Outcome("gone")  # another sweeper took it first
+    except PermissionError:
+        # Another user's session (0700) on a shared base dir such as /tmp: theirs
+        # to sweep. Reporting it as an error made every start warn and
+        # `langflix temp sweep` exit 1 on any multi-user machine.
+        return _Outcome("foreign")
     except OSError as exc:
         return _Outcome("gone", error=f"cannot open {path}: {exc}")
     try:
         state = _probe(fd, path, kind, min_age, time.time())
+        if state == "busy":
+            return _Outcome("gone")  # another sweeper holds it and counts it
         if state == "live":
-            # Held by its owner -- or by another sweeper deleting it right now.
+            # Renamed away meanwhile: a sweeper that finished between our two flocks.
             return _Outcome("gone" if kind == "garbage" or not path.exists() else "live")
         if state in ("unknown", "building"):
             return _Outcome("unverifiable" if state == "unknown" else "young")
@@ -434,6 +461,8 @@ def sweep_sessions(
             report.skipped_live += 1
         elif outcome.kind == "unverifiable":
             report.skipped_unverifiable += 1
+        elif outcome.kind == "foreign":
+            report.skipped_foreign += 1
     for error in report.errors:
         logger.warning("temp sweep: %s", error)
     return report

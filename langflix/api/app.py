@@ -1,0 +1,118 @@
+"""The LangFlix service: ``create_app()`` builds the FastAPI app and its life cycle.
+
+Start (lifespan): reclaim temp sessions of dead processes, open the job store
+(its owner lock proves no other server uses it), mark jobs a dead process left
+queued/running as failed ("interrupted by restart"), start the worker pool.
+Stop (SIGTERM/Ctrl-C through uvicorn, or the test's exit): take no new job,
+cancel running ones (their ffmpeg is killed), close their scopes, close the
+store, and close the temp manager the app created, which removes its session
+directory: the temp dir is left empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Final
+
+import anyio
+from fastapi import FastAPI
+
+from langflix.api.deps import Services
+from langflix.api.errors import install_error_handlers
+from langflix.api.routes import health, jobs
+from langflix.api.runner import JobRunner, PipelineFactory
+from langflix.api.store import JobStore
+from langflix.config import Settings, get_settings
+from langflix.core.video_editor import OutputFormat
+from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
+
+__all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX: Final[str] = "/api/v1"
+SHUTDOWN_TIMEOUT: Final[float] = 30.0
+"""Seconds to wait for cancelled jobs to stop (ffmpeg is terminated, then killed)."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    manager: TempFileManager | None = None,
+    *,
+    pipeline_factory: PipelineFactory | None = None,
+    output_format: OutputFormat | None = None,
+) -> FastAPI:
+    """Build the app; ``settings``/``manager`` default to the environment and a new manager.
+
+    A ``manager`` passed in stays the caller's (the app closes only its jobs'
+    scopes); without one the app makes its own from the settings and closes it
+    at shutdown. ``pipeline_factory`` and ``output_format`` (the jobs' video
+    format; the pipeline's default when None) exist for tests and embedding.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings or get_settings()
+        base_dir = manager.base_dir if manager is not None else cfg.temp_dir
+        # Before our own session exists: everything dead under base_dir is
+        # someone else's SIGKILLed past, never ours.
+        sweep = await anyio.to_thread.run_sync(lambda: sweep_orphans(base_dir))
+        own = manager is None
+        mgr = manager or TempFileManager(
+            base_dir=cfg.temp_dir, max_bytes=cfg.temp_max_bytes, min_free_bytes=cfg.min_free_bytes
+        )
+        store: JobStore | None = None
+        runner: JobRunner | None = None
+        try:
+            mgr.path  # create and lock the session now, so /health shows it  # noqa: B018
+            store = JobStore(cfg.data_dir)
+            interrupted = store.fail_interrupted()
+            if interrupted:
+                logger.warning("%d job(s) left by a dead process marked failed: %s", len(interrupted), interrupted)
+            if sweep.removed:
+                logger.info("start-up sweep: %s", sweep.summary())
+            runner = JobRunner(
+                store,
+                cfg.output_dir.resolve(),
+                workers=cfg.workers,
+                max_queue=cfg.max_queue,
+                settings=cfg,
+                pipeline_factory=pipeline_factory,
+            )
+            app.state.services = Services(
+                settings=cfg,
+                manager=mgr,
+                store=store,
+                runner=runner,
+                sweep=sweep,
+                interrupted=tuple(interrupted),
+                started_at=time.time(),
+                output_format=output_format,
+            )
+            runner.start()
+            yield
+        finally:
+            # Order matters: jobs stop (closing their scopes) before the store
+            # closes (they record their final state) and before the manager goes.
+            with anyio.CancelScope(shield=True):
+                if runner is not None:
+                    await anyio.to_thread.run_sync(lambda: runner.shutdown(SHUTDOWN_TIMEOUT))
+                if store is not None:
+                    store.close()
+                if own:
+                    await anyio.to_thread.run_sync(mgr.close)
+                app.state.services = None
+
+    app = FastAPI(
+        title="LangFlix",
+        version="0.1.0",
+        summary="Turn an episode (video + subtitles) into short English-learning videos.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(health.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,74 @@
+"""``Annotated`` dependency aliases: what a route may ask for, in one place.
+
+The services live on ``app.state.services`` (built by the app's lifespan), so
+a test can build an app around its own manager and settings and every route
+sees them; routes never reach for a global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from langflix.api.runner import JobRunner
+from langflix.api.store import JobStore
+from langflix.config import Settings
+from langflix.core.video_editor import OutputFormat
+from langflix.utils.temp_file_manager import SweepReport, TempFileManager
+
+__all__ = [
+    "ManagerDep",
+    "RunnerDep",
+    "Services",
+    "ServicesDep",
+    "SettingsDep",
+    "StoreDep",
+    "get_services",
+]
+
+
+@dataclass
+class Services:
+    """Everything the routes use; one instance per running app."""
+
+    settings: Settings
+    manager: TempFileManager
+    store: JobStore
+    runner: JobRunner
+    sweep: SweepReport | None
+    interrupted: tuple[str, ...]
+    started_at: float
+    output_format: OutputFormat | None = None
+
+
+def get_services(request: Request) -> Services:
+    """The running app's services (set by its lifespan)."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:  # only when the app is served without its lifespan
+        raise RuntimeError("LangFlix services are not started; run the app with lifespan enabled")
+    return services
+
+
+def _settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
+    return services.settings
+
+
+def _manager(services: Annotated[Services, Depends(get_services)]) -> TempFileManager:
+    return services.manager
+
+
+def _store(services: Annotated[Services, Depends(get_services)]) -> JobStore:
+    return services.store
+
+
+def _runner(services: Annotated[Services, Depends(get_services)]) -> JobRunner:
+    return services.runner
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ManagerDep = Annotated[TempFileManager, Depends(_manager)]
+StoreDep = Annotated[JobStore, Depends(_store)]
+RunnerDep = Annotated[JobRunner, Depends(_runner)]

@@ -1,0 +1,113 @@
+"""The one place where LangFlix errors become HTTP status codes.
+
+Routes and services raise the :mod:`langflix.errors` family (plus the few
+upload/job subclasses of it); this module maps each class to a status and a
+JSON body ``{"detail": message, "error": class name}``. The most specific
+class wins, so ``UploadTooLargeError`` (a ``QuotaExceededError``) is 413
+while any other quota error is 507.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from langflix.api.store import JobNotFoundError, JobStateError, StoreLockedError
+from langflix.api.uploads import (
+    InvalidFieldError,
+    MalformedUploadError,
+    UnsupportedMediaError,
+    UploadTooLargeError,
+)
+from langflix.errors import (
+    CancelledError,
+    ConfigError,
+    FFmpegError,
+    InsufficientDiskSpaceError,
+    JobError,
+    LangFlixError,
+    QueueFullError,
+    QuotaExceededError,
+    SubtitleError,
+    TempFileError,
+)
+
+__all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
+    UploadTooLargeError: 413,
+    UnsupportedMediaError: 415,
+    InvalidFieldError: 422,
+    MalformedUploadError: 400,
+    ConfigError: 422,  # at request time only the client's choices are checked (tts, level...)
+    SubtitleError: 422,  # the subtitle has a supported suffix but no usable content
+    QuotaExceededError: 507,
+    InsufficientDiskSpaceError: 507,
+    TempFileError: 500,
+    QueueFullError: 503,
+    StoreLockedError: 503,
+    JobNotFoundError: 404,
+    JobStateError: 409,
+    CancelledError: 409,
+    JobError: 400,
+    FFmpegError: 500,
+    LangFlixError: 500,
+}
+"""Status per error class; looked up along the exception's MRO (most specific first)."""
+
+_RETRY_AFTER_SECONDS: Final[str] = "5"
+
+
+def status_for(exc: LangFlixError) -> int:
+    """The HTTP status for ``exc``: its closest class in :data:`STATUS_BY_ERROR`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+def error_response(exc: LangFlixError, redact: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON answer for ``exc``; 503s tell the client when to retry.
+
+    ``redact`` maps server paths to the setting that names them: messages are
+    written for an operator ("raise LANGFLIX_TEMP_MAX_BYTES under /srv/tmp"),
+    and a client needs the advice, not the server's directory layout.
+    """
+    status = status_for(exc)
+    message = str(exc)
+    for path, name in (redact or {}).items():
+        message = message.replace(path, name)
+    body: dict[str, object] = {"detail": message, "error": type(exc).__name__}
+    if isinstance(exc, InvalidFieldError):
+        # Same shape as FastAPI's own 422s so one client parser handles both.
+        body["detail"] = [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status == 503 else None
+    if status >= 500 and status not in (503, 507):
+        logger.error("request failed: %s", exc, exc_info=exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every :class:`LangFlixError` that escapes a route through :func:`error_response`."""
+
+    async def _handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, LangFlixError)
+        services = getattr(request.app.state, "services", None)
+        redact: dict[str, str] = {}
+        if services is not None:
+            # Longest first: the temp dir may sit inside the data dir or vice versa.
+            paths = {
+                str(services.manager.base_dir): "<LANGFLIX_TEMP_DIR>",
+                str(services.settings.data_dir.resolve()): "<LANGFLIX_DATA_DIR>",
+                str(services.settings.output_dir.resolve()): "<LANGFLIX_OUTPUT_DIR>",
+            }
+            redact = dict(sorted(paths.items(), key=lambda item: -len(item[0])))
+        return error_response(exc, redact)
+
+    app.add_exception_handler(LangFlixError, _handle)

@@ -1,0 +1,296 @@
+"""A bounded pool of worker threads running one LangFlixPipeline per job.
+
+Why threads: the heavy work is ffmpeg and espeak-ng *subprocesses*; a thread
+only waits on them, so the event loop keeps serving requests while N jobs
+encode. The queue is bounded (``LANGFLIX_MAX_QUEUE``) so a burst of uploads
+gets a clear "queue full" instead of unbounded disk use. Holds no HTTP types.
+
+Ownership: a submitted job carries the resources that own its temp files (the
+job's scope, as an :class:`contextlib.ExitStack`). Whatever happens to the job
+(done, failed, cancelled while queued or running, server shutdown) the runner
+closes that stack exactly once, *before* the final state is written, so a
+client that sees a final state never sees the job's temp files.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+from langflix.api.store import JobStore, OutputFile
+from langflix.config import Settings
+from langflix.core.cancel import CancelToken
+from langflix.errors import CancelledError, LangFlixError, QueueFullError
+from langflix.utils.temp_file_manager import TempFileManager
+
+__all__ = [
+    "CANCEL_REASON",
+    "CancelOutcome",
+    "JobRunner",
+    "PipelineFactory",
+    "QueuedJob",
+    "RunnerStats",
+    "SHUTDOWN_REASON",
+    "options_to_dict",
+]
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_REASON: Final[str] = "interrupted by server shutdown; submit the job again"
+CANCEL_REASON: Final[str] = "cancelled on request"
+
+CancelOutcome = Literal["dequeued", "cancelling", "not-active"]
+
+
+class _Runnable(Protocol):
+    def run(self) -> Any: ...
+
+
+class PipelineFactory(Protocol):
+    """Builds the pipeline of one job (LangFlixPipeline's constructor by default)."""
+
+    def __call__(
+        self,
+        video: Path,
+        subtitles: Path,
+        output_dir: Path,
+        options: Any,
+        *,
+        manager: TempFileManager,
+        settings: Settings | None,
+        progress: Callable[[Any], None],
+        cancel: CancelToken,
+    ) -> _Runnable: ...
+
+
+def _default_factory(*args: Any, **kwargs: Any) -> _Runnable:
+    from langflix.main import LangFlixPipeline
+
+    return LangFlixPipeline(*args, **kwargs)
+
+
+@dataclass
+class QueuedJob:
+    """One accepted submission: inputs inside ``scope`` and the stack that closes it."""
+
+    job_id: str
+    video: Path
+    subtitles: Path
+    options: Any
+    scope: TempFileManager
+    resources: contextlib.ExitStack
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+@dataclass(frozen=True)
+class RunnerStats:
+    """What the pool is doing right now (for /health and /metrics)."""
+
+    workers: int
+    max_queue: int
+    queued: int
+    running: int
+    accepting: bool
+
+
+class JobRunner:
+    """``workers`` threads draining a queue of at most ``max_queue`` jobs."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        output_dir: Path,
+        *,
+        workers: int = 2,
+        max_queue: int = 16,
+        settings: Settings | None = None,
+        pipeline_factory: PipelineFactory | None = None,
+    ) -> None:
+        self.store = store
+        self.output_dir = Path(output_dir)
+        self.workers = max(1, workers)
+        self.max_queue = max(1, max_queue)
+        self._settings = settings
+        self._factory: PipelineFactory = pipeline_factory or _default_factory  # type: ignore[assignment]
+        self._cond = threading.Condition()
+        self._queue: collections.OrderedDict[str, QueuedJob] = collections.OrderedDict()
+        self._running: dict[str, QueuedJob] = {}
+        self._threads: list[threading.Thread] = []
+        self._accepting = False
+        self._stopped = False
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker threads; jobs are accepted from now on."""
+        with self._cond:
+            if self._stopped:
+                raise LangFlixError("this job runner was shut down; create a new one")
+            if self._threads:
+                return
+            self._accepting = True
+            for n in range(self.workers):
+                thread = threading.Thread(target=self._work, name=f"langflix-job-worker-{n}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop taking jobs, cancel queued and running ones, wait for the workers.
+
+        Queued jobs are failed with :data:`SHUTDOWN_REASON` and their scopes
+        closed here; running ones are cancelled (their ffmpeg is killed by the
+        pipeline) and close their own scopes before their thread ends.
+        """
+        with self._cond:
+            self._accepting = False
+            self._stopped = True
+            dropped = list(self._queue.values())
+            self._queue.clear()
+            for job in self._running.values():
+                job.cancel.cancel(SHUTDOWN_REASON)
+            self._cond.notify_all()
+        for job in dropped:
+            self._close_resources(job)
+            self.store.finish(job.job_id, "failed", error=SHUTDOWN_REASON)
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("worker %s did not stop within %.0f s", thread.name, timeout)
+
+    # -- submissions --------------------------------------------------------
+
+    def has_room(self) -> bool:
+        """Whether a submission would be queued now (checked before a long upload)."""
+        with self._cond:
+            return self._accepting and len(self._queue) < self.max_queue
+
+    def submit(self, job: QueuedJob) -> None:
+        """Queue ``job``; :class:`QueueFullError` when the queue is full or closed.
+
+        On error the caller still owns ``job.resources``.
+        """
+        with self._cond:
+            if not self._accepting:
+                raise QueueFullError("the server is shutting down and takes no new job; try again later")
+            if len(self._queue) >= self.max_queue:
+                raise QueueFullError(
+                    f"the job queue is full ({self.max_queue} jobs waiting); try again later "
+                    "or raise LANGFLIX_MAX_QUEUE"
+                )
+            self._queue[job.job_id] = job
+            self._cond.notify()
+
+    def cancel(self, job_id: str, reason: str = CANCEL_REASON) -> CancelOutcome:
+        """Cancel a queued job now, or ask a running one to stop."""
+        with self._cond:
+            queued = self._queue.pop(job_id, None)
+            running = self._running.get(job_id)
+            if running is not None:
+                running.cancel.cancel(reason)
+        if queued is not None:
+            queued.cancel.cancel(reason)
+            self._close_resources(queued)
+            self.store.finish(job_id, "cancelled", error=reason)
+            return "dequeued"
+        return "cancelling" if running is not None else "not-active"
+
+    def stats(self) -> RunnerStats:
+        with self._cond:
+            return RunnerStats(
+                workers=self.workers,
+                max_queue=self.max_queue,
+                queued=len(self._queue),
+                running=len(self._running),
+                accepting=self._accepting,
+            )
+
+    # -- workers ------------------------------------------------------------
+
+    def _next(self) -> QueuedJob | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopped:
+                    return None
+                self._cond.wait()
+            _, job = self._queue.popitem(last=False)
+            self._running[job.job_id] = job
+            return job
+
+    def _work(self) -> None:
+        while (job := self._next()) is not None:
+            try:
+                self._run(job)
+            except BaseException:  # never lose a worker thread to a bug
+                logger.exception("job %s: unexpected error in the runner", job.job_id)
+            finally:
+                with self._cond:
+                    self._running.pop(job.job_id, None)
+
+    def _run(self, job: QueuedJob) -> None:
+        job_output = self.output_dir / job.job_id
+        status: Literal["completed", "failed", "cancelled"]
+        error: str | None = None
+        outputs: list[OutputFile] = []
+        episode_dir: str | None = None
+        try:
+            if job.cancel.cancelled or not self.store.mark_running(job.job_id):
+                status, error = "cancelled", job.cancel.reason
+            else:
+                result = self._factory(
+                    job.video,
+                    job.subtitles,
+                    job_output,
+                    job.options,
+                    manager=job.scope,
+                    settings=self._settings,
+                    progress=lambda event: self._progress(job, event),
+                    cancel=job.cancel,
+                ).run()
+                episode_dir = str(result.episode_dir)
+                outputs = _list_outputs(Path(result.episode_dir))
+                status = "completed"
+        except CancelledError:
+            status, error = "cancelled", job.cancel.reason
+        except LangFlixError as exc:
+            status, error = "failed", str(exc)
+        except Exception as exc:
+            logger.exception("job %s failed with an unexpected error", job.job_id)
+            status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        if status == "cancelled" and job.cancel.reason == SHUTDOWN_REASON:
+            status = "failed"
+        # The scope goes first: a client that reads a final state must find no
+        # temp file of this job (the tests poll exactly that).
+        self._close_resources(job)
+        if status != "completed":
+            shutil.rmtree(job_output, ignore_errors=True)  # only ever empty or ours: no partial outputs
+        if not self.store.finish(job.job_id, status, error=error, outputs=outputs, output_dir=episode_dir):
+            logger.info("job %s was already final; %s not recorded", job.job_id, status)
+
+    def _progress(self, job: QueuedJob, event: Any) -> None:
+        self.store.update_progress(job.job_id, event.percent, event.step, event.message)
+
+    @staticmethod
+    def _close_resources(job: QueuedJob) -> None:
+        try:
+            job.resources.close()
+        except Exception:
+            logger.exception("job %s: closing its temp scope failed", job.job_id)
+
+
+def _list_outputs(episode_dir: Path) -> list[OutputFile]:
+    """Every published file of a finished job, by name relative to its episode dir."""
+    files = sorted(p for p in episode_dir.rglob("*") if p.is_file() and not p.is_symlink())
+    return [OutputFile(p.relative_to(episode_dir).as_posix(), p.stat().st_size) for p in files]
+
+
+def options_to_dict(options: Any) -> Mapping[str, Any]:
+    """A JSON-able view of a job's options for the store."""
+    names = ("max_expressions", "repeat", "tts", "language_level", "episode_name")
+    return {n: getattr(options, n) for n in names if hasattr(options, n)}

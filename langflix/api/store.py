@@ -1,0 +1,328 @@
+"""The job store: one SQLite file in ``LANGFLIX_DATA_DIR`` that survives restarts.
+
+Why SQLite: a real database file that another process can read (``sqlite3
+jobs.db``), atomic transactions, and WAL mode so readers (the API) never block
+the writers (the workers). Holds no HTTP types: the routes translate.
+
+One server owns a store at a time: :class:`JobStore` takes an exclusive
+``flock`` on ``jobs.db.lock`` for its whole life. That is what makes
+:meth:`JobStore.fail_interrupted` safe at start: every job still ``queued`` or
+``running`` belongs to a process that is gone (the kernel drops the lock when
+its holder dies, however it dies).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, get_args
+
+from langflix.errors import JobError
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FINISHED_STATUSES",
+    "INTERRUPTED_REASON",
+    "JobNotFoundError",
+    "JobRecord",
+    "JobStateError",
+    "JobStatus",
+    "JobStore",
+    "OutputFile",
+    "StoreLockedError",
+]
+
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
+FINISHED_STATUSES: Final[frozenset[str]] = frozenset({"completed", "failed", "cancelled"})
+INTERRUPTED_REASON: Final[str] = "interrupted by restart"
+_DB_NAME: Final[str] = "jobs.db"
+_SCHEMA_VERSION: Final[int] = 1
+
+_SCHEMA: Final[str] = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    progress    REAL NOT NULL DEFAULT 0,
+    step        TEXT,
+    message     TEXT,
+    error       TEXT,
+    options     TEXT NOT NULL DEFAULT '{}',
+    outputs     TEXT NOT NULL DEFAULT '[]',
+    output_dir  TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+"""
+
+
+class JobNotFoundError(JobError):
+    """No job has this id (never created, or deleted)."""
+
+
+class JobStateError(JobError):
+    """The job exists but is not in a state that allows the change."""
+
+
+class StoreLockedError(JobError):
+    """Another live process owns the job store."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One published output of a job: its name in the job's output dir and its size."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as stored; plain data, safe to hand to any layer."""
+
+    id: str
+    status: JobStatus
+    progress: float
+    step: str | None
+    message: str | None
+    error: str | None
+    options: Mapping[str, Any]
+    outputs: tuple[OutputFile, ...]
+    output_dir: str | None
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+def _row_to_record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        status=row["status"],
+        progress=row["progress"],
+        step=row["step"],
+        message=row["message"],
+        error=row["error"],
+        options=json.loads(row["options"]),
+        outputs=tuple(OutputFile(**o) for o in json.loads(row["outputs"])),
+        output_dir=row["output_dir"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class JobStore:
+    """Thread-safe job table in ``<data_dir>/jobs.db``.
+
+    One connection guarded by a lock: every operation is a short transaction,
+    so serialising them costs nothing and rules out "database is locked"
+    between our own threads. ``busy_timeout`` covers other processes (a CLI
+    reading the file while the server writes).
+    """
+
+    def __init__(self, data_dir: Path, *, clock: Any = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.data_dir = Path(data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JobError(
+                f"cannot create the job store directory {self.data_dir}: {exc.strerror}; "
+                "set LANGFLIX_DATA_DIR to a writable directory"
+            ) from exc
+        self.path = self.data_dir / _DB_NAME
+        self._lock_fd = self._take_owner_lock(self.path.with_name(_DB_NAME + ".lock"))
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            os.close(self._lock_fd)
+            raise JobError(
+                f"cannot open the job store {self.path}: {exc}; "
+                "move the file away or set LANGFLIX_DATA_DIR to another directory"
+            ) from exc
+        self._closed = False
+
+    @staticmethod
+    def _take_owner_lock(lock_path: Path) -> int:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise StoreLockedError(
+                f"another LangFlix server is using the job store in {lock_path.parent}; "
+                "stop it first or set LANGFLIX_DATA_DIR to another directory"
+            ) from exc
+        return fd
+
+    # -- life cycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database and release the owner lock; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.close()
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            if self._closed:
+                raise JobError(f"the job store {self.path} is closed")
+            try:
+                return self._conn.execute(sql, tuple(params))
+            except sqlite3.Error as exc:
+                raise JobError(f"job store {self.path} failed: {exc}") from exc
+
+    # -- queries ------------------------------------------------------------
+
+    def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord:
+        """Insert a new ``queued`` job."""
+        now = self._clock()
+        try:
+            self._execute(
+                "INSERT INTO jobs (id, status, options, created_at, updated_at, step)"
+                " VALUES (?, 'queued', ?, ?, ?, 'queued')",
+                (job_id, json.dumps(dict(options)), now, now),
+            )
+        except JobError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise JobStateError(f"a job with id {job_id!r} already exists") from exc
+            raise
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> JobRecord:
+        """The job, or :class:`JobNotFoundError`."""
+        row = self._execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFoundError(f"no job with id {job_id!r}; list jobs with GET /api/v1/jobs")
+        return _row_to_record(row)
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        """Newest first."""
+        if status is not None and status not in get_args(JobStatus):
+            raise JobStateError(f"unknown status {status!r}; use one of {', '.join(get_args(JobStatus))}")
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self._execute(
+            f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status (every status present, 0 when none)."""
+        result = dict.fromkeys(get_args(JobStatus), 0)
+        for row in self._execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+            result[row["status"]] = row["n"]
+        return result
+
+    # -- transitions --------------------------------------------------------
+    # Each transition names the states it may leave. That guards the race
+    # between a DELETE (cancel) and a worker finishing the same job: whichever
+    # commits first wins, the other sees rowcount 0 and knows it lost.
+
+    def mark_running(self, job_id: str) -> bool:
+        """queued -> running; False when the job is no longer queued (e.g. cancelled)."""
+        now = self._clock()
+        cur = self._execute(
+            "UPDATE jobs SET status='running', started_at=?, updated_at=?, step='starting'"
+            " WHERE id=? AND status='queued'",
+            (now, now, job_id),
+        )
+        return cur.rowcount == 1
+
+    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
+        """Record progress of a running job; False when it is not running any more."""
+        cur = self._execute(
+            "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
+            (max(0.0, min(100.0, float(percent))), step, message, self._clock(), job_id),
+        )
+        return cur.rowcount == 1
+
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        outputs: Iterable[OutputFile] = (),
+        output_dir: str | None = None,
+    ) -> bool:
+        """Move an active job to a final state; False when it was already final."""
+        if status not in FINISHED_STATUSES:
+            raise JobStateError(f"{status!r} is not a final status")
+        now = self._clock()
+        progress_sql = ", progress=100" if status == "completed" else ""
+        cur = self._execute(
+            f"UPDATE jobs SET status=?, error=?, outputs=?, output_dir=?, step=?, finished_at=?,"
+            f" updated_at=?{progress_sql} WHERE id=? AND status IN ('queued', 'running')",
+            (
+                status,
+                error,
+                json.dumps([{"name": o.name, "size": o.size} for o in outputs]),
+                output_dir,
+                status,
+                now,
+                now,
+                job_id,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job (its outputs are the caller's business)."""
+        record = self.get(job_id)
+        if not record.finished:
+            raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
+        self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
+
+    def discard(self, job_id: str) -> None:
+        """Remove a job whatever its state (a submission that never reached the queue)."""
+        self._execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def fail_interrupted(self, reason: str = INTERRUPTED_REASON) -> list[str]:
+        """Mark every job left queued/running by a dead process as failed; returns their ids."""
+        now = self._clock()
+        with self._lock:
+            rows = self._execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+            ids = [r["id"] for r in rows]
+            if ids:
+                self._execute(
+                    "UPDATE jobs SET status='failed', error=?, step='failed', finished_at=?, updated_at=?"
+                    " WHERE status IN ('queued', 'running')",
+                    (reason, now, now),
+                )
+        return ids

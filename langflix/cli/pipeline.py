@@ -1,0 +1,328 @@
+"""``langflix process`` and ``langflix demo``: run one job with a progress bar per step.
+
+Both commands end with the same summary: the outputs written, the time taken and
+the temp files left behind, which must be 0 (the summary says so loudly when not,
+because that is the promise this project exists to keep).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from langflix.cli import app
+from langflix.config import get_settings
+from langflix.core.cancel import CancelToken
+from langflix.core.expressions import LANGUAGE_LEVELS
+from langflix.core.video_editor import OutputFormat
+from langflix.demo import make_sample_episode
+from langflix.errors import CancelledError, LangFlixError
+from langflix.main import LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.tts import TTS_PROVIDERS
+from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
+from langflix.utils.temp_sessions import OWNER_FILE
+
+__all__ = ["LevelChoice", "TTSChoice", "demo", "process", "temp_files_left"]
+
+EXIT_FAILED: Final[int] = 1
+EXIT_INTERRUPTED: Final[int] = 130
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def temp_files_left(manager: TempFileManager) -> int:
+    """Entries still under the manager's session directory (its own bookkeeping aside)."""
+    root = manager.path
+    if not root.exists():
+        return 0
+    return sum(1 for p in root.rglob("*") if p.name != OWNER_FILE)
+
+
+def _parse_size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise typer.BadParameter(f"{value!r}: width and height must be even and at least 16")
+    return w, h
+
+
+class _StepBars:
+    """One rich bar per step, plus an overall bar; the callback the pipeline calls."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._overall = progress.add_task("[bold]overall", total=100.0)
+        self._current: TaskID | None = None
+
+    def start_step(self, label: str) -> None:
+        self._finish_current()
+        self._current = self._progress.add_task(label, total=1.0)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.start_step(escape(f"{event.step:<11} {event.message}"))
+        self._progress.update(self._overall, completed=event.percent)
+
+    def _finish_current(self) -> None:
+        if self._current is not None:
+            self._progress.update(self._current, completed=1.0)
+
+    def close(self) -> None:
+        self._finish_current()
+
+
+def _make_progress() -> Progress:
+    return Progress(
+        SpinnerColumn(finished_text="[green]✓"),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+    )
+
+
+def _run(
+    video: Path,
+    subtitles: Path,
+    output_dir: Path,
+    options: PipelineOptions,
+    manager: TempFileManager,
+    bars: _StepBars,
+) -> PipelineResult:
+    pipeline = LangFlixPipeline(
+        video,
+        subtitles,
+        output_dir,
+        options,
+        manager=manager,
+        progress=bars,
+        cancel=CancelToken(),
+    )
+    return pipeline.run()
+
+
+def _summary(result: PipelineResult | None, started: float, manager: TempFileManager) -> int:
+    """Print outputs, time taken and temp files left; return how many temp files are left."""
+    left = temp_files_left(manager)
+    elapsed = time.monotonic() - started
+    if result is not None:
+        manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+        table = Table(title=f"Outputs in {escape(str(result.episode_dir))}", title_justify="left")
+        table.add_column("file")
+        table.add_column("expression")
+        table.add_column("duration", justify="right")
+        for item in manifest["expressions"]:
+            table.add_row(escape(item["file"]), escape(item["phrase"]), f"{item['duration']:.1f} s")
+        comp = manifest["compilation"]
+        table.add_row(comp["file"], "(all of them)", f"{comp['duration']:.1f} s")
+        table.add_row(result.manifest.name, "(index)", "")
+        _out.print(table)
+        _out.print(
+            f"outputs written: {len(result.videos) + 2} files in {escape(str(result.episode_dir))}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    _out.print(f"time taken: {elapsed:.1f} s", highlight=False)
+    style = "green" if left == 0 else "bold red"
+    _out.print(f"temp files left: [{style}]{left}[/{style}]", highlight=False)
+    if left:
+        _err.print(
+            f"[bold red]warning:[/] {left} temp entries remain under {escape(str(manager.path))}",
+            soft_wrap=True,
+        )
+    return left
+
+
+def _execute(
+    video: Path,
+    subtitles: Path,
+    output_dir: Path,
+    options: PipelineOptions,
+    *,
+    demo: bool = False,
+    demo_seconds: float = 30.0,
+) -> None:
+    # SIGTERM/SIGHUP cleanup handlers are installed by the app's callback (cli/__init__.py).
+    manager = get_temp_manager()
+    started = time.monotonic()
+    result: PipelineResult | None = None
+    code = 0
+    try:
+        with _make_progress() as progress:
+            bars = _StepBars(progress)
+            try:
+                if demo:
+                    bars.start_step("sample      making a sample episode (test pattern + espeak-ng)")
+                    with manager.scope("demo-input") as scope:
+                        video, subtitles = make_sample_episode(
+                            scope.new_dir(), duration=demo_seconds, manager=scope
+                        )
+                        result = _run(video, subtitles, output_dir, options, manager, bars)
+                else:
+                    result = _run(video, subtitles, output_dir, options, manager, bars)
+            finally:
+                bars.close()
+    except KeyboardInterrupt:
+        _err.print(
+            "[bold red]interrupted:[/] the job was stopped; no partial output was written",
+            soft_wrap=True,
+        )
+        code = EXIT_INTERRUPTED
+    except CancelledError as exc:
+        _err.print(f"[bold red]cancelled:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        code = EXIT_INTERRUPTED
+    except LangFlixError as exc:
+        # escape(): ffmpeg's stderr is full of "[libx264 @ 0x...]" that rich would parse.
+        _err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        code = EXIT_FAILED
+    left = _summary(result, started, manager)
+    if code == 0 and left:
+        code = EXIT_FAILED
+    if code:
+        raise typer.Exit(code)
+
+
+def _tts_name(choice: TTSChoice | None) -> str:
+    return choice.value if choice is not None else get_settings().tts
+
+
+def _options(
+    max_expressions: int,
+    repeat: int,
+    tts: str,
+    language_level: str,
+    episode_name: str | None,
+    size: str,
+    preset: str,
+    context: float,
+) -> PipelineOptions:
+    width, height = _parse_size(size)
+    try:
+        return PipelineOptions(
+            max_expressions=max_expressions,
+            repeat=repeat,
+            tts=tts,
+            language_level=language_level,
+            episode_name=episode_name,
+            output_format=OutputFormat(width=width, height=height, preset=preset),
+            context_seconds=context,
+        )
+    except (LangFlixError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+_OutputDir = Annotated[
+    Path | None,
+    typer.Option(
+        "-o",
+        "--output-dir",
+        help="Where OUTPUT_DIR/<episode>/ is written (default: LANGFLIX_OUTPUT_DIR or ./langflix-output).",
+        file_okay=False,
+    ),
+]
+_MaxExpressions = Annotated[
+    int, typer.Option("--max-expressions", "-n", min=1, help="How many expressions to teach.")
+]
+_Repeat = Annotated[
+    int, typer.Option("--repeat", min=1, max=20, help="How often each expression clip is replayed.")
+]
+# Enums built from the library's own tuples: --help lists exactly what the pipeline accepts.
+TTSChoice = Enum("TTSChoice", {name: name for name in TTS_PROVIDERS}, type=str)  # type: ignore[misc]
+LevelChoice = Enum("LevelChoice", {name: name for name in LANGUAGE_LEVELS}, type=str)  # type: ignore[misc]
+
+_Tts = Annotated[
+    TTSChoice | None,
+    typer.Option("--tts", help="Text-to-speech provider (default: LANGFLIX_TTS or espeak)."),
+]
+_Level = Annotated[
+    LevelChoice,
+    typer.Option("--language-level", help="The learner's level; picks expressions that fit it."),
+]
+_EpisodeName = Annotated[
+    str | None,
+    typer.Option("--episode-name", help="Name of OUTPUT_DIR/<episode>/ (default: the video's stem)."),
+]
+_Context = Annotated[
+    float,
+    typer.Option(
+        "--context",
+        min=0.0,
+        max=120.0,
+        help="Seconds of scene shown around the line (half before, half after).",
+    ),
+]
+_Size = Annotated[str, typer.Option("--size", help="Output WIDTHxHEIGHT.")]
+_Preset = Annotated[str, typer.Option("--preset", help="x264 preset (ultrafast ... veryslow).")]
+
+
+@app.command()
+def process(
+    video: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The episode's video.")
+    ],
+    subtitles: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Its subtitles (.srt .vtt .ass .smi)."
+        ),
+    ],
+    output_dir: _OutputDir = None,
+    max_expressions: _MaxExpressions = 5,
+    repeat: _Repeat = 2,
+    tts: _Tts = None,
+    language_level: _Level = LevelChoice("intermediate"),
+    episode_name: _EpisodeName = None,
+    context: _Context = 10.0,
+    size: _Size = "1280x720",
+    preset: _Preset = "veryfast",
+) -> None:
+    """Turn VIDEO + SUBTITLES into one lesson per expression, a compilation and a manifest."""
+    options = _options(
+        max_expressions, repeat, _tts_name(tts), language_level.value, episode_name, size, preset,
+        context,
+    )  # fmt: skip
+    _execute(video, subtitles, output_dir or get_settings().output_dir, options, demo=False)
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[
+        Path,
+        typer.Option("-o", "--output-dir", file_okay=False, help="Where the demo's outputs go."),
+    ] = Path("langflix-output"),
+    max_expressions: _MaxExpressions = 3,
+    repeat: _Repeat = 2,
+    tts: _Tts = None,
+    context: _Context = 5.0,
+    size: _Size = "1280x720",
+    preset: _Preset = "veryfast",
+    duration: Annotated[
+        float, typer.Option("--duration", min=5.0, help="Length of the sample episode in seconds.")
+    ] = 30.0,
+) -> None:
+    """Make a sample episode (test pattern + spoken idioms) and run the pipeline on it."""
+    options = _options(
+        max_expressions, repeat, _tts_name(tts), "intermediate", "langflix-demo", size, preset,
+        context,
+    )  # fmt: skip
+    _execute(Path(), Path(), output_dir, options, demo=True, demo_seconds=duration)

@@ -1,0 +1,1 @@
+"""API tests: a package so the test modules can import ``helpers`` relatively."""

@@ -1,0 +1,196 @@
+"""Helpers of the API tests: a tiny generated episode and a real uvicorn server.
+
+The in-process server runs uvicorn in a thread on 127.0.0.1, port 0, with its
+own LANGFLIX temp/data/output dirs under ``tmp_path``; the crash and SIGTERM
+tests start ``langflix serve`` as a subprocess instead (see test_serve.py).
+Fixtures built on these live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from langflix.api.app import create_app
+from langflix.config import Settings
+from langflix.core.video_editor import OutputFormat
+
+SMALL = OutputFormat(width=320, height=240, fps=15, sample_rate=22050, preset="ultrafast")
+"""Output format of the in-process server's jobs: tiny and fast, still H.264 + AAC."""
+
+SRT = """1
+00:00:00,300 --> 00:00:01,600
+Let's break the ice, everybody.
+
+2
+00:00:02,000 --> 00:00:03,400
+Relax, it's a piece of cake.
+"""
+
+
+@dataclass(frozen=True)
+class Episode:
+    video: Path
+    subtitles: Path
+
+
+def make_episode(directory: Path, *, seconds: float = 4.0, size: str = "320x240") -> Episode:
+    """A test-pattern video with a tone, and an SRT with two idiomatic lines."""
+    directory.mkdir(parents=True, exist_ok=True)
+    video = directory / "episode.mp4"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=15:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-shortest", str(video),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    subtitles = directory / "episode.srt"
+    subtitles.write_text(SRT, encoding="utf-8")
+    return Episode(video, subtitles)
+
+
+def make_settings(root: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "temp_dir": root / "temp",
+        "data_dir": root / "data",
+        "output_dir": root / "out",
+        "min_free_bytes": 0,
+        "workers": 2,
+        "max_queue": 16,
+        "google_api_key": None,  # whatever the environment says: tests expect no paid provider
+        "lemonfox_api_key": None,
+    }
+    values.update(overrides)
+    (root / "temp").mkdir(parents=True, exist_ok=True)
+    return Settings(**values)
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server in a thread, with the app's settings and a client."""
+
+    settings: Settings
+    app: FastAPI
+    server: uvicorn.Server
+    thread: threading.Thread
+    base_url: str
+    client: httpx.Client
+    stopped: bool = False
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    def temp_entries(self) -> list[Path]:
+        """Every path under the temp base dir except the live session dir and its .owner."""
+        base = self.settings.temp_dir
+        assert base is not None
+        entries = []
+        for path in base.rglob("*"):
+            if path.name == ".owner":
+                continue
+            if path.parent == base and path.name.startswith("langflix_session-"):
+                continue
+            entries.append(path)
+        return entries
+
+    def wait_for(self, job_id: str, statuses: tuple[str, ...], timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.client.get(f"{self.api}/jobs/{job_id}").json()
+            if job["status"] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **overrides: Any) -> LiveServer:
+    settings = make_settings(root, **overrides)
+    app = create_app(settings, output_format=output_format)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits(3) when the lifespan fails
+            server.run()
+
+    thread = threading.Thread(target=serve, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    return LiveServer(settings, app, server, thread, base_url, httpx.Client(timeout=60))
+
+
+def upload_files(episode: Episode, *, video_name: str = "episode.mp4", subtitle_name: str = "episode.srt") -> dict[str, Any]:
+    return {
+        "video": (video_name, episode.video.read_bytes(), "video/mp4"),
+        "subtitle": (subtitle_name, episode.subtitles.read_bytes(), "application/x-subrip"),
+    }
+
+
+def ffmpeg_children() -> list[int]:
+    """PIDs of ffmpeg/ffprobe/espeak processes that are children of this test process."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == me and comm in ("ffmpeg", "ffprobe", "espeak-ng"):
+            found.append(int(entry.name))
+    return found
+
+
+def processes_in_group(pgid: int) -> list[tuple[int, str]]:
+    """(pid, comm) of every live process of a process group (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append((int(entry.name), comm))
+    return found

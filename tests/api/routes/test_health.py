@@ -1,0 +1,97 @@
+"""``/health`` and ``/metrics`` on a real server, including what the start-up sweep reclaimed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..helpers import LiveServer
+
+
+def make_dead_session(temp_dir: Path, nbytes: int) -> None:
+    """A real process makes a session with a file in a scope, then is SIGKILLed."""
+    code = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from langflix.utils.temp_file_manager import TempFileManager
+        mgr = TempFileManager(base_dir={str(temp_dir)!r})
+        scope = mgr.scope("job-dead")
+        scope.new_file(suffix=".mkv").write_bytes(b"x" * {nbytes})
+        print("ready", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGKILL and "ready" in result.stdout, result.stderr
+    assert any(p.name.startswith("langflix_session-") for p in temp_dir.iterdir())
+
+
+def test_health_reports_tools_disk_temp_and_reclaimed_sessions(
+    live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    temp_dir = tmp_path / "srv0" / "temp"
+    temp_dir.mkdir(parents=True)
+    make_dead_session(temp_dir, 123_456)
+    server = live_server()
+    # The dead session is gone; only the server's own live one remains.
+    assert [p.name.startswith("langflix_session-") for p in temp_dir.iterdir()] == [True]
+    assert server.services.manager.path.parent == temp_dir
+
+    response = server.client.get(f"{server.api}/health")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok"
+    assert all(health["tools"][tool] for tool in ("ffmpeg", "ffprobe", "espeak-ng"))
+    assert health["disk"]["temp"]["free_bytes"] > 0
+    temp = health["temp"]
+    assert temp["live_sessions"] == 1 and temp["live_files"] == 0 and temp["live_bytes"] == 0
+    assert temp["reclaimed_at_start"]["sessions"] == 1
+    assert temp["reclaimed_at_start"]["bytes"] >= 123_456
+    assert health["jobs"] == {"queued": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    assert health["queue"]["workers"] == 2 and health["queue"]["accepting"] is True
+
+
+def test_metrics_in_prometheus_format(server: LiveServer) -> None:
+    response = server.client.get(f"{server.api}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert samples[("langflix_temp_live_sessions", ())] == 1
+    assert samples[("langflix_temp_live_bytes", ())] == 0
+    assert samples[("langflix_jobs", (("status", "completed"),))] == 0
+    assert samples[("langflix_workers", ())] == 2
+    assert samples[("langflix_tool_available", (("tool", "ffmpeg"),))] == 1
+    assert samples[("langflix_disk_free_bytes", (("area", "temp"),))] > 0
+    assert ("langflix_temp_reclaimed_bytes_at_start", ()) in samples
+
+
+def test_health_is_503_when_a_tool_is_missing(live_server: Callable[..., LiveServer], monkeypatch) -> None:  # noqa: ANN001
+    # A missing binary cannot be staged without breaking the machine: point the
+    # setting at a name that does not exist (the real lookup runs).
+    from langflix.api.routes import health as health_module
+    from langflix.config import get_settings
+
+    server = live_server()
+    monkeypatch.setenv("LANGFLIX_ESPEAK_BINARY", "espeak-ng-not-installed-here")
+    get_settings.cache_clear()
+    monkeypatch.setattr(health_module, "_tools_cache", None)
+    try:
+        response = server.client.get(f"{server.api}/health")
+    finally:
+        monkeypatch.delenv("LANGFLIX_ESPEAK_BINARY")
+        get_settings.cache_clear()
+        health_module._tools_cache = None
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded" and response.json()["tools"]["espeak-ng"] is None
+    assert os.environ.get("LANGFLIX_ESPEAK_BINARY") is None

@@ -1,0 +1,311 @@
+"""``/api/v1/jobs`` against a real uvicorn server, the real pipeline and real ffmpeg.
+
+Every test ends with the temp dir holding nothing but the server's own (empty)
+session; the fixture also checks the temp dir is empty once the server stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ..helpers import Episode, LiveServer, ffmpeg_children, upload_files
+
+pytestmark = pytest.mark.slow
+
+FINAL = ("completed", "failed", "cancelled")
+
+
+def ffprobe_streams(path: Path) -> set[str]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(path)],
+        capture_output=True, check=True, timeout=30,
+    )  # fmt: skip
+    return {s["codec_type"] for s in json.loads(out.stdout)["streams"]}
+
+
+def assert_clean(server: LiveServer) -> None:
+    """No temp file of any job, no job scope, nothing but the live session dir."""
+    deadline = time.monotonic() + 5
+    while server.temp_entries() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.temp_entries() == []
+    stats = server.services.manager.stats()
+    assert (stats.live_files, stats.live_scopes) == (0, 0)
+
+
+def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tmp_path: Path) -> None:
+    before = (episode.video.read_bytes(), episode.subtitles.read_bytes())
+    response = server.client.post(
+        f"{server.api}/jobs",
+        files=upload_files(episode, video_name="Friends S01E01.mp4"),
+        data={"max_expressions": "2", "repeat": "1", "language_level": "beginner"},
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert set(body) == {"job_id", "url"} and response.headers["location"] == body["url"]
+
+    seen_steps, job = set(), {}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        job = server.client.get(body["url"]).json()
+        seen_steps.add(job["step"])
+        if job["status"] in FINAL:
+            break
+        time.sleep(0.05)
+    assert job["status"] == "completed", job["error"]
+    assert job["progress"] == 100.0 and job["error"] is None
+    assert job["options"] == {
+        "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner", "episode_name": "Friends_S01E01",
+    }  # fmt: skip
+    assert len(seen_steps - {"queued", "starting", "completed"}) >= 2, seen_steps  # progress was reported
+    names = [o["name"] for o in job["outputs"]]
+    assert "compilation.mp4" in names and "manifest.json" in names and len(names) == 4
+    assert_clean(server)
+
+    for output in job["outputs"]:
+        download = server.client.get(output["url"])
+        assert download.status_code == 200
+        assert len(download.content) == output["size"]
+        target = tmp_path / output["name"]
+        target.write_bytes(download.content)
+        if target.suffix == ".mp4":
+            assert ffprobe_streams(target) == {"video", "audio"}
+            assert download.headers["content-type"] == "video/mp4"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {e["file"] for e in manifest["expressions"]} <= set(names)
+
+    # Range requests, for video players seeking.
+    video_url = next(o["url"] for o in job["outputs"] if o["name"] == "compilation.mp4")
+    ranged = server.client.get(video_url, headers={"Range": "bytes=100-199"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+    assert ranged.content == (tmp_path / "compilation.mp4").read_bytes()[100:200]
+    assert ranged.headers["content-range"].startswith("bytes 100-199/")
+
+    listed = server.client.get(f"{server.api}/jobs").json()["jobs"]
+    assert [j["id"] for j in listed] == [body["job_id"]]
+    assert server.client.get(f"{server.api}/jobs", params={"status": "failed"}).json()["jobs"] == []
+    assert (episode.video.read_bytes(), episode.subtitles.read_bytes()) == before  # inputs untouched
+
+
+def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+    server = live_server(workers=4)
+    files = upload_files(episode)
+
+    def submit(_: int) -> httpx.Response:
+        return server.client.post(f"{server.api}/jobs", files=files, data={"max_expressions": "1", "repeat": "1"})
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(submit, range(8)))
+    assert [r.status_code for r in responses] == [202] * 8, [r.text for r in responses]
+    ids = [r.json()["job_id"] for r in responses]
+    assert len(set(ids)) == 8
+    jobs = [server.wait_for(job_id, FINAL, timeout=180) for job_id in ids]
+    assert [j["status"] for j in jobs] == ["completed"] * 8, [j["error"] for j in jobs]
+    paths = set()
+    for job in jobs:
+        record = server.services.store.get(job["id"])
+        for output in record.outputs:
+            path = Path(record.output_dir) / output.name
+            assert path.stat().st_size == output.size
+            paths.add(path)
+    assert len(paths) == 8 * 3  # one lesson, a compilation and a manifest each, none shared
+    assert_clean(server)
+
+
+# -- errors, each leaving 0 temp files --------------------------------------------------
+
+
+def post(server: LiveServer, files: dict[str, Any], data: dict[str, str] | None = None) -> httpx.Response:
+    return server.client.post(f"{server.api}/jobs", files=files, data=data or {})
+
+
+def assert_refused(server: LiveServer, response: httpx.Response, status: int, match: str) -> None:
+    assert response.status_code == status, response.text
+    assert match in response.text, response.text
+    assert str(server.settings.temp_dir) not in response.text  # no server paths in answers
+    assert server.client.get(f"{server.api}/jobs").json()["jobs"] == []  # no job was created
+    assert_clean(server)
+
+
+@pytest.fixture
+def audio_only(tmp_path: Path) -> Path:
+    path = tmp_path / "audio.m4a"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path)],
+        check=True, timeout=30,
+    )  # fmt: skip
+    return path
+
+
+def test_upload_errors(live_server: Callable[..., LiveServer], episode: Episode, audio_only: Path) -> None:
+    server = live_server()
+    good = upload_files(episode)
+    assert_refused(server, post(server, {**good, "subtitle": ("notes.txt", b"hi", "text/plain")}), 415, ".srt")
+    assert_refused(server, post(server, {**good, "video": ("episode.mp4", b"\x00garbage" * 1000, "video/mp4")}), 415, "not a readable video")
+    assert_refused(server, post(server, {**good, "video": ("song.mp4", audio_only.read_bytes(), "video/mp4")}), 415, "no video stream")
+    assert_refused(server, server.client.post(f"{server.api}/jobs", json={"video": "x"}), 415, "multipart/form-data")
+    assert_refused(server, post(server, {**good, "subtitle": ("bad.srt", b"\xff\xfe\x00garbage", "text/plain")}), 422, "bad.srt")
+    for field, value, match in [
+        ("max_expressions", "many", "must be an integer"),
+        ("max_expressions", "0", "between 1 and"),
+        ("repeat", "99", "between 1 and 20"),
+        ("tts", "shout", "unknown TTS provider"),
+        ("language_level", "expert", "language level"),
+        ("colour", "red", "unknown field"),
+        ("tts", "google", "LANGFLIX_GOOGLE_API_KEY"),  # known provider, but this server has no key
+        ("episode_name", "../..", "episode_name"),
+    ]:
+        response = post(server, good, {field: value})
+        assert_refused(server, response, 422, match)
+        assert isinstance(response.json()["detail"], list)  # FastAPI's 422 shape
+    assert_refused(server, post(server, {"video": good["video"]}), 422, "field required")
+
+
+def test_too_large_by_content_length(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+    server = live_server(max_upload_bytes=1000)
+    response = post(server, upload_files(episode))
+    assert_refused(server, response, 413, "LANGFLIX_MAX_UPLOAD_BYTES")
+
+
+def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+    # Chunked transfer: no Content-Length, so the limit can only bite mid-stream.
+    server = live_server(max_upload_bytes=64 * 1024)
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="subtitle"; filename="e.srt"\r\n\r\n'
+        f"{episode.subtitles.read_text()}\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="e.mp4"\r\n\r\n'
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(16):
+            yield b"\x00" * 16 * 1024
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = server.client.post(
+        f"{server.api}/jobs", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert_refused(server, response, 413, "while receiving 'video'")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [({"temp_max_bytes": 10_000}, "QuotaExceededError"), ({"min_free_bytes": 2**62}, "InsufficientDiskSpaceError")],
+)
+def test_no_disk_budget_is_507(live_server: Callable[..., LiveServer], episode: Episode, overrides: dict[str, int], match: str) -> None:
+    server = live_server(**overrides)
+    assert_refused(server, post(server, upload_files(episode)), 507, match)
+
+
+def test_queue_full_is_503(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+    server = live_server(workers=1, max_queue=1)
+    files = upload_files(episode)
+    first = post(server, files, {"max_expressions": "1"})
+    second = post(server, files, {"max_expressions": "1"})
+    third = post(server, files, {"max_expressions": "1"})
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert third.status_code == 503 and third.headers["retry-after"] and "queue" in third.text
+    assert len(server.client.get(f"{server.api}/jobs").json()["jobs"]) == 2
+    for response in (first, second):  # cancel both: nothing left behind
+        assert server.client.delete(response.json()["url"]).status_code in (200, 202)
+    for response in (first, second):
+        assert server.wait_for(response.json()["job_id"], FINAL)["status"] == "cancelled"
+    assert_clean(server)
+
+
+def test_client_dropping_mid_upload_leaves_nothing(server: LiveServer, episode: Episode) -> None:
+    boundary = "dropboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="subtitle"; filename="e.srt"\r\n\r\n'
+        f"{episode.subtitles.read_text()}\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="e.mp4"\r\n\r\n'
+    ).encode()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST /api/v1/jobs HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {len(head) + 50 * 1024 * 1024}\r\n\r\n"
+            ).encode()
+            + head
+        )
+        for _ in range(16):
+            sock.sendall(b"\x01" * 64 * 1024)
+        # Prove the upload was really streaming into the job's scope before the drop.
+        deadline = time.monotonic() + 10
+        while not any(p.is_file() and p.suffix == ".mp4" and p.stat().st_size > 0 for p in server.temp_entries()):
+            assert time.monotonic() < deadline, "the upload never reached the disk"
+            time.sleep(0.02)
+    # Socket closed mid-body: the scope and its partial file must go.
+    assert_clean(server)
+    assert server.client.get(f"{server.api}/jobs").json()["jobs"] == []
+
+
+def test_cancel_mid_encode_stops_ffmpeg(server: LiveServer, episode: Episode) -> None:
+    response = post(server, upload_files(episode), {"max_expressions": "2", "repeat": "2"})
+    assert response.status_code == 202
+    url = response.json()["url"]
+    deadline = time.monotonic() + 60
+    while not ffmpeg_children():  # wait until an encode is really running
+        assert time.monotonic() < deadline, "no ffmpeg ever started"
+        assert server.client.get(url).json()["status"] in ("queued", "running")
+        time.sleep(0.01)
+    # ffmpeg runs in a worker's subprocess: the other endpoints answer meanwhile.
+    started = time.monotonic()
+    assert server.client.get(f"{server.api}/health").status_code == 200
+    assert time.monotonic() - started < 5
+    cancel = server.client.delete(url)
+    assert cancel.status_code == 202, cancel.text
+    job = server.wait_for(response.json()["job_id"], FINAL, timeout=30)
+    assert (job["status"], job["error"]) == ("cancelled", "cancelled on request")
+    deadline = time.monotonic() + 5
+    while ffmpeg_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ffmpeg_children() == []
+    assert not (server.settings.output_dir / job["id"]).exists()
+    assert_clean(server)
+    # A cancelled job is finished: a second DELETE forgets it.
+    assert server.client.delete(url).status_code == 204
+    assert server.client.get(url).status_code == 404
+
+
+def test_outputs_download_rules_and_delete(server: LiveServer, episode: Episode) -> None:
+    response = post(server, upload_files(episode), {"max_expressions": "1", "repeat": "1"})
+    job = server.wait_for(response.json()["job_id"], FINAL)
+    assert job["status"] == "completed"
+    url = job["url"]
+    assert server.client.get(f"{server.api}/jobs/{'0' * 32}").status_code == 404
+    assert server.client.get(f"{url}/outputs/nothing.mp4").status_code == 404
+    # Traversal, raw and encoded: never served, whatever exists on the disk.
+    for name in ("../../data/jobs.db", "..%2F..%2Fdata%2Fjobs.db", "%2Fetc%2Fpasswd", "episode/../../jobs.db"):
+        answer = server.client.get(f"{url}/outputs/{name}")
+        assert answer.status_code == 404, (name, answer.status_code)
+        assert b"SQLite" not in answer.content
+    outputs_dir = Path(server.services.store.get(job["id"]).output_dir)
+    assert outputs_dir.is_dir()
+    assert server.client.delete(url).status_code == 204
+    assert not outputs_dir.exists() and not (server.settings.output_dir / job["id"]).exists()
+    assert server.client.get(url).status_code == 404
+    assert server.client.delete(url).status_code == 404
+
+
+def test_openapi_documents_the_upload(server: LiveServer) -> None:
+    spec = server.client.get(f"{server.base_url}/openapi.json").json()
+    post_spec = spec["paths"]["/api/v1/jobs"]["post"]
+    schema = post_spec["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(schema["required"]) == {"video", "subtitle"}
+    assert {"episode_name", "max_expressions", "repeat", "tts", "language_level"} <= set(schema["properties"])
+    assert {"413", "415", "422", "503", "507"} <= set(post_spec["responses"])
+    assert "/api/v1/jobs/{job_id}/outputs/{name}" in spec["paths"]

@@ -1,0 +1,38 @@
+"""The API package's public surface is what it claims: every ``__all__`` sorted, unique and real."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = [
+    "langflix.api.app",
+    "langflix.api.deps",
+    "langflix.api.errors",
+    "langflix.api.routes.health",
+    "langflix.api.routes.jobs",
+    "langflix.api.runner",
+    "langflix.api.store",
+    "langflix.api.uploads",
+    "langflix.cli.serve",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_unique_and_real(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported), f"{name}.__all__ is not sorted"
+    assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"
+    assert [n for n in exported if not hasattr(module, n)] == []
+    assert not [n for n in exported if n.startswith("_")]
+
+
+def test_store_and_runner_hold_no_http_types() -> None:
+    # The service layers stay reusable outside FastAPI (a CLI, a test, another server).
+    for name in ("langflix.api.store", "langflix.api.runner", "langflix.api.uploads"):
+        module = importlib.import_module(name)
+        source = open(module.__file__, encoding="utf-8").read()  # noqa: SIM115
+        for http in ("fastapi", "starlette", "Request", "Response", "HTTPException", "status_code"):
+            assert http not in source, f"{name} mentions {http}"

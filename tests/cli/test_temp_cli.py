@@ -1,0 +1,183 @@
+"""Tests for ``langflix temp status|sweep``, run as real subprocesses.
+
+The commands are what an operator types after a crash, so they are exercised the
+same way: ``python -m langflix`` (and the installed ``langflix`` script) against
+a base dir under ``tmp_path``, with a real live child and real dead sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from langflix.utils.temp_sessions import OWNER_FILE, SessionLock
+
+_LIVE_CHILD = """
+import os, sys, time
+from langflix.utils.temp_file_manager import TempFileManager
+m = TempFileManager(base_dir=sys.argv[1])
+with m.scope("job-7") as job:
+    job.new_file(suffix=".bin").write_bytes(b"L" * 300000)
+    print(os.getpid(), m.session_dir, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return tmp_path / "tmp"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    # A wide, colourless console so the table is not wrapped; and a default temp
+    # dir inside tmp_path in case a command ever falls back to it.
+    default = tmp_path / "default-temp"
+    environ = dict(os.environ, COLUMNS="200", NO_COLOR="1", TERM="dumb", LANGFLIX_TEMP_DIR=str(default))
+    yield environ
+    assert not default.exists() or not any(default.iterdir()), "a command wrote to the default temp dir"
+
+
+@pytest.fixture
+def live_child(base: Path) -> Iterator[tuple[int, Path]]:
+    proc = subprocess.Popen([sys.executable, "-c", _LIVE_CHILD, str(base)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid, session = proc.stdout.readline().split()
+        yield int(pid), Path(session)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+def langflix(env: dict[str, str], *args: str, expect: int = 0) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "langflix", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _dead_session(base: Path, size: int) -> Path:
+    lock = SessionLock(base, "langflix_")
+    (lock.path / "clip.mkv").write_bytes(b"D" * size)
+    lock.release(remove=False)  # like a SIGKILLed owner
+    return lock.path
+
+
+def _rows(output: str) -> dict[str, list[str]]:
+    """Table rows keyed by session name: [state, pid, host, age, bytes]."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃|]", line) if c.strip()]
+        if len(cells) == 6 and "langflix_" in cells[1]:
+            rows[cells[1]] = [cells[0], *cells[2:]]
+    return rows
+
+
+def test_status_and_sweep_when_nothing_exists_yet(base: Path, env: dict[str, str]) -> None:
+    out = langflix(env, "temp", "status", "--base-dir", str(base))
+    assert f"Temp base dir: {base}" in out
+    assert "does not exist yet" in out
+    assert "No sessions" in out
+
+    out = langflix(env, "temp", "sweep", "--dry-run", "--base-dir", str(base))
+    assert "would reclaim 0 dead session(s), 0 bytes" in out
+    out = langflix(env, "temp", "sweep", "--base-dir", str(base))
+    assert "reclaimed 0 dead session(s), 0 bytes" in out
+    assert not base.exists(), "looking must not create the base dir"
+
+
+def test_status_of_an_existing_empty_base_dir_shows_free_disk(base: Path, env: dict[str, str]) -> None:
+    base.mkdir()
+    out = langflix(env, "temp", "status", "--base-dir", str(base))
+    assert re.search(r"Free disk: [\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]?i?B", out), out
+    assert "No sessions" in out
+
+
+def test_status_and_sweep_with_live_dead_and_garbage(
+    base: Path, env: dict[str, str], live_child: tuple[int, Path]
+) -> None:
+    live_pid, live_session = live_child
+    dead = [_dead_session(base, 100_000), _dead_session(base, 200_000)]
+    garbage = base / f"langflix_garbage-{secrets.token_hex(8)}"
+    garbage.mkdir()
+    (garbage / "half.bin").write_bytes(b"G" * 5000)
+
+    out = langflix(env, "temp", "status", "--base-dir", str(base))
+    rows = _rows(out)
+    assert set(rows) == {live_session.name, *(d.name for d in dead), garbage.name}, out
+    assert rows[live_session.name][:3] == ["live", str(live_pid), socket.gethostname()]
+    assert "KiB" in rows[live_session.name][4]  # ~293 KiB of job data
+    for session in dead:
+        assert rows[session.name][:3] == ["dead", str(os.getpid()), socket.gethostname()]
+    assert rows[garbage.name][:2] == ["garbage", "?"]
+    assert "3 tree(s) can be reclaimed" in out and "langflix temp sweep" in out
+
+    expected = sum(p.stat().st_size for d in [*dead, garbage] for p in d.rglob("*") if p.is_file())
+    before = sorted(p.name for p in base.iterdir())
+    out = langflix(env, "temp", "sweep", "--dry-run", "--base-dir", str(base))
+    assert f"would reclaim 2 dead session(s), {expected:,} bytes" in out, out
+    assert "1 live session(s) left alone" in out and "finished 1 interrupted deletion(s)" in out
+    assert sorted(p.name for p in base.iterdir()) == before
+
+    out = langflix(env, "temp", "sweep", "--base-dir", str(base))
+    assert f"reclaimed 2 dead session(s), {expected:,} bytes" in out, out
+    assert "1 live session(s) left alone" in out
+    assert [p.name for p in base.iterdir()] == [live_session.name]
+    assert any(live_session.rglob("*.bin")), "the live session lost files"
+
+    out = langflix(env, "temp", "status", "--base-dir", str(base))
+    assert list(_rows(out)) == [live_session.name]
+    assert "can be reclaimed" not in out
+
+
+def test_sweep_min_age_reports_unverifiable_sessions(base: Path, env: dict[str, str]) -> None:
+    session = _dead_session(base, 10)
+    owner = session / OWNER_FILE
+    record = json.loads(owner.read_text())
+    record["host"] = "render-02.example"
+    owner.write_text(json.dumps(record))
+
+    out = langflix(env, "temp", "sweep", "--base-dir", str(base))
+    assert "1 kept" in out and session.exists()
+    rows = _rows(langflix(env, "temp", "status", "--base-dir", str(base)))
+    assert rows[session.name][:3] == ["unknown", str(os.getpid()), "render-02.example"]
+
+    old = 1_000_000_000.0
+    os.utime(owner, (old, old))
+    out = langflix(env, "temp", "sweep", "--min-age", "3600", "--base-dir", str(base))
+    assert "reclaimed 1 dead session(s)" in out and "stale by heartbeat" in out
+    assert not session.exists()
+
+
+def test_installed_langflix_script_runs_the_same_commands(base: Path, env: dict[str, str]) -> None:
+    script = Path(sys.executable).parent / "langflix"
+    if not script.exists():
+        pytest.skip(f"no installed langflix script beside {sys.executable}")
+    _dead_session(base, 10)
+    result = subprocess.run(
+        [str(script), "temp", "sweep", "--base-dir", str(base)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "reclaimed 1 dead session(s)" in result.stdout
+    assert list(base.iterdir()) == []
+
+
+def test_prefix_option_limits_the_sweep(base: Path, env: dict[str, str]) -> None:
+    ours = _dead_session(base, 10)
+    lock = SessionLock(base, "otherapp_")
+    lock.release(remove=False)
+    out = langflix(env, "temp", "sweep", "--prefix", "otherapp_", "--base-dir", str(base))
+    assert "reclaimed 1 dead session(s)" in out
+    assert ours.exists() and not lock.path.exists()

@@ -1,0 +1,46 @@
+"""Fixtures for the real-ffmpeg pipeline tests: one generated episode per session.
+
+The sample episode (testsrc2 video, espeak-ng speech of idiomatic lines, an SRT) is
+made once by ``langflix.demo.make_sample_episode`` at 320x240 and shared read-only;
+every test gets its own temp manager under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from langflix.demo import make_sample_episode
+from langflix.utils.temp_file_manager import TempFileManager
+
+@dataclass(frozen=True)
+class Episode:
+    """The shared sample: never modified by a test (they check it byte for byte)."""
+
+    video: Path
+    subtitles: Path
+    duration: float
+
+
+@pytest.fixture(scope="session")
+def episode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Episode]:
+    """A 16-second sample episode with five spoken lines (made once per session)."""
+    root = tmp_path_factory.mktemp("episode")
+    with TempFileManager(base_dir=root / "tmp") as manager:
+        video, srt = make_sample_episode(
+            root / "input", duration=16.0, width=320, height=240, manager=manager
+        )
+        assert [p.name for p in manager.path.rglob("*")] == [".owner"]
+    yield Episode(video, srt, 16.0)
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[TempFileManager]:
+    mgr = TempFileManager(base_dir=tmp_path / "tmp")
+    try:
+        yield mgr
+    finally:
+        mgr.close()

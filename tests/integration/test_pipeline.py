@@ -1,0 +1,567 @@
+"""LangFlixPipeline end to end on real media: real ffmpeg, espeak-ng and HTTP servers.
+
+Every test checks the three promises after the run, success or failure: the temp
+session holds no file, the output dir holds complete results or nothing, and no
+ffmpeg/espeak-ng child is left running. Inputs are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import langflix.core.video_editor as video_editor_module
+from langflix.config import Settings
+from langflix.core.cancel import CancelToken
+from langflix.core.ffmpeg import probe, run_ffmpeg
+from langflix.core.video_editor import OutputFormat
+from langflix.errors import (
+    CancelledError,
+    FFmpegError,
+    JobError,
+    LangFlixError,
+    SubtitleError,
+    TTSError,
+)
+from langflix.main import MANIFEST_NAME, LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.utils.temp_file_manager import TempFileManager
+
+if TYPE_CHECKING:
+    from conftest import Episode  # the fixture's type; fixtures come from conftest.py
+
+pytestmark = pytest.mark.slow
+
+SMALL = OutputFormat(width=320, height=240, fps=25, preset="ultrafast")
+"""The output format of every run here: tiny and fast, still H.264 + AAC."""
+
+FAST = PipelineOptions(max_expressions=1, repeat=1, output_format=SMALL, context_seconds=2.0)
+"""The cheapest real job: one expression, shown once."""
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def temp_leftovers(manager: TempFileManager) -> list[Path]:
+    """Everything under the manager's session dir except its own ``.owner`` record."""
+    return [p for p in manager.path.rglob("*") if p.name != ".owner"]
+
+
+def child_processes() -> list[tuple[int, str]]:
+    """(pid, command name) of every live child of this test process, from /proc."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == me:
+            found.append((int(entry.name), comm))
+    return found
+
+
+def offline_settings(**overrides: Any) -> Settings:
+    """Settings that never reach a network: no LLM, espeak-ng speech."""
+    values: dict[str, Any] = {"llm_base_url": None, "tts": "espeak", "ffmpeg_timeout": 120.0}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(autouse=True)
+def _no_children_left() -> Iterator[None]:
+    """Fail any test here that leaves ffmpeg, ffprobe or espeak-ng running."""
+    yield
+    assert child_processes() == []
+
+
+def _pipeline(
+    episode: Episode | tuple[Path, Path],
+    out: Path,
+    manager: TempFileManager,
+    options: PipelineOptions = FAST,
+    **kwargs: Any,
+) -> LangFlixPipeline:
+    video, subs = episode if isinstance(episode, tuple) else (episode.video, episode.subtitles)
+    kwargs.setdefault("settings", offline_settings())
+    return LangFlixPipeline(video, subs, out, options, manager=manager, **kwargs)
+
+
+def _assert_no_trace(
+    manager: TempFileManager, out: Path, episode: Episode, before: dict[Path, str]
+) -> None:
+    """After a failure: no temp file, no output at all, inputs untouched."""
+    assert temp_leftovers(manager) == []
+    assert not out.exists() or list(out.rglob("*")) == [], "a failed job must leave no output"
+    assert {p: digest(p) for p in before} == before
+    assert child_processes() == []
+
+
+@pytest.fixture
+def before(episode: Episode) -> dict[Path, str]:
+    return {episode.video: digest(episode.video), episode.subtitles: digest(episode.subtitles)}
+
+
+def _check_result(result: PipelineResult, repeat: int) -> dict[str, Any]:
+    """Every output plays with the right streams and durations; the manifest tells the truth."""
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    names = sorted(p.name for p in result.episode_dir.iterdir())
+    files = [item["file"] for item in manifest["expressions"]]
+    assert names == sorted([*files, "compilation.mp4", MANIFEST_NAME])
+    assert [v.name for v in result.videos] == [item["file"] for item in manifest["expressions"]]
+    assert [e.phrase for e in result.expressions] == [item["phrase"] for item in manifest["expressions"]]
+    total = 0.0
+    for video, item in zip(result.videos, manifest["expressions"], strict=True):
+        info = probe(video)
+        assert info.has_video and info.has_audio
+        assert (info.width, info.height, info.video_codec, info.audio_codec) == (
+            SMALL.width, SMALL.height, "h264", "aac",
+        )  # fmt: skip
+        parts = item["parts"]
+        expected = parts["title_card"] + parts["context_clip"] + parts["expression_clip"] * repeat
+        # One frame of rounding per piece at most.
+        assert info.duration == pytest.approx(expected, abs=0.05 * (2 + repeat))
+        assert item["duration"] == pytest.approx(info.duration, abs=0.01)
+        assert parts["title_card"] >= 3.0
+        # What was cut lies inside the video, the clip inside its context, around the cue.
+        assert 0 <= item["context_start"] <= item["clip_start"] <= item["cue_start"]
+        assert item["clip_start"] < item["clip_end"] <= item["context_end"]
+        assert item["context_end"] <= manifest["source"]["video_duration"] + 1e-6
+        assert item["clip_end"] >= min(item["cue_end"], manifest["source"]["video_duration"])
+        total += info.duration
+    comp = probe(result.compilation)
+    assert comp.has_video and comp.has_audio
+    assert comp.duration == pytest.approx(total, abs=0.1)
+    assert manifest["compilation"]["duration"] == pytest.approx(comp.duration, abs=0.01)
+    return manifest
+
+
+# -- a good run -------------------------------------------------------------------
+
+
+def test_run_makes_playable_outputs_and_a_true_manifest(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out"
+    options = PipelineOptions(max_expressions=2, repeat=2, output_format=SMALL, context_seconds=2.0)
+    result = _pipeline(episode, out, manager, options, progress=events.append).run()
+
+    assert result.episode_dir == out / "langflix-sample"
+    assert len(result.videos) == 2
+    manifest = _check_result(result, repeat=2)
+    assert manifest["episode"] == "langflix-sample"
+    assert manifest["source"]["video_duration"] == pytest.approx(episode.duration, abs=0.1)
+    phrases = [item["phrase"] for item in manifest["expressions"]]
+    assert "break the ice" in phrases
+    assert all(item["meaning"] for item in manifest["expressions"])
+    assert [item["file"] for item in manifest["expressions"]][0].startswith("01-")
+
+    steps = [e.step for e in events]
+    assert steps[:3] == ["subtitles", "probe", "expressions"]
+    assert steps.count("cut") == steps.count("speech") == steps.count("assemble") == 2
+    assert steps[-3:] == ["compilation", "publish", "done"]
+    percents = [e.percent for e in events]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+
+    assert 0 < result.peak_temp_bytes
+    assert temp_leftovers(manager) == [], "the job's scope must be gone"
+    assert {p: digest(p) for p in before} == before, "inputs must be byte-identical"
+    assert list(out.iterdir()) == [result.episode_dir]
+
+
+def test_second_run_does_not_clobber_the_first(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    out = tmp_path / "out"
+    earlier = out / "langflix-sample"  # an earlier run's result (its content is the user's)
+    earlier.mkdir(parents=True)
+    (earlier / "compilation.mp4").write_bytes(b"earlier compilation")
+    (earlier / MANIFEST_NAME).write_text('{"earlier": true}')
+    (out / "langflix-sample-2").write_text("a file squatting on the next name")
+
+    result = _pipeline(episode, out, manager).run()
+    assert result.episode_dir == out / "langflix-sample-3"
+    assert (earlier / "compilation.mp4").read_bytes() == b"earlier compilation"
+    assert (earlier / MANIFEST_NAME).read_text() == '{"earlier": true}'
+    assert sorted(p.name for p in earlier.iterdir()) == ["compilation.mp4", MANIFEST_NAME]
+    assert (out / "langflix-sample-2").read_text() == "a file squatting on the next name"
+    _check_result(result, repeat=1)
+    assert temp_leftovers(manager) == []
+
+
+def test_four_parallel_pipelines_into_one_output_dir(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    out = tmp_path / "out"
+    results: list[PipelineResult] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+    lock = threading.Lock()
+
+    def one() -> None:
+        try:
+            start.wait()
+            result = _pipeline(episode, out, manager).run()
+            with lock:
+                results.append(result)
+        except BaseException as exc:  # reported below, with the others
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert errors == []
+    assert sorted(r.episode_dir.name for r in results) == [
+        "langflix-sample", "langflix-sample-2", "langflix-sample-3", "langflix-sample-4",
+    ]  # fmt: skip
+    for result in results:
+        _check_result(result, repeat=1)
+    assert temp_leftovers(manager) == []
+    assert {p: digest(p) for p in before} == before
+
+
+# -- failures at each stage ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"\x00\xff\xfe\x00 not a subtitle \x00\x01" * 64, "bad.srt"),
+        (
+            b"1\n00:00:01,000 --> 00:00:02,000\n   \n\n"
+            b"2\n00:00:03,000 --> 00:00:04,000\n<i></i>\n",
+            "bad.srt",
+        ),
+    ],
+    ids=["unreadable", "no-usable-cue"],
+)
+def test_bad_subtitle_is_a_clear_error(
+    tmp_path: Path,
+    episode: Episode,
+    manager: TempFileManager,
+    before: dict[Path, str],
+    content: bytes,
+    needle: str,
+) -> None:
+    bad = tmp_path / "bad.srt"
+    bad.write_bytes(content)
+    out = tmp_path / "out"
+    with pytest.raises(SubtitleError, match=needle):
+        _pipeline((episode.video, bad), out, manager).run()
+    assert bad.read_bytes() == content
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_subtitle_without_any_expression(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    plain = tmp_path / "plain.srt"
+    plain.write_text("1\n00:00:01,000 --> 00:00:02,000\nThe weather is nice.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(LangFlixError, match="no known idiom"):
+        _pipeline((episode.video, plain), out, manager).run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_corrupt_video_fails_before_any_heavy_work(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(os.urandom(64 * 1024))
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegError, match=r"corrupt\.mp4 is not a readable media file"):
+        _pipeline((corrupt, episode.subtitles), out, manager, progress=events.append).run()
+    assert [e.step for e in events] == ["subtitles", "probe"]
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_ffmpeg_error_mid_job(
+    tmp_path: Path,
+    episode: Episode,
+    manager: TempFileManager,
+    before: dict[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real ffmpeg failure after pieces exist (fault injected into the 4th run's args)."""
+    calls = 0
+    held: list[list[Path]] = []
+
+    def failing_fourth_run(args: list[str], **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:  # cut, cut, title card, then the lesson's concat
+            held.append([p for p in temp_leftovers(manager) if p.is_file()])
+            args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
+        run_ffmpeg(args, **kwargs)
+
+    monkeypatch.setattr(video_editor_module, "run_ffmpeg", failing_fourth_run)
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegError, match="no_such_encoder"):
+        _pipeline(episode, out, manager).run()
+    assert len(held[0]) >= 3, "pieces existed when ffmpeg failed"
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_ffmpeg_timeout_mid_job(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    out = tmp_path / "out"
+    pipeline = _pipeline(episode, out, manager, settings=offline_settings(ffmpeg_timeout=0.05))
+    with pytest.raises(FFmpegError, match="timed out"):
+        pipeline.run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+class _BrokenSpeech(ThreadingHTTPServer):
+    """A LemonFox-like /v1/audio/speech on 127.0.0.1 whose engine always fails (HTTP 500)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        super().__init__(("127.0.0.1", 0), _BrokenSpeechHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _BrokenSpeechHandler(BaseHTTPRequestHandler):
+    server: _BrokenSpeech
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.bodies.append(json.loads(body))
+        payload = b'{"error": {"message": "engine on fire"}}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
+        pass
+
+
+@pytest.fixture
+def speech_server() -> Iterator[_BrokenSpeech]:
+    server = _BrokenSpeech()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_tts_failure(
+    tmp_path: Path,
+    episode: Episode,
+    manager: TempFileManager,
+    before: dict[Path, str],
+    speech_server: _BrokenSpeech,
+) -> None:
+    settings = offline_settings(
+        lemonfox_api_key="test-key", lemonfox_base_url=speech_server.url, tts_retries=1
+    )
+    options = dataclasses.replace(FAST, tts="lemonfox")
+    out = tmp_path / "out"
+    with pytest.raises(TTSError, match="HTTP 500.*engine on fire") as err:
+        _pipeline(episode, out, manager, options, settings=settings).run()
+    assert "test-key" not in str(err.value)
+    assert len(speech_server.bodies) == 2, "one retry, then a clear error"
+    _assert_no_trace(manager, out, episode, before)
+
+
+@pytest.mark.parametrize("at_step", ["assemble", "done"])
+def test_progress_callback_error_aborts_cleanly(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str], at_step: str
+) -> None:
+    def progress(event: ProgressEvent) -> None:
+        if event.step == at_step:
+            raise RuntimeError("the progress bar crashed")
+
+    out = tmp_path / "out"
+    with pytest.raises(JobError, match="progress callback raised RuntimeError") as err:
+        _pipeline(episode, out, manager, progress=progress).run()
+    assert at_step in str(err.value)
+    # "done" comes after the videos were persisted: they must be taken back.
+    _assert_no_trace(manager, out, episode, before)
+
+
+def _when_encoding(action: Callable[[int], None]) -> threading.Thread:
+    """Call ``action(pid)`` as soon as a child ffmpeg is encoding (libx264 on its command line)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for pid, comm in child_processes():
+                if comm != "ffmpeg":
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"libx264" in cmdline:
+                    action(pid)
+                    return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_cancellation_mid_encode_kills_ffmpeg(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    token = CancelToken()
+    victims: list[int] = []
+
+    def cancel(pid: int) -> None:
+        victims.append(pid)
+        token.cancel("stopped by the user")
+
+    out = tmp_path / "out"
+    watcher = _when_encoding(cancel)
+    with pytest.raises(CancelledError, match="stopped by the user"):
+        _pipeline(episode, out, manager, cancel=token).run()
+    watcher.join(5)
+    assert victims, "the job was cancelled while ffmpeg was encoding"
+    assert not Path(f"/proc/{victims[0]}").exists(), "the encoding ffmpeg was killed and reaped"
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_keyboard_interrupt_mid_encode(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    victims: list[int] = []
+
+    def interrupt(pid: int) -> None:
+        victims.append(pid)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal does
+
+    out = tmp_path / "out"
+    try:
+        watcher = _when_encoding(interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            _pipeline(episode, out, manager, dataclasses.replace(FAST, max_expressions=2)).run()
+        watcher.join(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert victims and not Path(f"/proc/{victims[0]}").exists()
+    _assert_no_trace(manager, out, episode, before)
+
+
+# -- awkward inputs ---------------------------------------------------------------
+
+
+def test_cues_beyond_the_end_and_overlapping(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    srt = tmp_path / "edge.srt"
+    srt.write_text(
+        "1\n00:00:02,000 --> 00:00:04,000\nThe weather is nice today.\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nWe should call it a day.\n\n"  # overlaps cue 1
+        "3\n00:00:14,500 --> 00:00:19,000\nDon't give up now.\n\n"  # runs past the 16 s end
+        "4\n00:00:40,000 --> 00:00:42,000\nLet's hang in there.\n",  # after the end
+        encoding="utf-8",
+    )
+    options = PipelineOptions(max_expressions=3, repeat=1, output_format=SMALL, context_seconds=1.0)
+    result = _pipeline((episode.video, srt), tmp_path / "out", manager, options).run()
+    manifest = _check_result(result, repeat=1)
+    by_phrase = {item["phrase"]: item for item in manifest["expressions"]}
+    assert sorted(by_phrase) == ["call it a day", "give up"]
+    # The cue that runs past the end is cut up to the end, not beyond it.
+    assert by_phrase["give up"]["clip_end"] == pytest.approx(episode.duration, abs=0.05)
+    assert by_phrase["call it a day"]["cue_start"] == 3.0
+    assert temp_leftovers(manager) == []
+
+
+def test_one_second_video(tmp_path: Path, manager: TempFileManager) -> None:
+    video = tmp_path / "tiny.mp4"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video)],
+    )  # fmt: skip
+    srt = tmp_path / "tiny.srt"
+    srt.write_text(
+        "1\n00:00:00,200 --> 00:00:00,900\nLet's break the ice.\n\n"
+        "2\n00:00:00,500 --> 00:00:03,000\nIt's a piece of cake.\n",
+        encoding="utf-8",
+    )
+    options = PipelineOptions(max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0)
+    result = _pipeline((video, srt), tmp_path / "out", manager, options).run()
+    manifest = _check_result(result, repeat=1)
+    for item in manifest["expressions"]:
+        assert item["parts"]["context_clip"] <= 1.0 + 1e-6
+        assert item["parts"]["expression_clip"] <= 1.0 + 1e-6
+    assert temp_leftovers(manager) == []
+
+
+_KOREAN = {
+    "Hi everyone, let's break the ice before the meeting.": "여러분, 회의 전에 어색한 분위기를 깨 봅시다.",
+    "The weather is nice today.": "오늘 날씨가 좋네요.",
+    "Don't worry, I'll figure it out by myself.": "걱정 마, 내가 알아서 해결할게.",
+    "Honestly, this test is a piece of cake.": "솔직히 이 시험은 식은 죽 먹기야.",
+    "Can you pick up some milk on the way home?": "집에 오는 길에 우유 좀 사 올래?",
+}
+
+
+def test_non_ascii_names_and_a_bilingual_sami(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    """Korean file names, a Korean translation track, and quotes/colons/% in the text."""
+    from langflix.core.subtitles import load_subtitles
+
+    video = tmp_path / "에피소드 1: 시작.mp4"
+    shutil.copyfile(episode.video, video)
+    cues = load_subtitles(episode.subtitles).track("en").cues
+    body = []
+    for cue in cues:
+        english = cue.text.replace("break the ice", 'break the ice: 100% "café" style')
+        for cls, text in (("ENCC", english), ("KRCC", _KOREAN[cue.text])):
+            body.append(f"<SYNC Start={round(cue.start * 1000)}><P Class={cls}>{text}")
+        for cls in ("ENCC", "KRCC"):
+            body.append(f"<SYNC Start={round(cue.end * 1000)}><P Class={cls}>&nbsp;")
+    sami = tmp_path / "에피소드 1.smi"
+    sami.write_text(
+        "<SAMI>\n<HEAD>\n<STYLE TYPE=\"text/css\">\n<!--\n"
+        ".ENCC { Name:English; lang:en-US; }\n.KRCC { Name:Korean; lang:ko-KR; }\n-->\n"
+        "</STYLE>\n</HEAD>\n<BODY>\n" + "\n".join(body) + "\n</BODY>\n</SAMI>\n",
+        encoding="utf-8",
+    )
+    options = PipelineOptions(max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0)
+    result = _pipeline((video, sami), tmp_path / "out", manager, options).run()
+    assert result.episode_dir.name == "에피소드_1_시작"
+    manifest = _check_result(result, repeat=1)
+    by_phrase = {item["phrase"]: item for item in manifest["expressions"]}
+    assert by_phrase["break the ice"]["translation"] == _KOREAN[cues[0].text]
+    assert '100% "café"' in by_phrase["break the ice"]["line"]
+    # The manifest is UTF-8 JSON with the Korean as text, not \u escapes.
+    assert "어색한" in result.manifest.read_text(encoding="utf-8")
+    assert temp_leftovers(manager) == []

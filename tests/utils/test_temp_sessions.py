@@ -1,0 +1,275 @@
+"""Tests for langflix.utils.temp_sessions: the session layout on disk, proven on disk.
+
+A session must be named ``<prefix>session-<pid>-<hex>``, be 0700, carry an
+``.owner`` record, be locked before anyone can see it under that name, and have
+its heartbeat (the ``.owner`` mtime) refreshed while its owner lives.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from langflix.utils import temp_sessions
+from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
+from langflix.utils.temp_sessions import OWNER_FILE, OwnerInfo, SessionLock, list_sessions
+
+SESSION_RE = re.compile(r"^langflix_session-(?P<pid>\d+)-[0-9a-f]{12}$")
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return tmp_path / "tmp"
+
+
+@pytest.fixture
+def mgr(base: Path) -> Iterator[TempFileManager]:
+    manager = TempFileManager(base_dir=base)
+    yield manager
+    manager.close()
+
+
+def _locked_exclusively_by_someone(path: Path) -> bool:
+    """True when another open file description holds a flock on ``path``."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops our lock when we got it
+    return False
+
+
+def test_session_name_mode_and_owner_record(mgr: TempFileManager, base: Path) -> None:
+    before = time.time()
+    session = mgr.session_dir
+    after = time.time()
+
+    assert session.parent == base
+    match = SESSION_RE.match(session.name)
+    assert match, f"unexpected session name {session.name!r}"
+    assert int(match["pid"]) == os.getpid()
+    assert stat.S_IMODE(os.lstat(session).st_mode) == 0o700
+
+    owner_path = session / OWNER_FILE
+    assert stat.S_IMODE(os.lstat(owner_path).st_mode) == 0o600
+    record = json.loads(owner_path.read_text())
+    assert record["pid"] == os.getpid()
+    assert record["host"] == socket.gethostname()
+    assert record["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert before - 1 <= record["started"] <= after + 1
+    info = OwnerInfo.read(session)
+    assert info is not None and info.is_this_machine and info.pid == os.getpid()
+    # Nothing else is left in base_dir: the building dir was renamed, not copied.
+    assert [p.name for p in base.iterdir()] == [session.name]
+
+
+def test_two_managers_get_distinct_sessions(base: Path) -> None:
+    with TempFileManager(base_dir=base) as a, TempFileManager(base_dir=base) as b:
+        assert a.session_dir != b.session_dir
+        assert {p.name for p in base.iterdir()} == {a.session_dir.name, b.session_dir.name}
+    assert list(base.iterdir()) == []
+
+
+def test_session_is_locked_for_the_managers_whole_life(mgr: TempFileManager, base: Path) -> None:
+    session = mgr.session_dir
+    assert _locked_exclusively_by_someone(session)
+    # The owner holds LOCK_SH: other shared holders (systemd-tmpfiles) may join.
+    fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    [info] = list_sessions(base, "langflix_")
+    assert info.state == "live" and info.owner is not None and info.owner.pid == os.getpid()
+    mgr.close()
+    assert not session.exists()
+    assert list(base.iterdir()) == []
+
+
+def test_session_is_locked_and_complete_before_it_gets_its_name(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The building->rename dance: at the rename, the dir is already locked and has .owner."""
+    real_rename = os.rename
+    seen: list[tuple[str, bool, dict[str, object], list[str]]] = []
+
+    def checking_rename(src: os.PathLike[str] | str, dst: os.PathLike[str] | str) -> None:
+        src, dst = Path(src), Path(dst)
+        if "session-" in dst.name:
+            visible = [p.name for p in base.iterdir() if "session-" in p.name]
+            seen.append(
+                (src.name, _locked_exclusively_by_someone(src), json.loads((src / OWNER_FILE).read_text()), visible)
+            )
+        real_rename(src, dst)
+
+    monkeypatch.setattr(temp_sessions.os, "rename", checking_rename)
+    session = SessionLock(base, "langflix_")
+    try:
+        [(building, locked, owner, visible)] = seen
+        assert building.startswith(".langflix_building-")  # hidden, and not a session name
+        assert locked, "the session dir was not locked before it became visible"
+        assert owner["pid"] == os.getpid()
+        assert visible == [], "a session-named entry existed before the rename"
+        assert _locked_exclusively_by_someone(session.path)
+    finally:
+        session.release()
+    assert list(base.iterdir()) == []
+
+
+# A child that opens and closes sessions as fast as it can for a while.
+_CHURN = """
+import sys, time
+from langflix.utils.temp_file_manager import TempFileManager
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    m = TempFileManager(base_dir=sys.argv[1])
+    m.new_file(suffix=".bin").write_bytes(b"x" * 100)
+    m.close()
+    n += 1
+print(n)
+"""
+
+
+def test_no_session_is_ever_visible_unlocked_under_churn(base: Path) -> None:
+    """A sweeper racing a process that opens/closes sessions never finds one it could take."""
+    base.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHURN, str(base), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    observed = violations = 0
+    try:
+        while child.poll() is None:
+            with os.scandir(base) as it:
+                names = [e.name for e in it if e.name.startswith("langflix_session-")]
+            for name in names:
+                path = base / name
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+                except FileNotFoundError:
+                    continue
+                try:
+                    observed += 1
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    # We got the lock: fine only if the owner already removed the dir.
+                    try:
+                        same = os.lstat(path).st_ino == os.fstat(fd).st_ino
+                    except FileNotFoundError:
+                        same = False
+                    if same and os.fstat(fd).st_nlink > 0:
+                        violations += 1
+                finally:
+                    os.close(fd)
+        out, _ = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0
+    assert int(out) > 10, "the child made too few sessions for the race to mean anything"
+    assert observed > 0, "the test never saw a session; it proves nothing"
+    assert violations == 0
+    assert list(base.iterdir()) == []
+
+
+def test_young_building_dir_is_left_to_its_creator(base: Path) -> None:
+    """Between mkdir and flock a building dir is unlocked: a sweep must wait out the grace."""
+    base.mkdir()
+    building = base / f".langflix_building-{os.getpid()}-0123456789ab"
+    building.mkdir(mode=0o700)
+    (building / "partial").write_bytes(b"x" * 10)
+
+    report = sweep_orphans(base)
+    assert building.exists() and report.removed == 0
+
+    old = time.time() - temp_sessions.BUILDING_GRACE - 5
+    os.utime(building, (old, old))
+    report = sweep_orphans(base)
+    assert not building.exists()
+    assert report.removed == 1 and report.bytes_freed == 10 and not report.errors
+
+
+# The heartbeat thread normally beats every minute; the child shortens it.
+_HEARTBEAT = """
+import os, sys, time
+from langflix.utils import temp_sessions
+temp_sessions.HEARTBEAT_INTERVAL = 0.05
+from langflix.utils.temp_file_manager import TempFileManager
+m = TempFileManager(base_dir=sys.argv[1])
+owner = m.session_dir / ".owner"
+old = time.time() - 10 * 365 * 86400
+os.utime(owner, (old, old))
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and time.time() - owner.stat().st_mtime > 60:
+    time.sleep(0.02)
+print(time.time() - owner.stat().st_mtime)
+m.close()
+"""
+
+
+def test_heartbeat_refreshes_owner_mtime_while_the_owner_lives(base: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _HEARTBEAT, str(base)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert float(out) < 60, "the heartbeat never refreshed .owner"
+    assert list(base.iterdir()) == []
+
+
+def test_beat_is_silent_once_the_session_is_gone(base: Path) -> None:
+    session = SessionLock(base, "langflix_")
+    owner = session.path / OWNER_FILE
+    old = time.time() - 1000
+    os.utime(owner, (old, old))
+    session.beat()
+    assert time.time() - owner.stat().st_mtime < 60
+    session.release()
+    session.beat()  # no error: nothing to refresh
+    assert not session.path.exists()
+
+
+def test_release_without_remove_leaves_a_dead_unlocked_session(base: Path) -> None:
+    """What SIGKILL leaves behind: the tree stays, the lock goes."""
+    session = SessionLock(base, "langflix_")
+    (session.path / "data").write_bytes(b"y" * 123)
+    assert session.release(remove=False) == (0, 0)
+    assert (session.path / "data").exists()
+    assert not _locked_exclusively_by_someone(session.path)
+    [info] = list_sessions(base, "langflix_")
+    assert info.state == "dead" and info.bytes == 123 + (session.path / OWNER_FILE).stat().st_size
+    # list_sessions must not keep the lock it probed with.
+    assert not _locked_exclusively_by_someone(session.path)
+    report = sweep_orphans(base)
+    assert report.removed == 1 and list(base.iterdir()) == []
+
+
+def test_session_lock_survives_an_unwritable_owner_record(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while building removes the half-made dir and leaves nothing named."""
+    real_open = os.open
+
+    def failing_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(OWNER_FILE):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(temp_sessions.os, "open", failing_open)
+    with pytest.raises(OSError):
+        SessionLock(base, "langflix_")
+    monkeypatch.undo()
+    assert list(base.iterdir()) == []
