@@ -347,12 +347,20 @@ def test_no_usable_cue(tmp_path: Path, name: str, text: str) -> None:
         load_subtitles(write(tmp_path / name, text))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = write(tmp_path / "locked.srt", SRT)
     path.chmod(0)
-    with pytest.raises(SubtitleError, match=r"locked\.srt cannot be read \(permission denied\)"):
-        load_subtitles(path)
+    if os.geteuid() != 0:
+        with pytest.raises(SubtitleError, match=r"locked\.srt cannot be read \(permission denied\)"):
+            load_subtitles(path)
+    # Root reads any file: also check an OS error root cannot bypass (ENOTDIR).
+    beneath_a_file = write(tmp_path / "plain.txt", "x") / "episode.srt"
+    with pytest.raises(SubtitleError, match=r"episode\.srt cannot be read: Not a directory"):
+        load_subtitles(beneath_a_file)
+    folder = tmp_path / "folder.srt"
+    folder.mkdir()
+    with pytest.raises(SubtitleError, match=r"folder\.srt is a directory"):
+        load_subtitles(folder)
 
 
 # --- Round trip ----------------------------------------------------------------
