@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from langflix.utils.disk_budget import DEFAULT_MIN_FREE_BYTES
+
 __all__ = ["Settings", "get_settings"]
 
 
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
         default=None, ge=1, description="Byte budget of the process-wide temp manager."
     )
     min_free_bytes: int = Field(
-        default=256 * 1024 * 1024, ge=0, description="Free disk space always left untouched."
+        default=DEFAULT_MIN_FREE_BYTES, ge=0, description="Free disk space always left untouched."
     )
 
     # Where results and state live.

@@ -17,10 +17,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError
 
-__all__ = ["Budget", "Reservation", "free_bytes", "human_bytes"]
+__all__ = ["DEFAULT_MIN_FREE_BYTES", "Budget", "Reservation", "free_bytes", "human_bytes"]
+
+# Free space the process-wide manager always leaves on the disk (LANGFLIX_MIN_FREE_BYTES).
+DEFAULT_MIN_FREE_BYTES: Final = 256 * 1024 * 1024
 
 # Reservations held by this process, per filesystem (st_dev): two jobs that each
 # see 10 GB free must not both claim the same 10 GB.

@@ -36,7 +36,7 @@ from types import FrameType, TracebackType
 from typing import Any, Final
 
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
-from langflix.utils.disk_budget import Budget, Reservation, human_bytes
+from langflix.utils.disk_budget import DEFAULT_MIN_FREE_BYTES, Budget, Reservation, human_bytes
 from langflix.utils.temp_sessions import (
     OWNER_FILE,
     SessionLock,
@@ -712,10 +712,8 @@ class TempFileManager(_TempArea):
         self._finalizer = weakref.finalize(self, _finalize_manager, self._box, self._owner_pid)
         self._finalizer.atexit = False  # exit is handled by _close_all_at_exit
         if sweep_on_start:
-            report = sweep_orphans(self.base_dir, self.prefix)
-            self._counters.orphans_reclaimed += report.removed
-            if report.removed or report.garbage_finished:
-                logger.info("temp sweep at start: %s", report.summary())
+            # sweep_orphans logs what it reclaimed at INFO.
+            self._counters.orphans_reclaimed += sweep_orphans(self.base_dir, self.prefix).removed
 
     @property
     def session_dir(self) -> Path:
@@ -835,11 +833,13 @@ def get_temp_manager() -> TempFileManager:
 
 
 def _make_default_manager() -> TempFileManager:
+    # Read from the environment directly: the manager depends on nothing of ours
+    # but the error tree; the defaults match langflix.config.Settings.
     max_bytes = os.environ.get("LANGFLIX_TEMP_MAX_BYTES")
     min_free = os.environ.get("LANGFLIX_MIN_FREE_BYTES")
     return TempFileManager(
         max_bytes=int(max_bytes) if max_bytes else None,
-        min_free_bytes=int(min_free) if min_free else 0,
+        min_free_bytes=int(min_free) if min_free else DEFAULT_MIN_FREE_BYTES,
         sweep_on_start=True,
     )
 
