@@ -304,10 +304,21 @@ class LangFlixPipeline:
 
         # Fail before the first encode, with the quota's or the disk's own clear error,
         # rather than half-way through when the disk fills up.
+        # The claim is held for the whole job: its files fill it (a reservation is
+        # a floor), so concurrent jobs cannot all count on the same free space.
         need = _estimate_peak_bytes(expressions, self.options, info.duration)
         with scope.reserve(need, f"processing {self.video.name}"):
-            pass
+            return self._make_and_publish(scope, settings, tts, info, expressions, started)
 
+    def _make_and_publish(
+        self,
+        scope: TempFileManager,
+        settings: Settings,
+        tts: TTSClient,
+        info: MediaInfo,
+        expressions: list[Expression],
+        started: float,
+    ) -> PipelineResult:
         editor = VideoEditor(
             scope,
             fmt=self.options.output_format,

@@ -5,9 +5,15 @@ disk is a clear error up front rather than a half-written file later. Two
 limits apply to every claim:
 
 * the area's own budget (``max_bytes``) and every ancestor's: bytes on disk plus
-  outstanding reservations must stay within it (:class:`QuotaExceededError`);
-* the filesystem: free space minus ``min_free_bytes`` minus every reservation
-  this process holds on that filesystem (:class:`InsufficientDiskSpaceError`).
+  the unfilled part of every reservation inside it must stay within it
+  (:class:`QuotaExceededError`);
+* the filesystem: free space minus ``min_free_bytes`` minus the unfilled part of
+  every reservation this process holds there (:class:`InsufficientDiskSpaceError`).
+
+A reservation is a floor, not an extra: an area holding a 2 GiB reservation
+counts as using ``max(2 GiB, its bytes on disk)``. So a job can hold its claim
+for its whole life while its files fill it, without being counted twice, and
+two jobs that each see 10 GB free cannot both claim the same 10 GB.
 """
 
 from __future__ import annotations
@@ -26,10 +32,10 @@ __all__ = ["DEFAULT_MIN_FREE_BYTES", "Budget", "Reservation", "free_bytes", "hum
 # Free space the process-wide manager always leaves on the disk (LANGFLIX_MIN_FREE_BYTES).
 DEFAULT_MIN_FREE_BYTES: Final = 256 * 1024 * 1024
 
-# Reservations held by this process, per filesystem (st_dev): two jobs that each
-# see 10 GB free must not both claim the same 10 GB.
-_reserved_by_device: dict[int, int] = {}
-_device_lock = threading.Lock()
+# Budgets holding a reservation of their own, process-wide: their unfilled claims
+# are subtracted from the free space every other claim sees.
+_reserving: dict[Budget, None] = {}
+_reserving_lock = threading.Lock()
 
 
 def human_bytes(n: float) -> str:
@@ -69,7 +75,8 @@ class Budget:
         self.max_bytes = max_bytes
         self.min_free_bytes = min_free_bytes
         self.parent = parent
-        self.reserved = 0
+        self.reserved = 0  # reservations held here and below (for stats)
+        self.own_reserved = 0  # reservations held on this very area
         self._lock = lock
         self._device: int | None = None
 
@@ -98,12 +105,21 @@ class Budget:
             reservation.grow(nbytes, what, checked=True)
         return reservation
 
+    def unfilled(self) -> int:
+        """The part of this area's own reservations its files have not filled yet."""
+        return max(0, self.own_reserved - self._usage()) if self.own_reserved else 0
+
+    def _descends_from(self, ancestor: Budget) -> bool:
+        return ancestor in self._chain()
+
     def check(self, nbytes: int, what: str) -> None:
         """Raise if ``nbytes`` more cannot be claimed (call with the lock held)."""
+        with _reserving_lock:
+            reserving = list(_reserving)
         for budget in self._chain():
             if budget.max_bytes is None:
                 continue
-            used = budget._usage() + budget.reserved
+            used = budget._usage() + sum(b.unfilled() for b in reserving if b._descends_from(budget))
             if used + nbytes > budget.max_bytes:
                 raise QuotaExceededError(
                     f"{what} needs {human_bytes(nbytes)} but the temp budget of {budget._directory()} "
@@ -114,8 +130,7 @@ class Budget:
         directory = self._directory()
         min_free = max(b.min_free_bytes for b in self._chain())
         device = self._device_id()
-        with _device_lock:
-            outstanding = _reserved_by_device.get(device, 0)
+        outstanding = sum(b.unfilled() for b in reserving if b._device_id() == device)
         available = free_bytes(directory) - min_free - outstanding
         if nbytes > available:
             raise InsufficientDiskSpaceError(
@@ -128,13 +143,12 @@ class Budget:
     def _add(self, nbytes: int) -> None:
         for budget in self._chain():
             budget.reserved += nbytes
-        device = self._device_id()
-        with _device_lock:
-            total = _reserved_by_device.get(device, 0) + nbytes
-            if total:
-                _reserved_by_device[device] = total
+        self.own_reserved += nbytes
+        with _reserving_lock:
+            if self.own_reserved:
+                _reserving[self] = None
             else:
-                _reserved_by_device.pop(device, None)
+                _reserving.pop(self, None)
 
 
 class Reservation:
@@ -146,7 +160,7 @@ class Reservation:
         self.released = False
 
     def grow(self, nbytes: int, what: str = "this work", *, checked: bool = False) -> None:
-        """Claim ``nbytes`` more (a stream reserves ahead of what it writes)."""
+        """Claim ``nbytes`` more (a stream keeps its claim ahead of what it has written)."""
         with self._budget._lock:
             if self.released:
                 raise RuntimeError("this reservation was already released")
@@ -154,19 +168,6 @@ class Reservation:
                 self._budget.check(nbytes, what)
             self._budget._add(nbytes)
             self.nbytes += nbytes
-
-    def consume(self, nbytes: int) -> None:
-        """``nbytes`` of the claim are now written to disk: stop holding them twice.
-
-        Written bytes already count in the area's usage and are gone from the
-        free space, so keeping them reserved too would refuse work there is room for.
-        """
-        with self._budget._lock:
-            if self.released:
-                return
-            nbytes = min(max(0, nbytes), self.nbytes)
-            self._budget._add(-nbytes)
-            self.nbytes -= nbytes
 
     def release(self) -> None:
         """Give the space back; calling it twice does nothing."""

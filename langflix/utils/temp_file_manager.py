@@ -321,13 +321,16 @@ class _TempArea:
             area = area._parent
 
     def _usage_bytes(self) -> int:
-        with self._lock:
-            # .owner is bookkeeping. A stream's bytes count here as soon as they are
-            # written (its reservation shrinks by as much: see _StreamWriter.write).
-            excluded = frozenset([str(self._root.path / OWNER_FILE)])
-            outside = list(self._outside)
-        total = tree_bytes(self.path, excluded)
-        for path in outside:
+        # No lock on purpose: another manager's budget check calls this while it
+        # holds its own lock, so taking ours could deadlock two managers reserving
+        # at once. list() of a dict is atomic under the GIL.
+        session = self._root._box.session
+        if session is None or (self._closed and self is not self._root):
+            return 0
+        # .owner is bookkeeping; a stream's bytes count as soon as they are written.
+        excluded = frozenset([str(session.path / OWNER_FILE)])
+        total = tree_bytes(session.path if self is self._root else self.path, excluded)
+        for path in list(self._outside):
             try:
                 total += os.lstat(path).st_size
             except OSError:
@@ -945,20 +948,16 @@ class _StreamWriter:
                 f"{self.what} is larger than the limit of {human_bytes(self.max_bytes)}; "
                 "send a smaller file or raise the limit (LANGFLIX_MAX_UPLOAD_BYTES for uploads)."
             )
+        # The reservation stays ahead of the bytes written: the file fills it, so
+        # the written part is not counted twice (a reservation is a floor).
         held = self._reservation.nbytes if self._reservation else 0
-        if len(chunk) > held:
-            self._claim(len(chunk) - held)
+        if self.written > held:
+            self._claim(self.written - held)
         try:
             self._fh.write(chunk)
             self._fh.flush()
         except OSError as exc:
             raise _disk_error(exc, self.what, self.path) from exc
-        # The chunk is on disk now, where the area's usage and the free space both
-        # see it: the reservation keeps only what is still to come. Holding it for
-        # written bytes too counted them twice, so a stream could only fill half
-        # of the free disk before InsufficientDiskSpaceError.
-        assert self._reservation is not None
-        self._reservation.consume(len(chunk))
 
     def _claim(self, deficit: int) -> None:
         # Reserve a large slice ahead so most chunks need no check; when that

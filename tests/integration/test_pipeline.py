@@ -160,9 +160,18 @@ def test_run_makes_playable_outputs_and_a_true_manifest(
     tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
 ) -> None:
     events: list[ProgressEvent] = []
+    reserved: dict[str, int] = {}
+
+    def record(event: ProgressEvent) -> None:
+        events.append(event)
+        reserved[event.step] = manager.stats().reserved_bytes
+
     out = tmp_path / "out"
     options = PipelineOptions(max_expressions=2, repeat=2, output_format=SMALL, context_seconds=2.0)
-    result = _pipeline(episode, out, manager, options, progress=events.append).run()
+    result = _pipeline(episode, out, manager, options, progress=record).run()
+    # The job's disk claim is held from the first encode to publishing, then given back.
+    assert reserved["cut"] > 0 and reserved["compilation"] > 0
+    assert manager.stats().reserved_bytes == 0
 
     assert result.episode_dir == out / "langflix-sample"
     assert len(result.videos) == 2

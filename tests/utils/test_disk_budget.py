@@ -369,3 +369,46 @@ def test_stream_reserve_ahead_is_what_makes_the_enospc_test_meaningful() -> None
     # The ENOSPC tests rely on a stream reserving ahead of what it wrote by more
     # than one 1 MiB chunk on a 24 MiB disk; guard that assumption.
     assert 2 * MiB <= tfm.STREAM_CHUNK_RESERVE <= 16 * MiB
+
+
+# -- a reservation is a floor: the files it was made for fill it --------------
+
+
+def _fill_file(path: Path, nbytes: int) -> None:
+    with open(path, "wb") as fh:
+        fh.write(b"x" * nbytes)
+
+
+def test_a_held_reservation_is_filled_by_its_files_not_counted_twice(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    mgr = make_mgr(max_bytes=16 * MiB)
+    with mgr.scope("job-a") as a, mgr.scope("job-b") as b:
+        with a.reserve(10 * MiB, "job a"):
+            _fill_file(a.new_file(".mp4"), 8 * MiB)  # 8 of its 10 MiB are now on disk
+            # In use: 8 MiB on disk + 2 MiB still claimed = 10 MiB; 6 MiB left.
+            b.reserve(5 * MiB, "job b").release()
+            with pytest.raises(QuotaExceededError) as info:
+                b.reserve(7 * MiB, "job b")
+            assert human_bytes(6 * MiB) in str(info.value)
+            # Files beyond the claim count as they are: 12 MiB on disk, 4 MiB left.
+            _fill_file(a.new_file(".mp4"), 4 * MiB)
+            b.reserve(4 * MiB, "job b").release()
+            with pytest.raises(QuotaExceededError):
+                b.reserve(5 * MiB, "job b")
+
+
+def test_filled_reservations_give_the_disk_back_to_other_managers(
+    make_mgr: Callable[..., TempFileManager], tmpfs: Callable[[int], Path]
+) -> None:
+    disk = tmpfs(8 * MiB)
+    first, second = make_mgr(disk / "a"), make_mgr(disk / "b")
+    with first.scope("job") as job, job.reserve(4 * MiB, "job one"):
+        with pytest.raises(InsufficientDiskSpaceError):
+            second.reserve(5 * MiB, "job two")  # 8 MiB disk, 4 MiB claimed
+        _fill_file(job.new_file(".mp4"), 3 * MiB)
+        # The 3 MiB written left the free space and the claim alike: still 4 MiB held in all.
+        with pytest.raises(InsufficientDiskSpaceError) as info:
+            second.reserve(5 * MiB, "job two")
+        assert human_bytes(1 * MiB) + " reserved by running work" in str(info.value)
+        second.reserve(3 * MiB, "job two").release()
