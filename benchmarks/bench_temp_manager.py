@@ -73,6 +73,9 @@ class SketchManager:
 
 def _timed(cycle: Callable[[], None], ops: int) -> float:
     """Seconds for ``ops`` calls of ``cycle`` (GC off, as timeit does)."""
+    # Flush the previous run's writeback first (20,000 creates and deletes on a
+    # disk): otherwise it lands on whichever implementation happens to run next.
+    os.sync()
     gc.collect()
     gc.disable()
     try:

@@ -27,7 +27,7 @@ from typing import Final
 
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError
 
-__all__ = ["DEFAULT_MIN_FREE_BYTES", "Budget", "Reservation", "free_bytes", "human_bytes"]
+__all__ = ["Budget", "DEFAULT_MIN_FREE_BYTES", "Reservation", "free_bytes", "human_bytes"]
 
 # Free space the process-wide manager always leaves on the disk (LANGFLIX_MIN_FREE_BYTES).
 DEFAULT_MIN_FREE_BYTES: Final = 256 * 1024 * 1024
