@@ -15,8 +15,11 @@ missing_packages() {
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
     command -v fc-match >/dev/null 2>&1 || missing+=(fontconfig)
     if command -v fc-list >/dev/null 2>&1; then
-        fc-list | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
-        fc-list | grep -qi 'DejaVu Sans' || missing+=(fonts-dejavu-core)
+        # Read the list first: `fc-list | grep -q` dies of SIGPIPE under pipefail.
+        local fonts
+        fonts=$(fc-list : family)
+        grep -qi 'Noto Sans CJK' <<<"$fonts" || missing+=(fonts-noto-cjk)
+        grep -qi 'DejaVu Sans' <<<"$fonts" || missing+=(fonts-dejavu-core)
     else
         missing+=(fonts-noto-cjk fonts-dejavu-core)
     fi
