@@ -72,8 +72,6 @@ def create_app(
             interrupted = store.fail_interrupted()
             if interrupted:
                 logger.warning("%d job(s) left by a dead process marked failed: %s", len(interrupted), interrupted)
-            if sweep.removed:
-                logger.info("start-up sweep: %s", sweep.summary())
             runner = JobRunner(
                 store,
                 cfg.output_dir.resolve(),

@@ -26,7 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from langflix.core.subtitles import SUPPORTED_SUFFIXES
 from langflix.errors import FFmpegError, LangFlixError, QuotaExceededError
-from langflix.utils.temp_file_manager import TempFileManager, awrite_stream
+from langflix.utils.temp_file_manager import Reservation, TempFileManager, awrite_stream
 
 __all__ = [
     "FILE_FIELDS",
@@ -293,17 +293,20 @@ async def receive_job_upload(
             f"the upload is {content_length} bytes, more than LANGFLIX_MAX_UPLOAD_BYTES "
             f"({max_upload_bytes} bytes); send smaller files or raise the setting"
         )
-    if content_length:
-        # Check the disk/budget before the first byte lands: a 2 GiB upload onto
-        # a nearly full disk fails at once with 507 instead of after minutes.
-        # Released at once: awrite_stream reserves ahead of every write itself,
-        # and holding both would count the same bytes twice.
-        area.reserve(content_length, "the upload").release()
-    return await _receive(chunks, boundary, area, max_upload_bytes)
+    # Claim the disk/budget before the first byte lands: a 2 GiB upload onto a
+    # nearly full disk fails at once with 507 instead of after minutes, and
+    # concurrent uploads cannot all count on the same free space. The files
+    # fill the claim as they stream (a reservation is a floor, not an extra).
+    with area.reserve(content_length or 0, "the upload") as claim:
+        return await _receive(chunks, boundary, area, max_upload_bytes, claim)
 
 
 async def _receive(
-    chunks: AsyncIterator[bytes], boundary: bytes, area: TempFileManager, max_upload_bytes: int
+    chunks: AsyncIterator[bytes],
+    boundary: bytes,
+    area: TempFileManager,
+    max_upload_bytes: int,
+    claim: Reservation,
 ) -> JobUpload:
     reader = MultipartReader(chunks, boundary)
     files: dict[str, tuple[Path, str]] = {}
@@ -337,7 +340,9 @@ async def _receive(
                     f"subtitle {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
                 )
-            path = await awrite_stream(area, counted(part.name), suffix=suffix, prefix=f"{part.name}-")
+            path = await awrite_stream(
+                area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim
+            )
             files[part.name] = (path, part.filename)
         elif part.name in FORM_FIELDS:
             raw = await reader.read_part(_MAX_FIELD_BYTES)

@@ -930,13 +930,24 @@ def _handle_exit_signal(signum: int, frame: FrameType | None) -> None:
 class _StreamWriter:
     """Writes chunks into a new file of ``area``, reserving space ahead of each write."""
 
-    def __init__(self, area: _TempArea, suffix: str, prefix: str | None, max_bytes: int | None, what: str) -> None:
+    def __init__(
+        self,
+        area: _TempArea,
+        suffix: str,
+        prefix: str | None,
+        max_bytes: int | None,
+        what: str,
+        claim: Reservation | None = None,
+    ) -> None:
         self.area = area
         self.max_bytes = max_bytes
         self.what = what
         self.path = area.new_file(suffix, prefix)
         self.written = 0
-        self._reservation: Reservation | None = None
+        # A caller's claim (an upload's Content-Length, reserved before the first
+        # byte) is filled first and grown only past its size; it stays the caller's.
+        self._reservation: Reservation | None = claim
+        self._owns_reservation = claim is None
         self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in finish()/fail()
 
     def write(self, chunk: bytes) -> None:
@@ -992,7 +1003,7 @@ class _StreamWriter:
 
     def _done(self) -> None:
         with self.area._lock:
-            if self._reservation is not None:
+            if self._reservation is not None and self._owns_reservation:
                 self._reservation.release()
         self.area._note_peak(self.written)
 
@@ -1014,14 +1025,17 @@ def write_stream(
     prefix: str | None = None,
     max_bytes: int | None = None,
     what: str = "the upload",
+    claim: Reservation | None = None,
 ) -> Path:
     """Stream ``chunks`` into a new tracked file of ``area``, within every budget.
 
     The moment a limit is crossed (``max_bytes``, the area's budget, the free
     disk, or ENOSPC from the OS) the file is removed and a
     :class:`TempFileError` subclass is raised: nothing half-written stays.
+    ``claim``: a reservation made for this data beforehand (it is filled, grown
+    only when the data outgrows it, and left to the caller to release).
     """
-    writer = _StreamWriter(area, suffix, prefix, max_bytes, what)
+    writer = _StreamWriter(area, suffix, prefix, max_bytes, what, claim)
     try:
         for chunk in chunks:
             writer.write(chunk)
@@ -1039,6 +1053,7 @@ async def awrite_stream(
     prefix: str | None = None,
     max_bytes: int | None = None,
     what: str = "the upload",
+    claim: Reservation | None = None,
 ) -> Path:
     """:func:`write_stream` for an async source (an HTTP request body, say).
 
@@ -1046,7 +1061,7 @@ async def awrite_stream(
     which is what aiofiles would do in a thread anyway; cancellation (a client
     disconnecting) removes the file.
     """
-    writer = _StreamWriter(area, suffix, prefix, max_bytes, what)
+    writer = _StreamWriter(area, suffix, prefix, max_bytes, what, claim)
     try:
         async for chunk in chunks:
             writer.write(chunk)

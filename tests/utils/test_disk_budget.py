@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.temp import leftovers
 
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
 from langflix.utils import temp_file_manager as tfm
@@ -38,10 +39,6 @@ def make_mgr(tmp_path: Path) -> Iterator[Callable[..., TempFileManager]]:
     yield make
     for manager in managers:
         manager.close()
-
-
-def _leftovers(manager: TempFileManager) -> list[Path]:
-    return [p for p in manager.path.rglob("*") if p.name != ".owner"]
 
 
 def _chunks(total: int, size: int = 64 * KiB, byte: bytes = b"d") -> Iterator[bytes]:
@@ -78,7 +75,7 @@ def test_reserve_within_and_over_the_managers_budget(make_mgr: Callable[..., Tem
     with mgr.reserve(600 * KiB) as again:
         assert again.nbytes == 600 * KiB
     assert again.released and mgr.stats().reserved_bytes == 0
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_bytes_on_disk_count_against_the_budget(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -105,7 +102,7 @@ def test_nested_scopes_check_every_ancestors_budget(make_mgr: Callable[..., Temp
         other.reserve(600 * KiB).release()
         held.release()
         assert mgr.stats().reserved_bytes == 0
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_negative_reservation_is_refused(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -151,7 +148,7 @@ def test_write_stream_within_budget(make_mgr: Callable[..., TempFileManager]) ->
         assert path in scope.temp_files
         assert scope.stats().reserved_bytes == mgr.stats().reserved_bytes == 0
         assert scope.stats().live_bytes == 200 * KiB
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_write_stream_over_its_max_bytes_removes_the_file(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -162,7 +159,7 @@ def test_write_stream_over_its_max_bytes_removes_the_file(make_mgr: Callable[...
         assert "episode.mkv" in str(info.value) and "LANGFLIX_MAX_UPLOAD_BYTES" in str(info.value)
         assert list(scope.path.iterdir()) == [] and len(scope.temp_files) == 0
         assert mgr.stats().reserved_bytes == 0
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_write_stream_over_the_scope_budget_removes_the_file(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -174,7 +171,7 @@ def test_write_stream_over_the_scope_budget_removes_the_file(make_mgr: Callable[
         assert list(scope.path.iterdir()) == [keep]  # the earlier complete file is intact
         assert keep.stat().st_size == 100 * KiB
         assert mgr.stats().reserved_bytes == 0
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_write_stream_source_failure_removes_the_file(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -186,7 +183,7 @@ def test_write_stream_source_failure_removes_the_file(make_mgr: Callable[..., Te
 
     with pytest.raises(ConnectionResetError):
         write_stream(mgr, broken())
-    assert _leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
+    assert leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
 
 
 def test_awrite_stream_within_and_over_budget(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -204,7 +201,7 @@ def test_awrite_stream_within_and_over_budget(make_mgr: Callable[..., TempFileMa
             assert list(scope.path.iterdir()) == [path]
 
     asyncio.run(scenario())
-    assert _leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
+    assert leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
 
 
 def test_awrite_stream_cancelled_mid_stream_removes_the_file(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -220,13 +217,13 @@ def test_awrite_stream_cancelled_mid_stream_removes_the_file(make_mgr: Callable[
     async def scenario() -> None:
         task = asyncio.create_task(awrite_stream(mgr, slow()))
         await started.wait()
-        assert len(_leftovers(mgr)) == 1  # the partial file exists while streaming
+        assert len(leftovers(mgr)) == 1  # the partial file exists while streaming
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(scenario())
-    assert _leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
+    assert leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
 
 
 def test_reservation_released_after_its_scope_closed(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -294,7 +291,7 @@ def test_full_tmpfs_refuses_through_the_manager_and_leaves_no_half_file(
     with pytest.raises(InsufficientDiskSpaceError) as info:
         write_stream(mgr, _chunks(16 * MiB, 256 * KiB), what="episode.mkv")
     assert "episode.mkv" in str(info.value)
-    assert _leftovers(mgr) == [kept]
+    assert leftovers(mgr) == [kept]
     assert mgr.stats().reserved_bytes == 0
     mgr.release(kept)
     assert free_bytes(disk) > 7 * MiB  # everything came back
@@ -322,7 +319,7 @@ def test_quota_fills_before_the_tmpfs(make_mgr: Callable[..., TempFileManager], 
         with pytest.raises(QuotaExceededError):
             write_stream(job, _chunks(2 * MiB))
         assert len(list(job.path.iterdir())) == 1
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
 
 
 def test_enospc_from_the_os_mid_write_is_the_same_clean_failure(
@@ -344,7 +341,7 @@ def test_enospc_from_the_os_mid_write_is_the_same_clean_failure(
         write_stream(mgr, chunks(), what="episode.mkv")
     assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == errno.ENOSPC
     assert "episode.mkv" in str(info.value)
-    assert _leftovers(mgr) == []
+    assert leftovers(mgr) == []
     assert mgr.stats().reserved_bytes == 0
     filler.unlink()
 
@@ -362,7 +359,7 @@ def test_enospc_in_awrite_stream(make_mgr: Callable[..., TempFileManager], tmpfs
     with pytest.raises(InsufficientDiskSpaceError) as info:
         asyncio.run(awrite_stream(mgr, chunks()))
     assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == errno.ENOSPC
-    assert _leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
+    assert leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
 
 
 def test_stream_reserve_ahead_is_what_makes_the_enospc_test_meaningful() -> None:
@@ -412,3 +409,34 @@ def test_filled_reservations_give_the_disk_back_to_other_managers(
             second.reserve(5 * MiB, "job two")
         assert human_bytes(1 * MiB) + " reserved by running work" in str(info.value)
         second.reserve(3 * MiB, "job two").release()
+
+
+def test_write_stream_fills_the_callers_claim_and_leaves_it_to_the_caller(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    mgr = make_mgr(max_bytes=10 * MiB)
+    with mgr.scope("upload") as upload, mgr.scope("other") as other:
+        claim = upload.reserve(6 * MiB, "the upload")  # e.g. its Content-Length
+        with pytest.raises(QuotaExceededError):
+            other.reserve(5 * MiB)
+        path = write_stream(upload, _chunks(4 * MiB), claim=claim)
+        assert path.stat().st_size == 4 * MiB
+        # Filled, not grown, and still held: 4 MiB on disk + 2 MiB to come.
+        assert not claim.released and claim.nbytes == 6 * MiB
+        other.reserve(4 * MiB).release()
+        with pytest.raises(QuotaExceededError):
+            other.reserve(5 * MiB)
+        claim.release()
+        other.reserve(6 * MiB).release()
+
+
+def test_write_stream_grows_a_claim_the_data_outgrows(make_mgr: Callable[..., TempFileManager]) -> None:
+    mgr = make_mgr(max_bytes=4 * MiB)
+    with mgr.scope("upload") as upload:
+        claim = upload.reserve(1 * MiB, "the upload")  # the client lied about its size
+        with pytest.raises(QuotaExceededError):
+            write_stream(upload, _chunks(5 * MiB), claim=claim)
+        assert [p for p in upload.path.iterdir()] == []
+        assert not claim.released
+        claim.release()
+        assert mgr.stats().reserved_bytes == 0
