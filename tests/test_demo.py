@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.temp import leftovers, temp_manager
 
 from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import probe
@@ -42,15 +43,8 @@ def _speech_onsets(video: Path) -> list[float]:
 
 @pytest.fixture
 def manager(tmp_path: Path) -> Iterator[TempFileManager]:
-    mgr = TempFileManager(base_dir=tmp_path / "tmp")
-    try:
+    with temp_manager(tmp_path) as mgr:
         yield mgr
-    finally:
-        mgr.close()
-
-
-def _leftovers(mgr: TempFileManager) -> list[Path]:
-    return [p for p in mgr.path.rglob("*") if p.name != ".owner"]
 
 
 def test_sample_episode_speech_matches_its_srt(tmp_path: Path, manager: TempFileManager) -> None:
@@ -80,7 +74,7 @@ def test_sample_episode_speech_matches_its_srt(tmp_path: Path, manager: TempFile
     for cue, onset in zip(cues, onsets):
         assert onset == pytest.approx(cue.start, abs=0.1)
 
-    assert _leftovers(manager) == [], "the sample's intermediates must go with its scope"
+    assert leftovers(manager) == [], "the sample's intermediates must go with its scope"
 
 
 def test_longer_sample_spreads_the_lines(tmp_path: Path, manager: TempFileManager) -> None:
@@ -111,7 +105,7 @@ def test_bad_requests_fail_clearly_and_leave_nothing(
     with pytest.raises(ConfigError, match=needle):
         make_sample_episode(tmp_path / "out", manager=manager, **kwargs)  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 def test_cancelled_sample_leaves_nothing(tmp_path: Path, manager: TempFileManager) -> None:
@@ -120,7 +114,7 @@ def test_cancelled_sample_leaves_nothing(tmp_path: Path, manager: TempFileManage
     with pytest.raises(CancelledError, match="user stopped the demo"):
         make_sample_episode(tmp_path / "out", duration=10.0, manager=manager, cancel=token)
     assert list((tmp_path / "out").iterdir()) == []
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 def test_sample_cues_and_srt_round_trip(tmp_path: Path) -> None:

@@ -7,18 +7,18 @@ The real-ffmpeg runs (outputs, manifest, failures mid-job, parallel pipelines) a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.fake_http import FakeServer, Reply, json_reply
+from support.media import make_media, pattern
+from support.temp import leftovers, temp_manager
+from support.threads import race
 
 import langflix.main as main_module
 from langflix.config import Settings
 from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import run_ffmpeg
 from langflix.errors import (
     CancelledError,
     ConfigError,
@@ -73,21 +73,10 @@ def test_claim_takes_the_first_free_name(tmp_path: Path) -> None:
 
 def test_parallel_claims_never_collide(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    claimed: list[Path] = []
-    barrier = threading.Barrier(16)
-    lock = threading.Lock()
-
-    def claim() -> None:
-        barrier.wait()  # all threads race for the same name at once
-        path = claim_episode_dir(out, "ep")
-        with lock:
-            claimed.append(path)
-
-    threads = [threading.Thread(target=claim) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # All threads race for the same name at once.
+    outcome = race(lambda: claim_episode_dir(out, "ep"), 16)
+    assert outcome.errors == []
+    claimed = outcome.results
     assert len(set(claimed)) == 16
     assert {p.name for p in claimed} == {"ep"} | {f"ep-{i}" for i in range(2, 17)}
 
@@ -137,11 +126,8 @@ def test_options_are_validated(kwargs: dict[str, object], needle: str) -> None:
 
 @pytest.fixture
 def manager(tmp_path: Path) -> Iterator[TempFileManager]:
-    mgr = TempFileManager(base_dir=tmp_path / "tmp")
-    try:
+    with temp_manager(tmp_path) as mgr:
         yield mgr
-    finally:
-        mgr.close()
 
 
 @pytest.fixture
@@ -159,7 +145,7 @@ def _settings() -> Settings:
 
 
 def _assert_clean(manager: TempFileManager, out: Path, inputs: tuple[Path, Path]) -> None:
-    assert [p for p in manager.path.rglob("*") if p.name != ".owner"] == []
+    assert leftovers(manager) == []
     assert not out.exists() or list(out.iterdir()) == []
     assert inputs[0].read_bytes() == b"never probed in these tests"
     assert inputs[1].read_text(encoding="utf-8") == GOOD_SRT
@@ -257,48 +243,22 @@ def test_unexpected_errors_are_wrapped(
 # -- expression selection: the LLM when configured, the offline list otherwise ----
 
 
-class _FakeChat(ThreadingHTTPServer):
-    """An OpenAI-compatible /v1/chat/completions on 127.0.0.1 with a scripted answer."""
-
-    def __init__(self, status: int, content: str) -> None:
-        self.status = status
-        self.content = content
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        super().__init__(("127.0.0.1", 0), _FakeChatHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _FakeChatHandler(BaseHTTPRequestHandler):
-    server: _FakeChat
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        self.server.requests.append((self.headers.get("Authorization", ""), body))
-        reply = {"choices": [{"message": {"role": "assistant", "content": self.server.content}}]}
-        payload = json.dumps(reply).encode() if self.server.status == 200 else b'{"error": "no"}'
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
-        pass
+def _chat_reply(status: int, content: str) -> Reply:
+    """An OpenAI-compatible /v1/chat/completions answer: ``content``, or a refusal."""
+    if status != 200:
+        return Reply(status, b'{"error": "no"}', {"Content-Type": "application/json"})
+    return json_reply(200, {"choices": [{"message": {"role": "assistant", "content": content}}]})
 
 
 @pytest.fixture(scope="module")
 def short_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 3-second video (probed by the pipeline before selecting)."""
-    video = tmp_path_factory.mktemp("media") / "short.mp4"
-    run_ffmpeg(
-        ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=3",
-         "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "3",
-         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(video)],
-    )  # fmt: skip
-    return video
+    return make_media(
+        tmp_path_factory.mktemp("media") / "short.mp4",
+        video=pattern("160x120", 10, 3, name="testsrc2"),
+        audio="anullsrc=r=22050:cl=mono",
+        args=["-t", "3"],
+    )
 
 
 LLM_SRT = (
@@ -328,9 +288,7 @@ def test_llm_selector_when_configured(
     phrase: str,
     selector: str,
 ) -> None:
-    server = _FakeChat(status, content)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server = FakeServer(default=_chat_reply(status, content), name="fake-chat")
     subs = tmp_path / "llm.srt"
     subs.write_text(LLM_SRT, encoding="utf-8")
     settings = Settings(llm_base_url=server.url, llm_api_key="sk-test", llm_model="m")
@@ -349,14 +307,13 @@ def test_llm_selector_when_configured(
         with pytest.raises(JobError, match="stop here"):
             pipeline.run()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
     assert len(server.requests) == 1
-    assert server.requests[0][0] == "Bearer sk-test"
-    assert server.requests[0][1]["model"] == "m"
+    assert server.requests[0].headers["authorization"] == "Bearer sk-test"
+    assert server.requests[0].json()["model"] == "m"
     assert f"'{phrase}'" in messages[-1]
     assert pipeline.selector == selector
-    assert [p for p in manager.path.rglob("*") if p.name != ".owner"] == []
+    assert leftovers(manager) == []
 
 
 def test_a_job_that_cannot_fit_fails_before_encoding(tmp_path: Path, short_video: Path) -> None:
@@ -371,6 +328,6 @@ def test_a_job_that_cannot_fit_fails_before_encoding(tmp_path: Path, short_video
         with pytest.raises(QuotaExceededError, match="processing short.mp4 needs"):
             pipeline.run()
         assert steps == ["subtitles", "probe", "expressions"], "no encode was started"
-        assert [p for p in small.path.rglob("*") if p.name != ".owner"] == []
+        assert leftovers(small) == []
         assert small.stats().reserved_bytes == 0, "the check leaves no reservation behind"
     assert not (tmp_path / "out").exists()

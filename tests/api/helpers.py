@@ -9,8 +9,6 @@ Fixtures built on these live in ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +18,8 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from support.media import make_media, pattern, sine
+from support.procs import children, processes
 
 from langflix.api.app import create_app
 from langflix.config import Settings
@@ -47,18 +47,12 @@ class Episode:
 def make_episode(directory: Path, *, seconds: float = 4.0, size: str = "320x240") -> Episode:
     """A test-pattern video with a tone, and an SRT with two idiomatic lines."""
     directory.mkdir(parents=True, exist_ok=True)
-    video = directory / "episode.mp4"
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=15:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(video),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
+    video = make_media(
+        directory / "episode.mp4",
+        video=pattern(size, 15, seconds, name="testsrc2"),
+        audio=sine(440, 22050, seconds),
+        args=["-pix_fmt", "yuv420p", "-shortest"],
+    )
     subtitles = directory / "episode.srt"
     subtitles.write_text(SRT, encoding="utf-8")
     return Episode(video, subtitles)
@@ -164,33 +158,9 @@ def upload_files(episode: Episode, *, video_name: str = "episode.mp4", subtitle_
 
 def ffmpeg_children() -> list[int]:
     """PIDs of ffmpeg/ffprobe/espeak processes that are children of this test process."""
-    me, found = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == me and comm in ("ffmpeg", "ffprobe", "espeak-ng"):
-            found.append(int(entry.name))
-    return found
+    return [p.pid for p in children() if p.comm in ("ffmpeg", "ffprobe", "espeak-ng")]
 
 
 def processes_in_group(pgid: int) -> list[tuple[int, str]]:
     """(pid, comm) of every live process of a process group (zombies excluded)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append((int(entry.name), comm))
-    return found
+    return [(p.pid, p.comm) for p in processes() if p.pgid == pgid and p.state != "Z"]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.temp import leftovers, temp_manager
 from typer.testing import CliRunner
 
 import langflix.cli.pipeline as cli_pipeline
@@ -43,16 +44,9 @@ def _restore_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TempFileManager]:
     """The CLI's process-wide manager, swapped for one under tmp_path."""
-    mgr = TempFileManager(base_dir=tmp_path / "tmp")
-    monkeypatch.setattr(cli_pipeline, "get_temp_manager", lambda: mgr)
-    try:
+    with temp_manager(tmp_path) as mgr:
+        monkeypatch.setattr(cli_pipeline, "get_temp_manager", lambda: mgr)
         yield mgr
-    finally:
-        mgr.close()
-
-
-def _leftovers(mgr: TempFileManager) -> list[Path]:
-    return [p for p in mgr.path.rglob("*") if p.name != ".owner"]
 
 
 def _invoke(*args: str) -> tuple[int, str]:
@@ -85,7 +79,7 @@ def test_process_writes_outputs_and_a_summary(
     # One bar per step made it to the screen.
     for step in ("subtitles", "probe", "expressions", "cut", "speech", "title", "compilation"):
         assert step in output
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []
     assert (video.read_bytes(), srt.read_bytes()) == before
 
 
@@ -101,7 +95,7 @@ def test_process_failure_is_a_clear_error_with_the_summary(
     assert "temp files left: 0" in output
     assert "outputs written" not in output
     assert not out.exists() or list(out.iterdir()) == []
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 @pytest.mark.parametrize(
@@ -142,7 +136,7 @@ def test_demo_makes_its_own_episode_and_processes_it(
     assert manifest["expressions"][0]["phrase"] == "break the ice"
     assert "temp files left: 0" in output
     # The sample episode was an intermediate: it went with its scope.
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 def test_ctrl_c_exits_130_with_the_summary(
@@ -170,4 +164,4 @@ def test_ctrl_c_exits_130_with_the_summary(
     assert "interrupted" in output and "no partial output" in output
     assert "temp files left: 0" in output
     assert not out.exists() or list(out.iterdir()) == []
-    assert _leftovers(manager) == []
+    assert leftovers(manager) == []

@@ -3,75 +3,35 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.media import lavfi, make_media, pattern, sine
+from support.procs import child_pids
 
 from langflix.config import get_settings
 from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import MediaInfo, media_url, probe, run_ffmpeg, tool_versions
 from langflix.errors import CancelledError, FFmpegError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_settings")]
 
 # A run that would take minutes: an endless test pattern encoded to nowhere.
-_ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc=s=320x240:r=25", "-f", "null", "-"]
-
-
-def _ffmpeg(*args: str) -> None:
-    """Make fixtures with plain ffmpeg, independent of the code under test."""
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-        check=True,
-        timeout=60,
-    )
-
-
-def _child_ffmpeg_pids() -> list[int]:
-    """ffmpeg processes whose parent is this test process (zombies included)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == os.getpid() and comm.startswith("ffmpeg"):
-            pids.append(int(entry.name))
-    return pids
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    # Settings are cached process-wide; tests that set LANGFLIX_* must not leak.
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+_ENDLESS = ["-re", *lavfi(pattern("320x240", 25)), "-f", "null", "-"]
 
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("media")
-    av = root / "av.mp4"
-    _ffmpeg(
-        "-f", "lavfi", "-i", "testsrc=s=320x240:r=30:d=3",
-        "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(av),
-    )  # fmt: skip
-    silent = root / "silent.mkv"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=200x300:r=24:d=2", "-c:v", "libx264",
-            "-preset", "ultrafast", str(silent))  # fmt: skip
-    wav = root / "tone.wav"
-    _ffmpeg("-f", "lavfi", "-i", "sine=f=300:r=22050:d=1.5", str(wav))
+    av = make_media(
+        root / "av.mp4", video=pattern("320x240", 30, 3), audio=sine(440, 48000, 3), args=["-shortest"]
+    )
+    silent = make_media(root / "silent.mkv", video=pattern("200x300", 24, 2))
+    wav = make_media(root / "tone.wav", audio=sine(300, 22050, 1.5))
     garbage = root / "garbage.mp4"
     garbage.write_bytes(b"this is not a video\n" * 500)
     truncated = root / "truncated.mp4"
@@ -173,7 +133,7 @@ def test_run_ffmpeg_timeout_stops_ffmpeg() -> None:
     with pytest.raises(FFmpegError, match=r"timed out after 0\.5 s"):
         run_ffmpeg(_ENDLESS, timeout=0.5)
     assert time.monotonic() - started < 10
-    assert _child_ffmpeg_pids() == []
+    assert child_pids("ffmpeg") == []
 
 
 def test_run_ffmpeg_default_timeout_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +141,7 @@ def test_run_ffmpeg_default_timeout_comes_from_settings(monkeypatch: pytest.Monk
     get_settings.cache_clear()
     with pytest.raises(FFmpegError, match="timed out after 0.5 s"):
         run_ffmpeg(_ENDLESS)
-    assert _child_ffmpeg_pids() == []
+    assert child_pids("ffmpeg") == []
 
 
 def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
@@ -191,7 +151,7 @@ def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
     def cancel_once_running() -> None:
         end = time.monotonic() + 10
         while not seen and time.monotonic() < end:
-            seen.extend(_child_ffmpeg_pids())
+            seen.extend(child_pids("ffmpeg"))
             time.sleep(0.02)
         token.cancel("user pressed stop")
 
@@ -201,7 +161,7 @@ def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
         run_ffmpeg(_ENDLESS, cancel=token)
     thread.join(5)
     assert seen, "ffmpeg was never seen running"
-    assert _child_ffmpeg_pids() == []
+    assert child_pids("ffmpeg") == []
     for pid in seen:
         assert not Path(f"/proc/{pid}").exists()
 

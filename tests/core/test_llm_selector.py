@@ -1,23 +1,21 @@
 """Tests for the LLM expression selector against a real HTTP server on 127.0.0.1.
 
-The fake chat API is a ``ThreadingHTTPServer`` on port 0 that plays a script of
-replies (status, body, headers, delay) and records each request, so retries and
-headers are checked as they went over the wire.
+The fake chat API is ``support.fake_http.FakeServer``, a ``ThreadingHTTPServer`` on
+port 0 that plays a script of replies (status, body, headers, delay) and records
+each request, so retries and headers are checked as they went over the wire.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from support.fake_http import FakeServer, Reply
 
 import langflix.core.llm_selector as llm_module
 from langflix.config import Settings
@@ -29,64 +27,8 @@ from langflix.errors import ConfigError, ExpressionError
 API_KEY = "sk-test-secret-123"
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class FakeChatAPI:
+class FakeChatAPI(FakeServer):
     """Scripted OpenAI-compatible server; unscripted requests get HTTP 599."""
-
-    def __init__(self) -> None:
-        self.replies: list[Reply] = []
-        self.requests: list[Seen] = []
-        self._lock = threading.Lock()
-        # Set at teardown so a handler sleeping out a "slow" reply ends at once.
-        self.stop = threading.Event()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with api._lock:
-                    api.requests.append(
-                        Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    reply = api.replies.pop(0) if api.replies else Reply(599, b"unscripted")
-                if reply.delay and api.stop.wait(reply.delay):
-                    return
-                try:
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = False  # server_close() joins them: nothing outlives a test
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
 
     def chat(self, content: str, status: int = 200, **kwargs: Any) -> None:
         """Script an OpenAI-style completion whose message content is ``content``."""
@@ -99,16 +41,9 @@ class FakeChatAPI:
 
 @pytest.fixture
 def api() -> Iterator[FakeChatAPI]:
-    server = FakeChatAPI()
-    server.thread.start()
-    try:
+    with FakeChatAPI(name="fake-chat") as server:
         yield server
-    finally:
-        server.stop.set()
-        server.server.shutdown()
-        server.server.server_close()  # joins the handler threads
-        server.thread.join(5)
-        assert not server.thread.is_alive()
+    assert not server.thread.is_alive()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import threading
@@ -12,29 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.media import X264, ffmpeg, lavfi, make_media, pattern, sine
+from support.procs import child_pids
+from support.temp import temp_manager
 
-from langflix.config import get_settings
 from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import probe
 from langflix.core.video_editor import OutputFormat, VideoEditor, find_font
 from langflix.errors import CancelledError, FFmpegError
 from langflix.utils.temp_file_manager import TempFileManager, TempScope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_settings")]
 
 FMT = OutputFormat(width=320, height=240, fps=25, sample_rate=44100, preset="ultrafast")
 FRAME = 1 / FMT.fps
 # AAC writes whole 1024-sample frames, so audio may run up to one frame longer.
 SLACK = 0.06
-
-
-def _ffmpeg(*args: str) -> None:
-    """Make fixtures with plain ffmpeg, independent of the code under test."""
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-        check=True,
-        timeout=60,
-    )
 
 
 def _gray_frames(video: Path, width: int, height: int) -> list[bytes]:
@@ -57,23 +49,6 @@ def _stream_durations(video: Path) -> dict[str, float]:
     return {kind: float(d) for kind, d in (line.split(",") for line in out.split())}
 
 
-def _child_ffmpeg_pids() -> list[int]:
-    """ffmpeg processes whose parent is this test process (zombies included)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == os.getpid() and comm.startswith("ffmpeg"):
-            pids.append(int(entry.name))
-    return pids
-
-
 def _files(scope: TempScope) -> list[Path]:
     return sorted(p for p in scope.path.rglob("*"))
 
@@ -92,40 +67,27 @@ def _assert_normalised(
     return info.duration
 
 
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("media")
-    av = root / "episode.mp4"
     # 30 fps and 48 kHz mono on purpose: the editor must convert both.
-    _ffmpeg(
-        "-f", "lavfi", "-i", "testsrc=s=320x240:r=30:d=4",
-        "-f", "lavfi", "-i", "sine=f=440:r=48000:d=4",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "1",
-        "-shortest", str(av),
-    )  # fmt: skip
-    portrait = root / "portrait_silent.mkv"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=120x240:r=24:d=2", "-c:v", "libx264",
-            "-preset", "ultrafast", str(portrait))  # fmt: skip
+    av = make_media(
+        root / "episode.mp4",
+        video=pattern("320x240", 30, 4),
+        audio=sine(440, 48000, 4),
+        args=["-ac", "1", "-shortest"],
+    )
+    portrait = make_media(root / "portrait_silent.mkv", video=pattern("120x240", 24, 2))
     # Black for 2 s, then white, with a single keyframe at 0: a cut that snapped
     # to the keyframe instead of the requested time would show the wrong colour.
     steps = root / "black_then_white.mp4"
-    _ffmpeg(
-        "-f", "lavfi", "-i", "color=c=black:s=320x240:r=25:d=2",
-        "-f", "lavfi", "-i", "color=c=white:s=320x240:r=25:d=2",
+    ffmpeg(
+        *lavfi("color=c=black:s=320x240:r=25:d=2", "color=c=white:s=320x240:r=25:d=2"),
         "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "1000", "-bf", "0", str(steps),
+        *X264, "-g", "1000", "-bf", "0", str(steps),
     )  # fmt: skip
-    speech = root / "speech.wav"
-    _ffmpeg("-f", "lavfi", "-i", "sine=f=300:r=22050:d=3", str(speech))
-    short_speech = root / "short_speech.wav"
-    _ffmpeg("-f", "lavfi", "-i", "sine=f=300:r=16000:d=0.5", str(short_speech))
+    speech = make_media(root / "speech.wav", audio=sine(300, 22050, 3))
+    short_speech = make_media(root / "short_speech.wav", audio=sine(300, 16000, 0.5))
     corrupt = root / "corrupt.mp4"
     corrupt.write_bytes(av.read_bytes()[: av.stat().st_size // 3])
     return {
@@ -136,12 +98,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def manager(tmp_path: Path) -> Iterator[TempFileManager]:
-    mgr = TempFileManager(base_dir=tmp_path / "tmp")
-    try:
+    with temp_manager(tmp_path, cleanup_all=True) as mgr:
         yield mgr
-    finally:
-        mgr.cleanup_all()
-        mgr.close()
     # Nothing left behind once the manager is closed.
     assert list((tmp_path / "tmp").rglob("*")) == []
 
@@ -254,7 +212,7 @@ def test_cancel_mid_encode_kills_ffmpeg_and_leaves_nothing(
     def cancel_mid_encode() -> None:
         end = time.monotonic() + 20
         while time.monotonic() < end:
-            pids = _child_ffmpeg_pids()
+            pids = child_pids("ffmpeg")
             outputs = [p for p in scope.path.glob("card_*.mp4") if p.stat().st_size > 0]
             if pids and outputs:  # ffmpeg runs and has started writing
                 seen.extend(pids)
@@ -274,7 +232,7 @@ def test_cancel_mid_encode_kills_ffmpeg_and_leaves_nothing(
     thread.join(5)
     assert time.monotonic() - started < 20
     assert seen and grown, "ffmpeg was never seen writing"
-    assert _child_ffmpeg_pids() == []
+    assert child_pids("ffmpeg") == []
     assert all(not Path(f"/proc/{pid}").exists() for pid in seen)
     assert _files(scope) == []
 
@@ -284,7 +242,7 @@ def test_timeout_kills_ffmpeg_and_leaves_nothing(scope: TempScope, media: dict[s
     editor = VideoEditor(scope, fmt=slow, timeout=0.5)
     with pytest.raises(FFmpegError, match="timed out after 0.5 s"):
         editor.title_card("too slow", "for the timeout", duration=600.0)
-    assert _child_ffmpeg_pids() == []
+    assert child_pids("ffmpeg") == []
     assert _files(scope) == []
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.temp import temp_manager
 
 from langflix.demo import make_sample_episode
 from langflix.utils.temp_file_manager import TempFileManager
@@ -39,8 +40,5 @@ def episode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Episode]:
 
 @pytest.fixture
 def manager(tmp_path: Path) -> Iterator[TempFileManager]:
-    mgr = TempFileManager(base_dir=tmp_path / "tmp")
-    try:
+    with temp_manager(tmp_path) as mgr:
         yield mgr
-    finally:
-        mgr.close()

@@ -16,11 +16,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from support.fake_http import FakeServer, json_reply
+from support.media import make_media, pattern, sine
+from support.procs import children
+from support.temp import leftovers
+from support.threads import Race, race
 
 import langflix.core.video_editor as video_editor_module
 from langflix.config import Settings
@@ -54,28 +58,9 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def temp_leftovers(manager: TempFileManager) -> list[Path]:
-    """Everything under the manager's session dir except its own ``.owner`` record."""
-    return [p for p in manager.path.rglob("*") if p.name != ".owner"]
-
-
 def child_processes() -> list[tuple[int, str]]:
     """(pid, command name) of every live child of this test process, from /proc."""
-    me = os.getpid()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == me:
-            found.append((int(entry.name), comm))
-    return found
+    return [(p.pid, p.comm) for p in children()]
 
 
 def offline_settings(**overrides: Any) -> Settings:
@@ -108,7 +93,7 @@ def _assert_no_trace(
     manager: TempFileManager, out: Path, episode: Episode, before: dict[Path, str]
 ) -> None:
     """After a failure: no temp file, no output at all, inputs untouched."""
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []
     assert not out.exists() or list(out.rglob("*")) == [], "a failed job must leave no output"
     assert {p: digest(p) for p in before} == before
     assert child_processes() == []
@@ -191,7 +176,7 @@ def test_run_makes_playable_outputs_and_a_true_manifest(
     assert percents == sorted(percents) and percents[-1] == 100.0
 
     assert 0 < result.peak_temp_bytes
-    assert temp_leftovers(manager) == [], "the job's scope must be gone"
+    assert leftovers(manager) == [], "the job's scope must be gone"
     assert {p: digest(p) for p in before} == before, "inputs must be byte-identical"
     assert list(out.iterdir()) == [result.episode_dir]
 
@@ -213,40 +198,22 @@ def test_second_run_does_not_clobber_the_first(
     assert sorted(p.name for p in earlier.iterdir()) == ["compilation.mp4", MANIFEST_NAME]
     assert (out / "langflix-sample-2").read_text() == "a file squatting on the next name"
     _check_result(result, repeat=1)
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 def test_four_parallel_pipelines_into_one_output_dir(
     tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
 ) -> None:
     out = tmp_path / "out"
-    results: list[PipelineResult] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
-    lock = threading.Lock()
-
-    def one() -> None:
-        try:
-            start.wait()
-            result = _pipeline(episode, out, manager).run()
-            with lock:
-                results.append(result)
-        except BaseException as exc:  # reported below, with the others
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=240)
-    assert errors == []
+    outcome: Race[PipelineResult] = race(lambda: _pipeline(episode, out, manager).run(), 4, timeout=240)
+    results = outcome.results
+    assert outcome.errors == []
     assert sorted(r.episode_dir.name for r in results) == [
         "langflix-sample", "langflix-sample-2", "langflix-sample-3", "langflix-sample-4",
     ]  # fmt: skip
     for result in results:
         _check_result(result, repeat=1)
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []
     assert {p: digest(p) for p in before} == before
 
 
@@ -321,7 +288,7 @@ def test_ffmpeg_error_mid_job(
         nonlocal calls
         calls += 1
         if calls == 4:  # cut, cut, title card, then the lesson's concat
-            held.append([p for p in temp_leftovers(manager) if p.is_file()])
+            held.append([p for p in leftovers(manager) if p.is_file()])
             args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
         run_ffmpeg(args, **kwargs)
 
@@ -343,46 +310,12 @@ def test_ffmpeg_timeout_mid_job(
     _assert_no_trace(manager, out, episode, before)
 
 
-class _BrokenSpeech(ThreadingHTTPServer):
-    """A LemonFox-like /v1/audio/speech on 127.0.0.1 whose engine always fails (HTTP 500)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        super().__init__(("127.0.0.1", 0), _BrokenSpeechHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _BrokenSpeechHandler(BaseHTTPRequestHandler):
-    server: _BrokenSpeech
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.bodies.append(json.loads(body))
-        payload = b'{"error": {"message": "engine on fire"}}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
-        pass
-
-
 @pytest.fixture
-def speech_server() -> Iterator[_BrokenSpeech]:
-    server = _BrokenSpeech()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+def speech_server() -> Iterator[FakeServer]:
+    """A LemonFox-like /v1/audio/speech on 127.0.0.1 whose engine always fails (HTTP 500)."""
+    broken = json_reply(500, {"error": {"message": "engine on fire"}})
+    with FakeServer(default=broken, name="broken-speech") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_tts_failure(
@@ -390,7 +323,7 @@ def test_tts_failure(
     episode: Episode,
     manager: TempFileManager,
     before: dict[Path, str],
-    speech_server: _BrokenSpeech,
+    speech_server: FakeServer,
 ) -> None:
     settings = offline_settings(
         lemonfox_api_key="test-key", lemonfox_base_url=speech_server.url, tts_retries=1
@@ -400,7 +333,8 @@ def test_tts_failure(
     with pytest.raises(TTSError, match="HTTP 500.*engine on fire") as err:
         _pipeline(episode, out, manager, options, settings=settings).run()
     assert "test-key" not in str(err.value)
-    assert len(speech_server.bodies) == 2, "one retry, then a clear error"
+    bodies = [request.json() for request in speech_server.requests]
+    assert len(bodies) == 2, "one retry, then a clear error"
     _assert_no_trace(manager, out, episode, before)
 
 
@@ -507,16 +441,16 @@ def test_cues_beyond_the_end_and_overlapping(
     # The cue that runs past the end is cut up to the end, not beyond it.
     assert by_phrase["give up"]["clip_end"] == pytest.approx(episode.duration, abs=0.05)
     assert by_phrase["call it a day"]["cue_start"] == 3.0
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 def test_one_second_video(tmp_path: Path, manager: TempFileManager) -> None:
-    video = tmp_path / "tiny.mp4"
-    run_ffmpeg(
-        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video)],
-    )  # fmt: skip
+    video = make_media(
+        tmp_path / "tiny.mp4",
+        video=pattern("320x240", 25, 1, name="testsrc2"),
+        audio=sine(440, 44100, 1),
+        args=["-pix_fmt", "yuv420p"],
+    )
     srt = tmp_path / "tiny.srt"
     srt.write_text(
         "1\n00:00:00,200 --> 00:00:00,900\nLet's break the ice.\n\n"
@@ -529,7 +463,7 @@ def test_one_second_video(tmp_path: Path, manager: TempFileManager) -> None:
     for item in manifest["expressions"]:
         assert item["parts"]["context_clip"] <= 1.0 + 1e-6
         assert item["parts"]["expression_clip"] <= 1.0 + 1e-6
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []
 
 
 _KOREAN = {
@@ -573,4 +507,4 @@ def test_non_ascii_names_and_a_bilingual_sami(
     assert '100% "café"' in by_phrase["break the ice"]["line"]
     # The manifest is UTF-8 JSON with the Korean as text, not \u escapes.
     assert "어색한" in result.manifest.read_text(encoding="utf-8")
-    assert temp_leftovers(manager) == []
+    assert leftovers(manager) == []

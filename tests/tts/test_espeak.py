@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 
 import pytest
+from support.temp import contents
 
 from langflix.core.cancel import CancelToken
 from langflix.errors import CancelledError, TTSError
@@ -18,10 +19,6 @@ from langflix.tts.espeak import ESPEAK_VOICES, EspeakTTS
 from langflix.utils.temp_file_manager import TempFileManager
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-
-
-def _leftovers(scope: TempFileManager) -> list[Path]:
-    return sorted(scope.path.rglob("*"))
 
 
 def _duration(path: Path) -> float:
@@ -42,7 +39,7 @@ def test_english_speech_is_a_real_wav_inside_the_scope(scope) -> None:
 
     assert path.parent == scope.path and path.suffix == ".wav"
     assert _duration(path) > 0.5
-    assert _leftovers(scope) == [path]
+    assert contents(scope) == [path]
 
 
 def test_korean_speech_uses_the_korean_voice(scope) -> None:
@@ -75,14 +72,14 @@ def test_missing_binary_is_a_tts_error_with_the_install_hint(scope) -> None:
     with pytest.raises(TTSError, match="espeak-ng-does-not-exist is not installed.*apt-get install espeak-ng"):
         client.synthesize("Hello", "en", scope)
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_unknown_voice_fails_with_espeaks_reason(scope) -> None:
     with pytest.raises(TTSError, match="voice does not exist"):
         EspeakTTS(voice="xx-no-such-voice").synthesize("Hello", "en", scope)
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_exit_zero_without_audio_is_an_error(tmp_path, scope) -> None:
@@ -91,7 +88,7 @@ def test_exit_zero_without_audio_is_an_error(tmp_path, scope) -> None:
     with pytest.raises(TTSError, match="no readable WAV"):
         EspeakTTS(binary).synthesize("Hello", "en", scope)
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_wav_without_frames_is_an_error(tmp_path, scope) -> None:
@@ -106,7 +103,7 @@ def test_wav_without_frames_is_an_error(tmp_path, scope) -> None:
     with pytest.raises(TTSError, match="without any sound"):
         EspeakTTS(binary).synthesize("Hello", "en", scope)
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_timeout_stops_the_process_and_leaves_nothing(tmp_path, scope) -> None:
@@ -117,7 +114,7 @@ def test_timeout_stops_the_process_and_leaves_nothing(tmp_path, scope) -> None:
         EspeakTTS(binary, timeout=0.3).synthesize("Hello", "en", scope)
 
     assert time.monotonic() - started < 5
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_cancel_stops_the_process_and_leaves_nothing(tmp_path, scope) -> None:
@@ -132,7 +129,7 @@ def test_cancel_stops_the_process_and_leaves_nothing(tmp_path, scope) -> None:
     finally:
         timer.cancel()
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
     # The child was reaped, not left running.
     pid = pid_file.read_text().strip()
     assert subprocess.run(["kill", "-0", pid], capture_output=True).returncode != 0
@@ -142,7 +139,7 @@ def test_cancel_stops_the_process_and_leaves_nothing(tmp_path, scope) -> None:
 def test_empty_text_is_refused_before_running_anything(scope, text) -> None:
     with pytest.raises(TTSError, match="nothing to speak"):
         EspeakTTS("espeak-ng-does-not-exist").synthesize(text, "en", scope)
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 @pytest.mark.parametrize(

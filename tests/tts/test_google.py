@@ -5,19 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from pathlib import Path
 
 import pytest
+from support.temp import contents
 
 from langflix.errors import TTSError
 from langflix.tts.google import GOOGLE_LANGUAGES, GoogleTTS
-from langflix.utils.temp_file_manager import TempFileManager
 
 KEY = "AIza-google-secret"
-
-
-def _leftovers(scope: TempFileManager) -> list[Path]:
-    return sorted(scope.path.rglob("*"))
 
 
 def _client(url: str, **kwargs: object) -> GoogleTTS:
@@ -78,7 +73,7 @@ def test_rejected_key_names_the_setting(fake_provider, scope, status) -> None:
     assert "API key not valid" in message
     assert KEY not in message
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_500_then_success_is_retried(fake_provider, scope, wav_bytes) -> None:
@@ -88,7 +83,7 @@ def test_500_then_success_is_retried(fake_provider, scope, wav_bytes) -> None:
 
     assert path.read_bytes() == wav_bytes
     assert len(fake_provider.requests) == 2
-    assert _leftovers(scope) == [path]
+    assert contents(scope) == [path]
 
 
 def test_retries_zero_means_one_attempt(fake_provider, scope, wav_bytes) -> None:
@@ -97,7 +92,7 @@ def test_retries_zero_means_one_attempt(fake_provider, scope, wav_bytes) -> None
     with pytest.raises(TTSError, match="HTTP 503"):
         _client(fake_provider.url, retries=0).synthesize("Hello", "en", scope)
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 @pytest.mark.parametrize(
@@ -118,7 +113,7 @@ def test_malformed_body_is_an_error_and_leaves_nothing(fake_provider, scope, rep
         _client(fake_provider.url).synthesize("Hello", "en", scope)
 
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_timeout_is_reported_and_leaves_nothing(fake_provider, scope, wav_bytes) -> None:
@@ -129,7 +124,7 @@ def test_timeout_is_reported_and_leaves_nothing(fake_provider, scope, wav_bytes)
         _client(fake_provider.url, timeout=0.3).synthesize("Hello", "en", scope)
 
     assert time.monotonic() - started < 3.0
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_empty_text_is_refused_before_any_request(fake_provider, scope) -> None:

@@ -5,20 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from support.temp import contents
 
 from langflix.core.cancel import CancelToken
 from langflix.errors import CancelledError, QuotaExceededError, TTSError
 from langflix.tts.lemonfox import LemonfoxTTS
-from langflix.utils.temp_file_manager import TempFileManager
 
 KEY = "lf-secret-key-123"
-
-
-def _leftovers(scope: TempFileManager) -> list[Path]:
-    return sorted(scope.path.rglob("*"))
 
 
 def _client(url: str, **kwargs: object) -> LemonfoxTTS:
@@ -67,7 +62,7 @@ def test_401_names_the_key_setting_and_is_not_retried(fake_provider, scope) -> N
     assert "Invalid API key" in message
     assert KEY not in message
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_500_then_success_is_retried_with_backoff(fake_provider, scope, wav_bytes) -> None:
@@ -83,7 +78,7 @@ def test_500_then_success_is_retried_with_backoff(fake_provider, scope, wav_byte
     assert path.read_bytes() == wav_bytes
     assert len(fake_provider.requests) == 2
     assert waits == [1]
-    assert _leftovers(scope) == [path]
+    assert contents(scope) == [path]
 
 
 def test_429_honours_retry_after_then_succeeds(fake_provider, scope, wav_bytes) -> None:
@@ -103,7 +98,7 @@ def test_persistent_500_gives_up_after_the_configured_retries(fake_provider, sco
         _client(fake_provider.url, retries=2).synthesize("Hello", "en", scope)
 
     assert len(fake_provider.requests) == 3
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 @pytest.mark.parametrize(
@@ -117,7 +112,7 @@ def test_malformed_body_is_an_error_and_leaves_nothing(fake_provider, scope, bod
     with pytest.raises(TTSError, match="not WAV audio"):
         _client(fake_provider.url).synthesize("Hello", "en", scope)
 
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_wav_requested_but_mp3_received_is_rejected(fake_provider, scope, mp3_bytes) -> None:
@@ -125,7 +120,7 @@ def test_wav_requested_but_mp3_received_is_rejected(fake_provider, scope, mp3_by
 
     with pytest.raises(TTSError, match="not WAV audio"):
         _client(fake_provider.url).synthesize("Hello", "en", scope)
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_timeout_is_reported_quickly_and_leaves_nothing(fake_provider, scope, wav_bytes) -> None:
@@ -138,7 +133,7 @@ def test_timeout_is_reported_quickly_and_leaves_nothing(fake_provider, scope, wa
     assert time.monotonic() - started < 3.0
     # A read timeout is not retried: the provider may still be working on it.
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_unreachable_server_is_retried_then_names_the_base_url_setting(scope) -> None:
@@ -155,7 +150,7 @@ def test_unreachable_server_is_retried_then_names_the_base_url_setting(scope) ->
         _client(f"http://127.0.0.1:{port}", retries=1, backoff=backoff).synthesize("Hi", "en", scope)
 
     assert attempts == [1]
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t"])
@@ -163,7 +158,7 @@ def test_empty_text_is_refused_before_any_request(fake_provider, scope, text) ->
     with pytest.raises(TTSError, match="nothing to speak"):
         _client(fake_provider.url).synthesize(text, "en", scope)
     assert fake_provider.requests == []
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_unsupported_language_is_refused_before_any_request(fake_provider, scope) -> None:
@@ -186,7 +181,7 @@ def test_budget_exceeded_leaves_nothing(fake_provider, manager, wav_bytes) -> No
     with manager.scope("tiny", max_bytes=len(wav_bytes) // 2) as tiny:
         with pytest.raises(QuotaExceededError):
             _client(fake_provider.url).synthesize("Hello", "en", tiny)
-        assert _leftovers(tiny) == []
+        assert contents(tiny) == []
 
 
 def test_missing_key_is_refused() -> None:
@@ -208,7 +203,7 @@ def test_cancel_ends_the_retry_backoff_at_once(fake_provider, scope, wav_bytes) 
 
     assert time.monotonic() - started < 5.0
     assert len(fake_provider.requests) == 1
-    assert _leftovers(scope) == []
+    assert contents(scope) == []
 
 
 def test_cancelled_before_start_sends_nothing(fake_provider, scope) -> None:
@@ -223,4 +218,4 @@ def test_cancelled_before_start_sends_nothing(fake_provider, scope) -> None:
 def test_base_url_without_scheme_names_the_setting(scope) -> None:
     with pytest.raises(TTSError, match="LANGFLIX_LEMONFOX_BASE_URL"):
         _client("api.lemonfox.ai").synthesize("Hello", "en", scope)
-    assert _leftovers(scope) == []
+    assert contents(scope) == []

@@ -17,12 +17,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.threads import Race, race
 
 from langflix.utils import temp_file_manager as tfm
 from langflix.utils import temp_sessions
@@ -222,23 +222,9 @@ def test_two_sweeper_processes_share_200_dead_sessions_exactly(base: Path, tmp_p
 
 def test_two_sweeper_threads_released_by_a_barrier(base: Path) -> None:
     total = sum(_dead_session(base)[1] for _ in range(200))
-    barrier = threading.Barrier(2)
-    reports: list[temp_sessions.SweepReport] = []
-    failures: list[BaseException] = []
-
-    def sweeper() -> None:
-        try:
-            barrier.wait(timeout=10)
-            reports.append(sweep_orphans(base))
-        except BaseException as exc:  # surfaced below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert failures == []
+    outcome: Race[temp_sessions.SweepReport] = race(lambda: sweep_orphans(base), 2, timeout=60)
+    reports = outcome.results
+    assert outcome.errors == []
     assert sum(r.removed for r in reports) == 200
     assert sum(r.bytes_freed for r in reports) == total
     assert sum(r.skipped_live for r in reports) == 0

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.temp import leftovers, temp_manager
+from support.threads import race
 
 from langflix.errors import TempFileError
 from langflix.utils import temp_file_manager as tfm
@@ -42,16 +44,8 @@ LOGGER = "langflix.temp"
 
 @pytest.fixture
 def mgr(tmp_path: Path) -> Iterator[TempFileManager]:
-    manager = TempFileManager(base_dir=tmp_path / "tmp")
-    try:
+    with temp_manager(tmp_path) as manager:
         yield manager
-    finally:
-        manager.close()
-
-
-def leftovers(area: TempFileManager | TempScope) -> list[Path]:
-    """Everything under the area's directory except the session's own ``.owner`` record."""
-    return sorted(p for p in area.path.rglob("*") if p.name != ".owner")
 
 
 def files_on_disk(root: Path) -> set[Path]:
@@ -326,18 +320,9 @@ def test_get_temp_manager_is_one_process_wide_instance(fresh_default: Path) -> N
     assert get_temp_manager() is first
     assert first.base_dir == fresh_default
 
-    seen: list[TempFileManager] = []
-    barrier = threading.Barrier(8)
-
-    def grab() -> None:
-        barrier.wait()
-        seen.append(get_temp_manager())
-
-    threads = [threading.Thread(target=grab) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcome = race(get_temp_manager, 8)
+    assert outcome.errors == []
+    seen = outcome.results
     assert all(m is first for m in seen) and len(seen) == 8
 
     with first.create_temp_file() as p:
@@ -348,19 +333,9 @@ def test_get_temp_manager_is_one_process_wide_instance(fresh_default: Path) -> N
 
 
 def test_get_temp_manager_concurrent_first_call(fresh_default: Path) -> None:
-    seen: list[TempFileManager] = []
-    barrier = threading.Barrier(8)
-
-    def grab() -> None:
-        barrier.wait()
-        seen.append(get_temp_manager())
-
-    threads = [threading.Thread(target=grab) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len({id(m) for m in seen}) == 1
+    outcome = race(get_temp_manager, 8)
+    assert outcome.errors == []
+    assert len({id(m) for m in outcome.results}) == 1
 
 
 # -- scopes ----------------------------------------------------------------------------
@@ -626,6 +601,18 @@ def test_persist_refuses_foreign_and_missing_paths(mgr: TempFileManager, tmp_pat
         mgr.persist(gone, tmp_path / "x")
 
 
+def _old_destination_and_new_file(
+    mgr: TempFileManager, out: Path, old: bytes, new: bytes
+) -> tuple[Path, Path]:
+    """A new dir ``out`` whose ``final.mp4`` holds ``old``, and a temp .mp4 holding ``new``."""
+    out.mkdir()
+    dest = out / "final.mp4"
+    dest.write_bytes(old)
+    src = mgr.new_file(suffix=".mp4")
+    src.write_bytes(new)
+    return dest, src
+
+
 def _fail_replace_with_exdev_once(monkeypatch: pytest.MonkeyPatch, source: Path) -> list[tuple[str, str]]:
     """os.replace raises EXDEV for ``source`` once, as it would across filesystems."""
     real_replace = os.replace
@@ -645,11 +632,7 @@ def test_persist_across_filesystems_copies_beside_then_renames(
     mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    dest = out / "final.mp4"
-    dest.write_bytes(b"old")
-    src = mgr.new_file(suffix=".mp4")
-    src.write_bytes(b"N" * 100_000)
+    dest, src = _old_destination_and_new_file(mgr, out, b"old", b"N" * 100_000)
     calls = _fail_replace_with_exdev_once(monkeypatch, src)
     mgr.persist(src, dest)
     monkeypatch.undo()
@@ -683,11 +666,7 @@ def test_persist_crash_mid_copy_keeps_the_old_destination(
     mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    dest = out / "final.mp4"
-    dest.write_bytes(b"old complete video")
-    src = mgr.new_file(suffix=".mp4")
-    src.write_bytes(b"new" * 50_000)
+    dest, src = _old_destination_and_new_file(mgr, out, b"old complete video", b"new" * 50_000)
     _fail_replace_with_exdev_once(monkeypatch, src)
 
     def broken_fsync(path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.media import make_media, sine
 
 from ..helpers import Episode, LiveServer, ffmpeg_children, upload_files
 
@@ -139,12 +140,7 @@ def assert_refused(server: LiveServer, response: httpx.Response, status: int, ma
 
 @pytest.fixture
 def audio_only(tmp_path: Path) -> Path:
-    path = tmp_path / "audio.m4a"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path)],
-        check=True, timeout=30,
-    )  # fmt: skip
-    return path
+    return make_media(tmp_path / "audio.m4a", audio=sine(seconds=1), args=["-c:a", "aac"])
 
 
 def test_upload_errors(live_server: Callable[..., LiveServer], episode: Episode, audio_only: Path) -> None:

@@ -1,0 +1,52 @@
+"""The live processes of this machine, read from ``/proc`` (Linux).
+
+Tests use it to check that no ffmpeg/ffprobe/espeak-ng child outlives a job and
+that a killed process group is really gone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Process", "child_pids", "children", "processes"]
+
+
+@dataclass(frozen=True)
+class Process:
+    """One line of ``/proc/<pid>/stat``, the fields the tests need."""
+
+    pid: int
+    comm: str
+    state: str
+    ppid: int
+    pgid: int
+
+
+def processes() -> list[Process]:
+    """Every process in ``/proc`` (zombies included; one that exits meanwhile is skipped)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found.append(Process(int(entry.name), comm, fields[0], int(fields[1]), int(fields[2])))
+    return found
+
+
+def children(parent: int | None = None) -> list[Process]:
+    """The live children (zombies included) of ``parent``, by default this process."""
+    me = os.getpid() if parent is None else parent
+    return [p for p in processes() if p.ppid == me]
+
+
+def child_pids(name_prefix: str) -> list[int]:
+    """PIDs of this process's children (zombies included) whose command starts with ``name_prefix``."""
+    return [p.pid for p in children() if p.comm.startswith(name_prefix)]
