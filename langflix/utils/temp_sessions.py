@@ -14,7 +14,8 @@ waiting?" answers "is it abandoned?". On disk::
 
 Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
 ``_pytest/pathlib.py`` trick) so two sweepers never delete one tree together.
-This module depends on nothing else of ours and never calls ``tempfile``.
+This module depends on nothing else of ours; creating temp files is left to
+``temp_file_manager`` alone.
 """
 
 from __future__ import annotations
