@@ -11,6 +11,15 @@ MODULES = [
     "langflix.utils.temp_file_manager",
     "langflix.utils.temp_sessions",
     "langflix.utils.disk_budget",
+    "langflix.utils.http_retry",
+    "langflix.main",
+    "langflix.demo",
+    "langflix.cli.pipeline",
+    "langflix.core.subtitles",
+    "langflix.core.process",
+    "langflix.core.ffmpeg",
+    "langflix.core.video_editor",
+    "langflix.tts",
 ]
 
 

@@ -29,6 +29,7 @@ from langflix.core.expressions import (
 )
 from langflix.core.subtitles import Cue
 from langflix.errors import ConfigError, ExpressionError
+from langflix.utils.http_retry import RetryPolicy
 
 __all__ = ["LLMExpressionSelector", "LLMPick"]
 
@@ -202,52 +203,33 @@ class LLMExpressionSelector:
             "response_format": {"type": "json_object"},
         }
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        attempts = self.retries + 1
+        policy = RetryPolicy(
+            label=f"LLM at {self.url}",
+            retries=self.retries,
+            backoff=lambda attempt: self.backoff * 2 ** (attempt - 1),
+            max_retry_after=_MAX_RETRY_AFTER,
+            # A completion has no side effect, so any transport failure, a read
+            # timeout included, is worth another try (the module docstring's promise).
+            retry_on=(httpx.TransportError,),
+            sleep=self._sleep,
+        )
         with httpx.Client(transport=self._transport, timeout=self.timeout) as client:
-            for attempt in range(1, attempts + 1):
-                last = attempt == attempts
-                try:
-                    response = client.post(self.url, json=body, headers=headers)
-                except httpx.TimeoutException as exc:
-                    if last:
-                        raise ExpressionError(
-                            f"the LLM at {self.url} timed out after {self.timeout:g} s "
-                            f"({attempts} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
-                            "offline selector"
-                        ) from exc
-                    self._wait(attempt, None)
-                    continue
-                except httpx.TransportError as exc:
-                    if last:
-                        raise ExpressionError(
-                            f"cannot reach the LLM at {self.url} ({exc}); check "
-                            "LANGFLIX_LLM_BASE_URL and the network"
-                        ) from exc
-                    self._wait(attempt, None)
-                    continue
-                # 429 and 5xx are the server's "not now": worth another try.
-                transient = response.status_code == 429 or response.status_code >= 500
-                if transient and not last:
-                    log.warning(
-                        "LLM at %s answered HTTP %d; retrying (%d/%d)",
-                        self.url,
-                        response.status_code,
-                        attempt,
-                        self.retries,
-                    )
-                    self._wait(attempt, response.headers.get("Retry-After"))
-                    continue
-                return self._content(response, attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * 2 ** (attempt - 1)
-        if retry_after is not None:
             try:
-                delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
-            except ValueError:
-                pass  # an HTTP date; the exponential backoff is good enough
-        self._sleep(delay)
+                response, attempt = policy.send(
+                    lambda: client.post(self.url, json=body, headers=headers)
+                )
+            except httpx.TimeoutException as exc:
+                raise ExpressionError(
+                    f"the LLM at {self.url} timed out after {self.timeout:g} s "
+                    f"({self.retries + 1} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
+                    "offline selector"
+                ) from exc
+            except httpx.TransportError as exc:
+                raise ExpressionError(
+                    f"cannot reach the LLM at {self.url} ({exc}); check "
+                    "LANGFLIX_LLM_BASE_URL and the network"
+                ) from exc
+            return self._content(response, attempt)
 
     def _content(self, response: httpx.Response, attempts: int) -> str:
         status = response.status_code

@@ -7,17 +7,15 @@ in common lives here so the rules are written once:
 * the audio file is made with ``scope.new_file`` and released again on *any*
   failure, so a failed synthesis leaves no byte behind in the job's scope;
 * HTTP calls have a timeout, are retried on connection errors, 429 and 5xx with a
-  small (injectable) backoff, and every failure becomes a :class:`TTSError` that
-  names the provider, the status and the setting to check;
+  small (injectable) backoff (:mod:`langflix.utils.http_retry`), and every failure
+  becomes a :class:`TTSError` that names the provider, the status and the setting;
 * an API key never appears in an error message.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,8 @@ import httpx
 
 from langflix.core.cancel import CancelToken
 from langflix.errors import TTSError
+from langflix.utils.http_retry import Backoff, RetryPolicy, default_backoff
+from langflix.utils.http_retry import retry_after as _retry_after  # noqa: F401 - old name, still tested
 
 if TYPE_CHECKING:
     from langflix.utils.temp_file_manager import TempFileManager, TempScope
@@ -53,12 +53,6 @@ logger = logging.getLogger(__name__)
 AudioFormat = Literal["wav", "mp3"]
 """Audio formats every provider can return and ffmpeg reads without surprises."""
 
-Backoff = Callable[[int], float]
-"""Seconds to wait before retry number ``n`` (1 for the first retry)."""
-
-_MAX_RETRY_AFTER: Final[float] = 10.0
-"""Longest ``Retry-After`` we honour: a job should fail clearly, not hang for an hour."""
-
 _BODY_SNIPPET: Final[int] = 300
 """Characters of an error body quoted in a message: enough to show the provider's reason."""
 
@@ -72,11 +66,6 @@ class TTSClient(Protocol):
     def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
         """Speak ``text`` in ``language``; the file belongs to ``scope``. Raises TTSError."""
         ...
-
-
-def default_backoff(attempt: int) -> float:
-    """0.5 s, 1 s, 2 s, ... capped at 4 s: long enough for a blip, short for a job."""
-    return float(min(0.5 * 2 ** (attempt - 1), 4.0))
 
 
 def require_text(text: str, provider: str) -> str:
@@ -251,47 +240,36 @@ class HttpSpeechClient:
         params: Mapping[str, str] | None,
     ) -> httpx.Response:
         url = f"{self.base_url}{path}"
-        attempts = self.retries + 1
+        policy = RetryPolicy(
+            label=self.name, retries=self.retries, backoff=self._backoff, cancel=self._cancel
+        )
         with self._http() as client:
-            for attempt in range(1, attempts + 1):
-                self._raise_if_cancelled()
-                try:
-                    response = client.post(
+            try:
+                response, attempt = policy.send(
+                    lambda: client.post(
                         url, json=json, headers=dict(headers), params=params, timeout=self.timeout
                     )
-                except httpx.TimeoutException as exc:
-                    if isinstance(exc, httpx.ConnectTimeout) and attempt < attempts:
-                        self._wait_before_retry(attempt, None, f"connect timeout: {exc}")
-                        continue
-                    # A read timeout is not retried: the provider may still be
-                    # working, and retrying would multiply the user's wait.
-                    raise TTSError(
-                        f"{self.name} did not answer within {self.timeout:g} s ({type(exc).__name__}) "
-                        f"at {url}; raise LANGFLIX_TTS_TIMEOUT or try a shorter text"
-                    ) from exc
-                except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
-                    if attempt < attempts:
-                        self._wait_before_retry(attempt, None, f"{type(exc).__name__}: {exc}")
-                        continue
-                    raise TTSError(
-                        f"cannot reach {self.name} at {url} after {attempts} attempt(s): {exc}; "
-                        f"check {self.base_url_setting} and the network"
-                    ) from exc
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    # Proxy errors, a base URL without http(s)://, a malformed URL.
-                    raise TTSError(
-                        f"{self.name} request to {url} failed: {exc}; check {self.base_url_setting}"
-                    ) from exc
-
-                status = response.status_code
-                if 200 <= status < 300:
-                    return response
-                retryable = status == 429 or status >= 500
-                if retryable and attempt < attempts:
-                    self._wait_before_retry(attempt, _retry_after(response), f"HTTP {status}")
-                    continue
-                raise TTSError(self._status_message(response, url, attempt))
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+                )
+            except httpx.TimeoutException as exc:
+                # Only a connect timeout was retried: after a read timeout the provider
+                # may still be working, and retrying would multiply the user's wait.
+                raise TTSError(
+                    f"{self.name} did not answer within {self.timeout:g} s ({type(exc).__name__}) "
+                    f"at {url}; raise LANGFLIX_TTS_TIMEOUT or try a shorter text"
+                ) from exc
+            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                raise TTSError(
+                    f"cannot reach {self.name} at {url} after {self.retries + 1} attempt(s): "
+                    f"{exc}; check {self.base_url_setting} and the network"
+                ) from exc
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # Proxy errors, a base URL without http(s)://, a malformed URL.
+                raise TTSError(
+                    f"{self.name} request to {url} failed: {exc}; check {self.base_url_setting}"
+                ) from exc
+        if 200 <= response.status_code < 300:
+            return response
+        raise TTSError(self._status_message(response, url, attempt))
 
     def _status_message(self, response: httpx.Response, url: str, attempts: int) -> str:
         status = response.status_code
@@ -316,40 +294,6 @@ class HttpSpeechClient:
         else:
             hint = "the request was refused: check the text, the language and the voice settings"
         return f"{head}; {hint}"
-
-    def _wait_before_retry(self, attempt: int, retry_after: float | None, why: str) -> None:
-        delay = max(self._backoff(attempt), 0.0)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        logger.warning(
-            "%s: %s; retry %d/%d in %.2f s", self.name, why, attempt, self.retries, delay
-        )
-        if self._cancel is not None:
-            # Waiting on the token lets a cancel end the backoff at once.
-            self._cancel.wait(delay)
-        elif delay > 0:
-            time.sleep(delay)
-        self._raise_if_cancelled()
-
-    def _raise_if_cancelled(self) -> None:
-        if self._cancel is not None:
-            self._cancel.raise_if_cancelled()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta or HTTP date), capped."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def _body_snippet(response: httpx.Response) -> str:
