@@ -479,11 +479,15 @@ class LangFlixPipeline:
     ) -> PipelineResult:
         name = sanitize_episode_name(self.options.episode_name or self.video.stem) or "episode"
         self.cancel.raise_if_cancelled()
+        # The whole episode is assembled in the scope, then renamed over the
+        # empty directory claimed for it: a reader sees no episode or all of it.
+        staging = scope.new_dir(prefix="episode-")
+        for piece in pieces:
+            scope.persist(piece.video, staging / piece.name)
+        scope.persist(compilation, staging / COMPILATION_NAME)
         episode_dir = claim_episode_dir(self.output_dir, name)
-        published: list[Path] = []
         try:
-            manifest_src = scope.new_file(suffix=".json")
-            manifest_src.write_text(
+            (staging / MANIFEST_NAME).write_text(
                 json.dumps(
                     self._manifest(episode_dir, info, pieces, compilation_seconds, started),
                     indent=2,
@@ -492,29 +496,21 @@ class LangFlixPipeline:
                 + "\n",
                 encoding="utf-8",
             )
-            videos: list[Path] = []
-            for piece in pieces:
-                dest = episode_dir / piece.name
-                published.append(dest)  # before: a persist that fails half-way may leave it
-                videos.append(scope.persist(piece.video, dest))
-            dest = episode_dir / COMPILATION_NAME
-            published.append(dest)
-            final_compilation = scope.persist(compilation, dest)
-            self.cancel.raise_if_cancelled()
-            self._emit("done", 100.0, f"{_plural(len(videos), 'video')} in {episode_dir}")
-            # The manifest is the commit point: persisted last, so its presence
-            # means every file it lists is complete.
-            dest = episode_dir / MANIFEST_NAME
-            published.append(dest)
-            manifest = scope.persist(manifest_src, dest)
+            scope.persist(staging, episode_dir)  # rename(2) over an empty dir: atomic
         except BaseException:
-            _unpublish(episode_dir, published)
+            _unclaim(episode_dir)
+            raise
+        videos = tuple(episode_dir / piece.name for piece in pieces)
+        try:
+            self._emit("done", 100.0, f"{_plural(len(videos), 'video')} in {episode_dir}")
+        except BaseException:
+            _unpublish(episode_dir, [*videos, episode_dir / COMPILATION_NAME, episode_dir / MANIFEST_NAME])
             raise
         return PipelineResult(
             episode_dir=episode_dir,
-            videos=tuple(videos),
-            compilation=final_compilation,
-            manifest=manifest,
+            videos=videos,
+            compilation=episode_dir / COMPILATION_NAME,
+            manifest=episode_dir / MANIFEST_NAME,
             expressions=tuple(p.expression for p in pieces),
             elapsed=time.monotonic() - started,
         )
@@ -605,6 +601,14 @@ class LangFlixPipeline:
         self.cancel.raise_if_cancelled()
 
 
+def _unclaim(episode_dir: Path) -> None:
+    """Give back a claimed episode dir that nothing was published into."""
+    try:
+        episode_dir.rmdir()
+    except OSError as exc:
+        logger.warning("left %s in place: %s", episode_dir, exc)
+
+
 def _unpublish(episode_dir: Path, published: Sequence[Path]) -> None:
     """Undo a failed publish: remove exactly what this job put in its claimed dir.
 
@@ -616,7 +620,4 @@ def _unpublish(episode_dir: Path, published: Sequence[Path]) -> None:
             path.unlink(missing_ok=True)
         except OSError as exc:
             logger.warning("could not remove partial output %s: %s", path, exc)
-    try:
-        episode_dir.rmdir()
-    except OSError as exc:
-        logger.warning("left %s in place: %s", episode_dir, exc)
+    _unclaim(episode_dir)

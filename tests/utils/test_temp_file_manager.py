@@ -662,6 +662,27 @@ def test_persist_directory_across_filesystems(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_persist_directory_over_a_claimed_empty_directory(
+    mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline claims <episode>/ with mkdir, then renames its finished
+    # episode over it: readers see no episode or all of it, on one filesystem or two.
+    for exdev in (False, True):
+        claimed = tmp_path / f"episode-{exdev}"
+        claimed.mkdir()
+        staged = mgr.new_dir()
+        (staged / "01.mp4").write_bytes(b"v")
+        (staged / "manifest.json").write_text("{}")
+        if exdev:
+            _fail_replace_with_exdev_once(monkeypatch, staged)
+        mgr.persist(staged, claimed)
+        monkeypatch.undo()
+        assert sorted(p.name for p in claimed.iterdir()) == ["01.mp4", "manifest.json"]
+        assert not staged.exists() and staged not in mgr.temp_dirs
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert leftovers(mgr) == []
+
+
 def test_persist_crash_mid_copy_keeps_the_old_destination(
     mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
