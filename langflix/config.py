@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1)
     max_queue: int = Field(default=16, ge=1)
 
+    # The jobs' video format (the service's; `langflix process` has flags for it).
+    video_width: int = Field(default=1280, ge=16, description="Output width in pixels (even).")
+    video_height: int = Field(default=720, ge=16, description="Output height in pixels (even).")
+    video_fps: int = Field(default=25, ge=1, le=120)
+    video_crf: int = Field(default=23, ge=0, le=51, description="x264 quality: lower is better and larger.")
+    video_preset: str = Field(default="veryfast", description="x264 preset: ultrafast ... veryslow.")
+
     # External tools.
     ffmpeg_binary: str = "ffmpeg"
     ffprobe_binary: str = "ffprobe"

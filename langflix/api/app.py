@@ -26,6 +26,7 @@ from langflix.api.routes import health, jobs
 from langflix.api.runner import JobRunner, PipelineFactory
 from langflix.api.store import JobStore
 from langflix.config import Settings, get_settings
+from langflix.errors import ConfigError
 from langflix.core.video_editor import OutputFormat
 from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
 
@@ -36,6 +37,19 @@ logger = logging.getLogger(__name__)
 API_PREFIX: Final[str] = "/api/v1"
 SHUTDOWN_TIMEOUT: Final[float] = 30.0
 """Seconds to wait for cancelled jobs to stop (ffmpeg is terminated, then killed)."""
+
+
+def _format_from_settings(cfg: Settings) -> OutputFormat:
+    try:
+        return OutputFormat(
+            width=cfg.video_width,
+            height=cfg.video_height,
+            fps=cfg.video_fps,
+            crf=cfg.video_crf,
+            preset=cfg.video_preset,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; check LANGFLIX_VIDEO_WIDTH/HEIGHT/FPS/CRF/PRESET") from exc
 
 
 def create_app(
@@ -49,8 +63,8 @@ def create_app(
 
     A ``manager`` passed in stays the caller's (the app closes only its jobs'
     scopes); without one the app makes its own from the settings and closes it
-    at shutdown. ``pipeline_factory`` and ``output_format`` (the jobs' video
-    format; the pipeline's default when None) exist for tests and embedding.
+    at shutdown. ``output_format`` (the jobs' video format) defaults to the
+    ``LANGFLIX_VIDEO_*`` settings; ``pipeline_factory`` exists for tests and embedding.
     """
 
     @contextlib.asynccontextmanager
@@ -80,6 +94,7 @@ def create_app(
                 settings=cfg,
                 pipeline_factory=pipeline_factory,
             )
+            fmt = output_format or _format_from_settings(cfg)
             app.state.services = Services(
                 settings=cfg,
                 manager=mgr,
@@ -88,7 +103,7 @@ def create_app(
                 sweep=sweep,
                 interrupted=tuple(interrupted),
                 started_at=time.time(),
-                output_format=output_format,
+                output_format=fmt,
             )
             runner.start()
             yield

@@ -40,7 +40,7 @@ class Services:
     sweep: SweepReport | None
     interrupted: tuple[str, ...]
     started_at: float
-    output_format: OutputFormat | None = None
+    output_format: OutputFormat = OutputFormat()
 
 
 def get_services(request: Request) -> Services:

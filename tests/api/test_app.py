@@ -9,6 +9,7 @@ import pytest
 
 from langflix.api.app import create_app
 from langflix.api.store import INTERRUPTED_REASON, JobStore
+from langflix.errors import ConfigError
 from langflix.utils.temp_file_manager import TempFileManager
 from .helpers import Episode, LiveServer, make_settings, start_server, upload_files
 
@@ -60,3 +61,26 @@ def test_a_manager_passed_in_stays_open(tmp_path: Path) -> None:
     assert not manager.closed and manager.path.is_dir()
     manager.close()
     assert list((tmp_path / "mine").iterdir()) == []
+
+
+def test_the_jobs_video_format_comes_from_the_settings(tmp_path: Path) -> None:
+    import anyio
+
+    settings = make_settings(tmp_path).model_copy(update={"video_width": 640, "video_height": 360, "video_preset": "ultrafast"})
+    app = create_app(settings, TempFileManager(base_dir=tmp_path / "mine"))
+
+    async def cycle() -> None:
+        async with app.router.lifespan_context(app):
+            fmt = app.state.services.output_format
+            assert (fmt.width, fmt.height, fmt.preset) == (640, 360, "ultrafast")
+
+    anyio.run(cycle)
+    odd = settings.model_copy(update={"video_width": 641})
+    app = create_app(odd, TempFileManager(base_dir=tmp_path / "odd"))
+
+    async def refused() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    with pytest.raises(ConfigError, match="LANGFLIX_VIDEO_WIDTH"):
+        anyio.run(refused)

@@ -169,8 +169,7 @@ def _build_options(upload: JobUpload, services: ServicesDep) -> Any:
         # The upload's temp name is random: name the episode after the client's file.
         episode = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
     values["episode_name"] = episode
-    if services.output_format is not None:
-        values["output_format"] = services.output_format
+    values["output_format"] = services.output_format
     try:
         return PipelineOptions(**values)
     except ConfigError as exc:  # e.g. an episode name with no usable character
