@@ -109,17 +109,18 @@ class Budget:
         """The part of this area's own reservations its files have not filled yet."""
         return max(0, self.own_reserved - self._usage()) if self.own_reserved else 0
 
-    def _descends_from(self, ancestor: Budget) -> bool:
-        return ancestor in self._chain()
-
     def check(self, nbytes: int, what: str) -> None:
         """Raise if ``nbytes`` more cannot be claimed (call with the lock held)."""
         with _reserving_lock:
             reserving = list(_reserving)
-        for budget in self._chain():
+        # Each claim's unfilled part walks its area's tree: measure it once here,
+        # not once per ancestor budget and again for the disk check.
+        unfilled = {budget: budget.unfilled() for budget in reserving}
+        chain = self._chain()
+        for budget in chain:
             if budget.max_bytes is None:
                 continue
-            used = budget._usage() + sum(b.unfilled() for b in reserving if b._descends_from(budget))
+            used = budget._usage() + sum(n for b, n in unfilled.items() if budget in b._chain())
             if used + nbytes > budget.max_bytes:
                 raise QuotaExceededError(
                     f"{what} needs {human_bytes(nbytes)} but the temp budget of {budget._directory()} "
@@ -128,9 +129,9 @@ class Budget:
                     "Raise the budget (max_bytes / LANGFLIX_TEMP_MAX_BYTES) or wait for running jobs to finish."
                 )
         directory = self._directory()
-        min_free = max(b.min_free_bytes for b in self._chain())
+        min_free = max(b.min_free_bytes for b in chain)
         device = self._device_id()
-        outstanding = sum(b.unfilled() for b in reserving if b._device_id() == device)
+        outstanding = sum(n for b, n in unfilled.items() if b._device_id() == device)
         available = free_bytes(directory) - min_free - outstanding
         if nbytes > available:
             raise InsufficientDiskSpaceError(
