@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LangFlix set-up and entry points on a fresh Debian machine.
 #   ./run.sh demo   make a sample episode and turn it into learning videos (./langflix-output/)
-#   ./run.sh test   run the whole test suite
+#   ./run.sh test   lint (ruff), type-check (mypy), then run the whole test suite
 # Both install what is missing first: Debian packages (as root), a virtualenv, the package.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -68,6 +68,9 @@ main() {
         test)
             install_system_packages
             install_python_package
+            # Fail fast: a lint or type error stops the run before the slow suite.
+            "$VENV/bin/ruff" check .
+            "$VENV/bin/mypy"
             exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
             ;;
         *)

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Final
 
 from langflix.config import Settings
-from langflix.core.ffmpeg import run_ffmpeg
-from langflix.core.video_editor import OutputFormat
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.output_format import OutputFormat
 from langflix.demo import make_sample_episode
-from langflix.main import LangFlixPipeline, PipelineOptions, ProgressEvent
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.pipeline import LangFlixPipeline, PipelineOptions, ProgressEvent
+from langflix.temp import TempFileManager
 
 TARGET_RATIO: Final[float] = 1.5
 
@@ -63,7 +63,7 @@ def _floor_seconds(video: Path, seconds: float, fmt: OutputFormat, out: Path) ->
     """Wall time of one encode of ``seconds`` of the episode, at ``fmt``, like the editor's."""
     w, h = fmt.width, fmt.height
     started = time.monotonic()
-    run_ffmpeg(
+    FFmpegTools().run(
         [
             "-i", str(video), "-t", f"{seconds:.3f}",
             "-map", "0:v:0", "-map", "0:a:0",

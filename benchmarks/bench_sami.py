@@ -18,6 +18,7 @@ exit. Exit status 1 when our parse of a layout takes a second or more.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from typing import Final
 import pysubs2
 
 from langflix.core.subtitles import Subtitles, load_subtitles
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 BUDGET_SECONDS: Final[float] = 1.0
 
@@ -72,7 +73,7 @@ def make_sami(cues: int, layout: str) -> str:
         korean.append(_sync(start, "KRCC", _cue_markup(i, True)) + _sync(start + 2500, "KRCC", "&nbsp;"))
         english.append(_sync(start, "ENCC", _cue_markup(i, False)) + _sync(start + 2500, "ENCC", "&nbsp;"))
     if layout == "interleaved":
-        body = "".join(k + e for k, e in zip(korean, english))
+        body = "".join(k + e for k, e in zip(korean, english, strict=True))
     else:
         body = "".join(korean) + "".join(english)
     return (_HEAD + body + _TAIL).replace("\n", "\r\n")
@@ -108,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             path = manager.new_file(suffix=".smi", prefix=f"{layout}_")
             path.write_bytes(make_sami(args.cues, layout).encode("cp949"))
 
-            ours_s, ours = _best_of(args.repeat, lambda: load_subtitles(path))
+            ours_s, ours = _best_of(args.repeat, functools.partial(load_subtitles, path))
             theirs_s, theirs = _best_of(
-                args.repeat, lambda: pysubs2.load(str(path), encoding="cp949", format_="sami")
+                args.repeat, functools.partial(pysubs2.load, str(path), encoding="cp949", format_="sami")
             )
             assert isinstance(ours, Subtitles) and isinstance(theirs, pysubs2.SSAFile)
             tracks = ", ".join(f"{t.language}:{len(t.cues)}" for t in ours.tracks)

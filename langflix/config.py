@@ -1,26 +1,58 @@
 """Settings read from the environment (``LANGFLIX_*``) with safe defaults.
 
 One object, :class:`Settings`, is the only place a setting is read, so the CLI,
-the pipeline and the API agree on every value.
+the pipeline and the API agree on every value. It is also where settings become
+the objects the lower layers take (they never read settings themselves): the
+output format, the ffmpeg tools, the TTS client and the LLM selector.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Final
 
-from pydantic import Field
+import httpx
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from langflix.utils.disk_budget import DEFAULT_MIN_FREE_BYTES
+from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.http import HttpOptions
+from langflix.core.llm_selector import DEFAULT_LLM_HTTP, LLMExpressionSelector
+from langflix.core.output_format import (
+    DEFAULT_FORMAT,
+    FramesPerSecond,
+    OutputFormat,
+    Pixels,
+    Quality,
+    X264Preset,
+)
+from langflix.core.validated import describe_error
+from langflix.errors import ConfigError, InvalidOptionError
+from langflix.temp import DEFAULT_MIN_FREE_BYTES
+from langflix.tts import (
+    DEFAULT_TTS,
+    EspeakTTS,
+    GoogleTTS,
+    LemonfoxTTS,
+    ProviderConfig,
+    TTSClient,
+    TTSName,
+    create_tts_client,
+    tts_provider,
+)
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "get_settings"]
+
+ENV_PREFIX: Final[str] = "LANGFLIX_"
+_VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
 
 
 class Settings(BaseSettings):
     """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="LANGFLIX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # Temp-file life cycle.
     temp_dir: Path | None = Field(
@@ -42,37 +74,94 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1)
     max_queue: int = Field(default=16, ge=1)
 
-    # The jobs' video format (the service's; `langflix process` has flags for it).
-    video_width: int = Field(default=1280, ge=16, description="Output width in pixels (even).")
-    video_height: int = Field(default=720, ge=16, description="Output height in pixels (even).")
-    video_fps: int = Field(default=25, ge=1, le=120)
-    video_crf: int = Field(default=23, ge=0, le=51, description="x264 quality: lower is better and larger.")
-    video_preset: str = Field(default="veryfast", description="x264 preset: ultrafast ... veryslow.")
+    # The jobs' video format, for the service and the CLI alike (its flags override it).
+    video_width: Pixels = DEFAULT_FORMAT.width
+    video_height: Pixels = DEFAULT_FORMAT.height
+    video_fps: FramesPerSecond = DEFAULT_FORMAT.fps
+    video_crf: Quality = DEFAULT_FORMAT.crf
+    video_preset: X264Preset = DEFAULT_FORMAT.preset
 
     # External tools.
     ffmpeg_binary: str = "ffmpeg"
     ffprobe_binary: str = "ffprobe"
     ffmpeg_timeout: float = Field(default=1800.0, gt=0)
 
-    # Text to speech.
-    tts: str = "espeak"
+    # Text to speech: LANGFLIX_<PROVIDER>_<FIELD> configures a provider of the registry.
+    tts: TTSName = DEFAULT_TTS
     tts_timeout: float = Field(default=30.0, gt=0)
     tts_retries: int = Field(default=2, ge=0)
-    espeak_binary: str = "espeak-ng"
+    espeak_binary: str = EspeakTTS.default_binary
     lemonfox_api_key: str | None = None
-    lemonfox_base_url: str = "https://api.lemonfox.ai"
-    lemonfox_voice: str = "sarah"
+    lemonfox_base_url: str = LemonfoxTTS.default_base_url
+    lemonfox_voice: str | None = LemonfoxTTS.default_voice
     google_api_key: str | None = None
-    google_base_url: str = "https://texttospeech.googleapis.com"
+    google_base_url: str = GoogleTTS.default_base_url
 
     # Optional LLM expression selector (OpenAI-compatible chat API).
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_timeout: float = Field(default=DEFAULT_LLM_HTTP.timeout, gt=0)
+
+    def output_format(self) -> OutputFormat:
+        """The jobs' video format from ``LANGFLIX_VIDEO_*``; ConfigError naming the setting."""
+        # Each LANGFLIX_VIDEO_<FIELD> is the format's <field> (sample_rate has no setting).
+        values = {name: getattr(self, f"video_{name}") for name in _VIDEO_FIELDS}
+        try:
+            return OutputFormat(**values)
+        except InvalidOptionError as exc:
+            # A copy made with model_copy(update=...) skips the field checks: name the setting.
+            names = ", ".join(f"{ENV_PREFIX}VIDEO_{field.upper()}" for field, _ in exc.problems)
+            raise ConfigError(f"{exc}; check {names}") from exc
+
+    def ffmpeg_tools(self) -> FFmpegTools:
+        """The ffmpeg/ffprobe binaries and timeout from ``LANGFLIX_FFMPEG_*``."""
+        return FFmpegTools(ffmpeg=self.ffmpeg_binary, ffprobe=self.ffprobe_binary, timeout=self.ffmpeg_timeout)
+
+    def tts_http(self, **changes: Any) -> HttpOptions:
+        """The TTS providers' HTTP options (``LANGFLIX_TTS_TIMEOUT``/``_RETRIES``) with ``changes``."""
+        return HttpOptions(timeout=self.tts_timeout, retries=self.tts_retries, **changes)
+
+    def tts_config(self, name: str) -> ProviderConfig:
+        """Provider ``name``'s own settings (``LANGFLIX_<NAME>_API_KEY``, ``_BASE_URL``...)."""
+        return ProviderConfig.from_values(tts_provider(name).name, self.model_dump())
+
+    def tts_client(
+        self,
+        name: str | None = None,
+        *,
+        cancel: CancelToken | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> TTSClient:
+        """The client of provider ``name`` (default ``LANGFLIX_TTS``); ConfigError when it cannot work.
+
+        ``cancel`` stops a running espeak-ng or a retry backoff; ``transport``
+        points the HTTP providers elsewhere (tests).
+        """
+        provider = name if name is not None else self.tts
+        http = self.tts_http(cancel=cancel, transport=transport)
+        return create_tts_client(provider, self.tts_config(provider), http)
+
+    def llm_selector(
+        self, *, cancel: CancelToken | None = None, transport: httpx.BaseTransport | None = None
+    ) -> LLMExpressionSelector:
+        """The LLM selector of ``LANGFLIX_LLM_*``; ConfigError naming a missing setting."""
+        http = DEFAULT_LLM_HTTP.replace(timeout=self.llm_timeout, cancel=cancel, transport=transport)
+        return LLMExpressionSelector(self.llm_base_url or "", self.llm_api_key or "", self.llm_model, http=http)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment.
+
+    A bad value raises InvalidOptionError naming the variable ("LANGFLIX_WORKERS:
+    must be at least 1, got 0"), so the CLI and the server can show it as is.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            (ENV_PREFIX + "_".join(map(str, error["loc"])).upper(), describe_error(error, Settings))
+            for error in exc.errors()
+        ]
+        raise InvalidOptionError.of(problems) from exc

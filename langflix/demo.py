@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from langflix.cancel import CancelToken
 from langflix.config import get_settings
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import probe, run_ffmpeg
+from langflix.core.ffmpeg import FFmpegTools
 from langflix.errors import ConfigError
+from langflix.temp import TempArea, get_temp_manager
 from langflix.tts.espeak import EspeakTTS
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
 
 __all__ = ["SAMPLE_LINES", "SAMPLE_NAME", "SampleCue", "make_sample_episode", "sample_cues", "write_srt"]
 
@@ -66,15 +66,17 @@ def make_sample_episode(
     height: int = 360,
     lines: tuple[str, ...] = SAMPLE_LINES,
     name: str = SAMPLE_NAME,
-    manager: TempFileManager | None = None,
+    manager: TempArea | None = None,
     cancel: CancelToken | None = None,
     preset: str = "ultrafast",
+    tools: FFmpegTools | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<name>.mp4`` and ``<name>.srt`` into ``directory``; return their paths.
 
     As many ``lines`` as fit in ``duration`` are spoken, spread evenly over it (a
     long episode keeps them far apart, so context windows do not overlap). The
     video has H.264 video and AAC audio; the SRT times are those of the speech.
+    ``manager`` and ``tools`` default to the process-wide manager and the settings' ffmpeg.
     """
     if duration < 1.0:
         raise ConfigError(f"a sample episode needs at least 1 second (got {duration:g})")
@@ -84,15 +86,17 @@ def make_sample_episode(
         raise ConfigError("a sample episode needs at least one line of dialogue")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    mgr = manager or get_temp_manager()
-    voice = EspeakTTS(get_settings().espeak_binary, speed=_SPEECH_SPEED, cancel=cancel)
+    area = manager or get_temp_manager()
+    settings = get_settings()
+    ffmpeg = tools or settings.ffmpeg_tools()
+    voice = EspeakTTS(settings.espeak_binary, speed=_SPEECH_SPEED, cancel=cancel)
 
-    with mgr.scope(f"sample-{uuid.uuid4().hex[:8]}") as scope:
+    with area.scope(f"sample-{uuid.uuid4().hex[:8]}") as scope:
         speech: list[tuple[Path, float, str]] = []
         budget = duration - _LEAD_IN
         for text in lines:
             wav = voice.synthesize(text, "en", scope)
-            seconds = probe(wav).duration
+            seconds = ffmpeg.probe(wav).duration
             if budget - seconds - _GAP < 0:
                 scope.release(wav)
                 break
@@ -105,10 +109,7 @@ def make_sample_episode(
         cues = sample_cues([(s, t) for _, s, t in speech], duration)
 
         video = scope.new_file(suffix=".mp4")
-        run_ffmpeg(
-            _mux_args(video, [w for w, _, _ in speech], cues, duration, width, height, preset),
-            cancel=cancel,
-        )
+        ffmpeg.run(_mux_args(video, [w for w, _, _ in speech], cues, duration, width, height, preset), cancel=cancel)
         srt = scope.new_file(suffix=".srt")
         write_srt(srt, cues)
         # The SRT is persisted last: a directory holding the SRT holds its video.

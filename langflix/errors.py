@@ -6,6 +6,7 @@ message, which is written for the person who has to act on it::
 
     LangFlixError
     ├── ConfigError              a setting has a value that cannot work
+    │   └── InvalidOptionError   an option (flag, form field, setting) is out of its range or choices
     ├── TempFileError            the temp-file life cycle failed
     │   ├── QuotaExceededError   a manager's or scope's byte budget would be exceeded
     │   └── InsufficientDiskSpaceError   the filesystem lacks the free space asked for
@@ -22,12 +23,16 @@ Third-party errors are wrapped with ``raise ... from exc`` so the cause stays vi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Self
+
 __all__ = [
     "CancelledError",
     "ConfigError",
     "ExpressionError",
     "FFmpegError",
     "InsufficientDiskSpaceError",
+    "InvalidOptionError",
     "JobError",
     "LangFlixError",
     "QueueFullError",
@@ -44,6 +49,24 @@ class LangFlixError(Exception):
 
 class ConfigError(LangFlixError):
     """A setting has a value that cannot work."""
+
+
+class InvalidOptionError(ConfigError, ValueError):
+    """An option has a value outside its range or choices; ``problems`` names each one.
+
+    Also a ``ValueError``, with the built-in's meaning: code that validates with
+    ``except ValueError`` keeps working. ``problems`` pairs an option's name
+    (``"repeat"``, ``"output_format.width"``) with what is wrong with its value.
+    """
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems)
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> Self:
+        """One error for all ``problems``: "repeat: must be between 1 and 20, got 99; ..."."""
+        return cls("; ".join(f"{name}: {reason}" for name, reason in problems), problems)
 
 
 class TempFileError(LangFlixError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from collections.abc import Iterator
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 from support.temp import leftovers, temp_manager
 
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import probe
+from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import FFmpegTools
 from langflix.demo import SAMPLE_LINES, SampleCue, make_sample_episode, sample_cues, write_srt
 from langflix.errors import CancelledError, ConfigError
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
+
+probe = FFmpegTools().probe
 
 _SRT_BLOCK = re.compile(
     r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)\n(.+?)\n(?:\n|$)", re.S
@@ -63,7 +66,7 @@ def test_sample_episode_speech_matches_its_srt(tmp_path: Path, manager: TempFile
     assert len(cues) >= 3
     assert [c.text for c in cues] == list(SAMPLE_LINES[: len(cues)])
     assert cues[0].start == pytest.approx(0.5)
-    for before, after in zip(cues, cues[1:]):
+    for before, after in itertools.pairwise(cues):
         assert before.end < after.start, "sample cues must not overlap"
     assert cues[-1].end <= 12.0
 
@@ -71,7 +74,7 @@ def test_sample_episode_speech_matches_its_srt(tmp_path: Path, manager: TempFile
     # sample rate or a cue computed from the wrong length would all move these.
     onsets = _speech_onsets(video)
     assert len(onsets) >= len(cues)
-    for cue, onset in zip(cues, onsets):
+    for cue, onset in zip(cues, onsets[: len(cues)], strict=True):
         assert onset == pytest.approx(cue.start, abs=0.1)
 
     assert leftovers(manager) == [], "the sample's intermediates must go with its scope"
@@ -85,7 +88,7 @@ def test_longer_sample_spreads_the_lines(tmp_path: Path, manager: TempFileManage
     cues = _parse_srt(srt.read_text(encoding="utf-8"))
     assert [c.text for c in cues] == list(lines)
     starts = [c.start for c in cues]
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) > 8.0, "lines are spread over the episode, not bunched at its start"
     assert cues[-1].start > 25.0 and cues[-1].end <= 40.0
 

@@ -25,10 +25,10 @@ from langflix.api.errors import install_error_handlers
 from langflix.api.routes import health, jobs
 from langflix.api.runner import JobRunner, PipelineFactory
 from langflix.api.store import JobStore
+from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
-from langflix.errors import ConfigError
-from langflix.core.video_editor import OutputFormat
-from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
+from langflix.core.output_format import OutputFormat
+from langflix.temp import TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
 
@@ -37,19 +37,6 @@ logger = logging.getLogger(__name__)
 API_PREFIX: Final[str] = "/api/v1"
 SHUTDOWN_TIMEOUT: Final[float] = 30.0
 """Seconds to wait for cancelled jobs to stop (ffmpeg is terminated, then killed)."""
-
-
-def _format_from_settings(cfg: Settings) -> OutputFormat:
-    try:
-        return OutputFormat(
-            width=cfg.video_width,
-            height=cfg.video_height,
-            fps=cfg.video_fps,
-            crf=cfg.video_crf,
-            preset=cfg.video_preset,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{exc}; check LANGFLIX_VIDEO_WIDTH/HEIGHT/FPS/CRF/PRESET") from exc
 
 
 def create_app(
@@ -94,7 +81,8 @@ def create_app(
                 settings=cfg,
                 pipeline_factory=pipeline_factory,
             )
-            fmt = output_format or _format_from_settings(cfg)
+            fmt = output_format or cfg.output_format()
+            tools = cfg.ffmpeg_tools()
             app.state.services = Services(
                 settings=cfg,
                 manager=mgr,
@@ -104,6 +92,8 @@ def create_app(
                 interrupted=tuple(interrupted),
                 started_at=time.time(),
                 output_format=fmt,
+                tools=tools,
+                tool_versions=ToolVersions(tools, cfg.espeak_binary),
             )
             runner.start()
             yield

@@ -14,9 +14,11 @@ from fastapi import Depends, Request
 
 from langflix.api.runner import JobRunner
 from langflix.api.store import JobStore
+from langflix.api.tools import ToolVersions
 from langflix.config import Settings
-from langflix.core.video_editor import OutputFormat
-from langflix.utils.temp_file_manager import SweepReport, TempFileManager
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.output_format import OutputFormat
+from langflix.temp import SweepReport, TempFileManager
 
 __all__ = [
     "ManagerDep",
@@ -40,7 +42,9 @@ class Services:
     sweep: SweepReport | None
     interrupted: tuple[str, ...]
     started_at: float
-    output_format: OutputFormat = OutputFormat()
+    output_format: OutputFormat
+    tools: FFmpegTools
+    tool_versions: ToolVersions
 
 
 def get_services(request: Request) -> Services:

@@ -28,6 +28,7 @@ from langflix.errors import (
     ConfigError,
     FFmpegError,
     InsufficientDiskSpaceError,
+    InvalidOptionError,
     JobError,
     LangFlixError,
     QueueFullError,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
     UploadTooLargeError: 413,
     UnsupportedMediaError: 415,
     InvalidFieldError: 422,
+    InvalidOptionError: 422,  # a job's options out of range or choices
     MalformedUploadError: 400,
     ConfigError: 422,  # at request time only the client's choices are checked (tts, level...)
     SubtitleError: 422,  # the subtitle has a supported suffix but no usable content
@@ -68,7 +70,7 @@ def status_for(exc: LangFlixError) -> int:
     """The HTTP status for ``exc``: its closest class in :data:`STATUS_BY_ERROR`."""
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 500
 
 
@@ -84,9 +86,11 @@ def error_response(exc: LangFlixError, redact: Mapping[str, str] | None = None) 
     for path, name in (redact or {}).items():
         message = message.replace(path, name)
     body: dict[str, object] = {"detail": message, "error": type(exc).__name__}
-    if isinstance(exc, InvalidFieldError):
+    if isinstance(exc, InvalidOptionError) and exc.problems:
         # Same shape as FastAPI's own 422s so one client parser handles both.
-        body["detail"] = [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+        body["detail"] = [
+            {"loc": ["body", name], "msg": reason, "type": "value_error"} for name, reason in exc.problems
+        ]
     headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status == 503 else None
     if status >= 500 and status not in (503, 507):
         logger.error("request failed: %s", exc, exc_info=exc)

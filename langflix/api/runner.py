@@ -19,26 +19,28 @@ import contextlib
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from langflix.api.store import JobStore, OutputFile
+from langflix.cancel import CancelToken
 from langflix.config import Settings
-from langflix.core.cancel import CancelToken
 from langflix.errors import CancelledError, LangFlixError, QueueFullError
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.pipeline import LangFlixPipeline, PipelineOptions, ProgressEvent
+from langflix.temp import TempArea
 
 __all__ = [
     "CANCEL_REASON",
     "CancelOutcome",
+    "JobResult",
     "JobRunner",
     "PipelineFactory",
     "QueuedJob",
+    "Runnable",
     "RunnerStats",
     "SHUTDOWN_REASON",
-    "options_to_dict",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,8 +51,17 @@ CANCEL_REASON: Final[str] = "cancelled on request"
 CancelOutcome = Literal["dequeued", "cancelling", "not-active"]
 
 
-class _Runnable(Protocol):
-    def run(self) -> Any: ...
+class JobResult(Protocol):
+    """What the runner reads of a finished pipeline run."""
+
+    @property
+    def episode_dir(self) -> Path: ...
+
+
+class Runnable(Protocol):
+    """One job's pipeline, ready to run."""
+
+    def run(self) -> JobResult: ...
 
 
 class PipelineFactory(Protocol):
@@ -61,19 +72,13 @@ class PipelineFactory(Protocol):
         video: Path,
         subtitles: Path,
         output_dir: Path,
-        options: Any,
+        options: PipelineOptions,
         *,
-        manager: TempFileManager,
+        manager: TempArea,
         settings: Settings | None,
-        progress: Callable[[Any], None],
+        progress: Callable[[ProgressEvent], None],
         cancel: CancelToken,
-    ) -> _Runnable: ...
-
-
-def _default_factory(*args: Any, **kwargs: Any) -> _Runnable:
-    from langflix.main import LangFlixPipeline
-
-    return LangFlixPipeline(*args, **kwargs)
+    ) -> Runnable: ...
 
 
 @dataclass
@@ -83,8 +88,8 @@ class QueuedJob:
     job_id: str
     video: Path
     subtitles: Path
-    options: Any
-    scope: TempFileManager
+    options: PipelineOptions
+    scope: TempArea
     resources: contextlib.ExitStack
     cancel: CancelToken = field(default_factory=CancelToken)
 
@@ -118,7 +123,7 @@ class JobRunner:
         self.workers = max(1, workers)
         self.max_queue = max(1, max_queue)
         self._settings = settings
-        self._factory: PipelineFactory = pipeline_factory or _default_factory  # type: ignore[assignment]
+        self._factory: PipelineFactory = pipeline_factory or LangFlixPipeline
         self._cond = threading.Condition()
         self._queue: collections.OrderedDict[str, QueuedJob] = collections.OrderedDict()
         self._running: dict[str, QueuedJob] = {}
@@ -265,15 +270,15 @@ class JobRunner:
             status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         if status == "cancelled" and job.cancel.reason == SHUTDOWN_REASON:
             status = "failed"
-        # The scope goes first: a client that reads a final state must find no
-        # temp file of this job (the tests poll exactly that).
+        # The scope goes first: a client that reads a final state finds no temp
+        # file of this job.
         self._close_resources(job)
         if status != "completed":
             shutil.rmtree(job_output, ignore_errors=True)  # only ever empty or ours: no partial outputs
         if not self.store.finish(job.job_id, status, error=error, outputs=outputs, output_dir=episode_dir):
             logger.info("job %s was already final; %s not recorded", job.job_id, status)
 
-    def _progress(self, job: QueuedJob, event: Any) -> None:
+    def _progress(self, job: QueuedJob, event: ProgressEvent) -> None:
         self.store.update_progress(job.job_id, event.percent, event.step, event.message)
 
     @staticmethod
@@ -288,9 +293,3 @@ def _list_outputs(episode_dir: Path) -> list[OutputFile]:
     """Every published file of a finished job, by name relative to its episode dir."""
     files = sorted(p for p in episode_dir.rglob("*") if p.is_file() and not p.is_symlink())
     return [OutputFile(p.relative_to(episode_dir).as_posix(), p.stat().st_size) for p in files]
-
-
-def options_to_dict(options: Any) -> Mapping[str, Any]:
-    """A JSON-able view of a job's options for the store."""
-    names = ("max_expressions", "repeat", "tts", "language_level", "episode_name")
-    return {n: getattr(options, n) for n in names if hasattr(options, n)}

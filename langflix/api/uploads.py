@@ -2,8 +2,8 @@
 
 Why not Starlette's ``request.form()``/``UploadFile``: they spool every file
 into the *system* temp dir (the standard library's temp-file module), outside
-any manager, so a crash or a dropped client would leave bytes nobody owns
-(the very bug this project exists to prevent). Here the body is parsed as it arrives with
+any manager, so a crash or a dropped client would leave bytes nobody owns.
+Here the body is parsed as it arrives with
 python-multipart's push parser and each file part is streamed, chunk by chunk,
 into a new file of the job's scope by ``awrite_stream``; bytes are counted
 against ``LANGFLIX_MAX_UPLOAD_BYTES`` while they stream, and the moment the
@@ -24,9 +24,10 @@ import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.subtitles import SUPPORTED_SUFFIXES
-from langflix.errors import FFmpegError, LangFlixError, QuotaExceededError
-from langflix.utils.temp_file_manager import Reservation, TempFileManager, awrite_stream
+from langflix.errors import FFmpegError, InvalidOptionError, LangFlixError, QuotaExceededError
+from langflix.temp import Reservation, TempArea, awrite_stream
 
 __all__ = [
     "FILE_FIELDS",
@@ -71,11 +72,11 @@ class MalformedUploadError(LangFlixError):
     """The request body is not a well-formed multipart/form-data message."""
 
 
-class InvalidFieldError(LangFlixError):
+class InvalidFieldError(InvalidOptionError):
     """A form field is missing, unknown, repeated or has a bad value."""
 
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
+        super().__init__(f"{field_name}: {message}", [(field_name, message)])
         self.field = field_name
         self.reason = message
 
@@ -279,7 +280,7 @@ async def receive_job_upload(
     *,
     content_type: str | None,
     content_length: int | None,
-    area: TempFileManager,
+    area: TempArea,
     max_upload_bytes: int,
 ) -> JobUpload:
     """Stream a job submission's body into ``area``; fields are returned unvalidated.
@@ -304,7 +305,7 @@ async def receive_job_upload(
 async def _receive(
     chunks: AsyncIterator[bytes],
     boundary: bytes,
-    area: TempFileManager,
+    area: TempArea,
     max_upload_bytes: int,
     claim: Reservation,
 ) -> JobUpload:
@@ -369,16 +370,14 @@ async def _receive(
     )
 
 
-async def probe_video(upload: JobUpload, *, timeout: float = 60.0) -> None:
-    """Refuse an uploaded "video" that ffprobe cannot read as video (415).
+async def probe_video(upload: JobUpload, tools: FFmpegTools) -> None:
+    """Refuse an uploaded "video" that ``tools``' ffprobe cannot read as video (415).
 
     ffprobe runs in a worker thread: it is a subprocess that may take a second
     on a big file, and the event loop must keep serving other requests.
     """
-    from langflix.core.ffmpeg import probe
-
     try:
-        info = await anyio.to_thread.run_sync(lambda: probe(upload.video, timeout=timeout))
+        info = await anyio.to_thread.run_sync(lambda: tools.probe(upload.video))
     except FFmpegError as exc:
         reason = str(exc).replace(str(upload.video), upload.video_filename)  # no server paths
         raise UnsupportedMediaError(

@@ -1,8 +1,10 @@
 """``langflix process`` and ``langflix demo``: run one job with a progress bar per step.
 
-Both commands end with the same summary: the outputs written, the time taken and
-the temp files left behind, which must be 0 (the summary says so loudly when not,
-because that is the promise this project exists to keep).
+Both commands end with the same summary (its rows come from the manifest): the
+outputs written, the time taken and the temp files left behind, which must be 0;
+when not, the summary says so loudly and the exit status is 1. The options are one
+:class:`~langflix.pipeline.PipelineOptions`: the flags' ranges, choices and help
+come from it, and the video format starts from ``LANGFLIX_VIDEO_*`` like the service's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -27,25 +29,43 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from langflix.cancel import CancelToken
 from langflix.cli import app
 from langflix.config import get_settings
-from langflix.core.cancel import CancelToken
 from langflix.core.expressions import LANGUAGE_LEVELS
-from langflix.core.video_editor import OutputFormat
+from langflix.core.output_format import DEFAULT_FORMAT, parse_size
 from langflix.demo import make_sample_episode
-from langflix.errors import CancelledError, LangFlixError
-from langflix.main import LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.errors import CancelledError, InvalidOptionError, LangFlixError
+from langflix.pipeline import (
+    LangFlixPipeline,
+    PipelineOptions,
+    PipelineResult,
+    ProgressEvent,
+    summary_rows,
+)
+from langflix.temp import OWNER_FILE, TempArea, TempFileManager, get_temp_manager
 from langflix.tts import TTS_PROVIDERS
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
-from langflix.utils.temp_sessions import OWNER_FILE
 
-__all__ = ["LevelChoice", "TTSChoice", "demo", "process", "temp_files_left"]
+__all__ = ["LevelChoice", "TTSChoice", "build_options", "demo", "process", "temp_files_left"]
 
 EXIT_FAILED: Final[int] = 1
 EXIT_INTERRUPTED: Final[int] = 130
 
 _out = Console()
 _err = Console(stderr=True)
+
+_FLAGS: Final[dict[str, str]] = {
+    "max_expressions": "--max-expressions",
+    "repeat": "--repeat",
+    "tts": "--tts",
+    "language_level": "--language-level",
+    "episode_name": "--episode-name",
+    "context_seconds": "--context",
+    "width": "--size",
+    "height": "--size",
+    "preset": "--preset",
+}
+"""The flag that sets each option, to name it in a usage error."""
 
 
 def temp_files_left(manager: TempFileManager) -> int:
@@ -54,16 +74,6 @@ def temp_files_left(manager: TempFileManager) -> int:
     if not root.exists():
         return 0
     return sum(1 for p in root.rglob("*") if p.name != OWNER_FILE)
-
-
-def _parse_size(value: str) -> tuple[int, int]:
-    try:
-        w, h = (int(part) for part in value.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if w < 16 or h < 16 or w % 2 or h % 2:
-        raise typer.BadParameter(f"{value!r}: width and height must be even and at least 16")
-    return w, h
 
 
 class _StepBars:
@@ -106,17 +116,11 @@ def _run(
     subtitles: Path,
     output_dir: Path,
     options: PipelineOptions,
-    manager: TempFileManager,
+    manager: TempArea,
     bars: _StepBars,
 ) -> PipelineResult:
     pipeline = LangFlixPipeline(
-        video,
-        subtitles,
-        output_dir,
-        options,
-        manager=manager,
-        progress=bars,
-        cancel=CancelToken(),
+        video, subtitles, output_dir, options, manager=manager, progress=bars, cancel=CancelToken()
     )
     return pipeline.run()
 
@@ -126,19 +130,17 @@ def _summary(result: PipelineResult | None, started: float, manager: TempFileMan
     left = temp_files_left(manager)
     elapsed = time.monotonic() - started
     if result is not None:
-        manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+        rows = summary_rows(json.loads(result.manifest.read_text(encoding="utf-8")))
         table = Table(title=f"Outputs in {escape(str(result.episode_dir))}", title_justify="left")
         table.add_column("file")
         table.add_column("expression")
         table.add_column("duration", justify="right")
-        for item in manifest["expressions"]:
-            table.add_row(escape(item["file"]), escape(item["phrase"]), f"{item['duration']:.1f} s")
-        comp = manifest["compilation"]
-        table.add_row(comp["file"], "(all of them)", f"{comp['duration']:.1f} s")
-        table.add_row(result.manifest.name, "(index)", "")
+        for row in rows:
+            length = "" if row.seconds is None else f"{row.seconds:.1f} s"
+            table.add_row(escape(row.file), escape(row.label), length)
         _out.print(table)
         _out.print(
-            f"outputs written: {len(result.videos) + 2} files in {escape(str(result.episode_dir))}",
+            f"outputs written: {len(rows)} files in {escape(str(result.episode_dir))}",
             soft_wrap=True,
             highlight=False,
         )
@@ -202,33 +204,55 @@ def _execute(
         raise typer.Exit(code)
 
 
-def _tts_name(choice: TTSChoice | None) -> str:
-    return choice.value if choice is not None else get_settings().tts
-
-
-def _options(
+def build_options(
+    *,
     max_expressions: int,
     repeat: int,
-    tts: str,
+    tts: str | None,
     language_level: str,
     episode_name: str | None,
-    size: str,
-    preset: str,
+    size: str | None,
+    preset: str | None,
     context: float,
 ) -> PipelineOptions:
-    width, height = _parse_size(size)
+    """A job's options from the flags; what a flag leaves out comes from the settings.
+
+    The output format starts from ``LANGFLIX_VIDEO_*`` (the service's too), then
+    ``--size``/``--preset`` override it. A bad value is a usage error naming its flag.
+    """
     try:
+        settings = get_settings()
+        changes: dict[str, Any] = {}
+        if size is not None:
+            changes["width"], changes["height"] = parse_size(size)
+        if preset is not None:
+            changes["preset"] = preset
         return PipelineOptions(
             max_expressions=max_expressions,
             repeat=repeat,
-            tts=tts,
+            tts=tts if tts is not None else settings.tts,
             language_level=language_level,
             episode_name=episode_name,
-            output_format=OutputFormat(width=width, height=height, preset=preset),
+            output_format=settings.output_format().replace(**changes),
             context_seconds=context,
         )
+    except InvalidOptionError as exc:
+        flags = sorted({_FLAGS[name] for name, _ in exc.problems if name in _FLAGS})
+        raise typer.BadParameter(str(exc), param_hint=flags or None) from exc
     except (LangFlixError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+def _declared(field: str) -> dict[str, Any]:
+    """typer's ``min``, ``max`` and ``help`` for ``field``, as PipelineOptions declares them."""
+    info = PipelineOptions.model_fields[field]
+    low, high = PipelineOptions.bounds(field)
+    kind = int if info.annotation is int else float
+    return {
+        "min": None if low is None else kind(low),
+        "max": None if high is None else kind(high),
+        "help": info.description,
+    }
 
 
 _OutputDir = Annotated[
@@ -240,13 +264,16 @@ _OutputDir = Annotated[
         file_okay=False,
     ),
 ]
+_DEFAULTS: Final[PipelineOptions] = PipelineOptions()
+
 _MaxExpressions = Annotated[
-    int, typer.Option("--max-expressions", "-n", min=1, help="How many expressions to teach.")
+    int, typer.Option("--max-expressions", "-n", **_declared("max_expressions"))
 ]
 _Repeat = Annotated[
-    int, typer.Option("--repeat", min=1, max=20, help="How often each expression clip is replayed.")
+    int, typer.Option("--repeat", **_declared("repeat"))
 ]
 # Enums built from the library's own tuples: --help lists exactly what the pipeline accepts.
+# (mypy cannot type an Enum whose members are computed: hence the ignores.)
 TTSChoice = Enum("TTSChoice", {name: name for name in TTS_PROVIDERS}, type=str)  # type: ignore[misc]
 LevelChoice = Enum("LevelChoice", {name: name for name in LANGUAGE_LEVELS}, type=str)  # type: ignore[misc]
 
@@ -256,7 +283,7 @@ _Tts = Annotated[
 ]
 _Level = Annotated[
     LevelChoice,
-    typer.Option("--language-level", help="The learner's level; picks expressions that fit it."),
+    typer.Option("--language-level", help=PipelineOptions.model_fields["language_level"].description),
 ]
 _EpisodeName = Annotated[
     str | None,
@@ -264,15 +291,20 @@ _EpisodeName = Annotated[
 ]
 _Context = Annotated[
     float,
-    typer.Option(
-        "--context",
-        min=0.0,
-        max=120.0,
-        help="Seconds of scene shown around the line (half before, half after).",
-    ),
+    typer.Option("--context", **_declared("context_seconds")),
 ]
-_Size = Annotated[str, typer.Option("--size", help="Output WIDTHxHEIGHT.")]
-_Preset = Annotated[str, typer.Option("--preset", help="x264 preset (ultrafast ... veryslow).")]
+_Size = Annotated[
+    str | None,
+    typer.Option("--size", help=f"Output WIDTHxHEIGHT (default: LANGFLIX_VIDEO_WIDTH/HEIGHT, {DEFAULT_FORMAT.size})."),
+]
+_Preset = Annotated[
+    str | None,
+    typer.Option("--preset", help=f"x264 preset (default: LANGFLIX_VIDEO_PRESET, {DEFAULT_FORMAT.preset})."),
+]
+
+
+def _choice(choice: Enum | None) -> str | None:
+    return None if choice is None else str(choice.value)
 
 
 @app.command()
@@ -287,19 +319,22 @@ def process(
         ),
     ],
     output_dir: _OutputDir = None,
-    max_expressions: _MaxExpressions = 5,
-    repeat: _Repeat = 2,
+    max_expressions: _MaxExpressions = _DEFAULTS.max_expressions,
+    repeat: _Repeat = _DEFAULTS.repeat,
     tts: _Tts = None,
-    language_level: _Level = LevelChoice("intermediate"),
+    language_level: _Level = LevelChoice(_DEFAULTS.language_level),
     episode_name: _EpisodeName = None,
-    context: _Context = 10.0,
-    size: _Size = "1280x720",
-    preset: _Preset = "veryfast",
+    context: _Context = _DEFAULTS.context_seconds,
+    size: _Size = None,
+    preset: _Preset = None,
 ) -> None:
-    """Turn VIDEO + SUBTITLES into one lesson per expression, a compilation and a manifest."""
-    options = _options(
-        max_expressions, repeat, _tts_name(tts), language_level.value, episode_name, size, preset,
-        context,
+    """Turn VIDEO + SUBTITLES into one lesson per expression, a compilation and a manifest.
+
+    The video format is LANGFLIX_VIDEO_* (as the service's), with --size and --preset on top.
+    """
+    options = build_options(
+        max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=language_level.value,
+        episode_name=episode_name, size=size, preset=preset, context=context,
     )  # fmt: skip
     _execute(video, subtitles, output_dir or get_settings().output_dir, options, demo=False)
 
@@ -311,18 +346,18 @@ def demo(
         typer.Option("-o", "--output-dir", file_okay=False, help="Where the demo's outputs go."),
     ] = Path("langflix-output"),
     max_expressions: _MaxExpressions = 3,
-    repeat: _Repeat = 2,
+    repeat: _Repeat = _DEFAULTS.repeat,
     tts: _Tts = None,
     context: _Context = 5.0,
-    size: _Size = "1280x720",
-    preset: _Preset = "veryfast",
+    size: _Size = None,
+    preset: _Preset = None,
     duration: Annotated[
         float, typer.Option("--duration", min=5.0, help="Length of the sample episode in seconds.")
     ] = 30.0,
 ) -> None:
     """Make a sample episode (test pattern + spoken idioms) and run the pipeline on it."""
-    options = _options(
-        max_expressions, repeat, _tts_name(tts), "intermediate", "langflix-demo", size, preset,
-        context,
+    options = build_options(
+        max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=_DEFAULTS.language_level,
+        episode_name="langflix-demo", size=size, preset=preset, context=context,
     )  # fmt: skip
     _execute(Path(), Path(), output_dir, options, demo=True, demo_seconds=duration)

@@ -1,0 +1,47 @@
+"""The media layer: subtitles, expressions, ffmpeg, the video editor, HTTP options.
+
+Nothing here reads settings: binaries, timeouts, formats and HTTP options are
+passed in by the caller (``langflix.config.Settings`` builds them). Each module
+answers one question:
+
+- ``subtitles`` (with ``sami``, ``text_encoding``): reading subtitle files into cues;
+- ``expressions``: the curated list and the offline choice of what to teach;
+- ``llm_selector``: the optional choice by an OpenAI-compatible chat model;
+- ``process``: the one subprocess helper;
+- ``ffmpeg``: :class:`FFmpegTools`, running and probing with the caller's binaries;
+- ``output_format``: :class:`OutputFormat`, the one video format of a job;
+- ``video_editor``: clips, title cards and lessons inside a temp area;
+- ``http``: :class:`HttpOptions` and the retry policy of every HTTP client;
+- ``validated``: the options base class whose errors name the field.
+"""
+
+from __future__ import annotations
+
+from langflix.core.expressions import LANGUAGE_LEVELS, Expression, select_expressions
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo
+from langflix.core.http import HttpOptions, RetryPolicy
+from langflix.core.llm_selector import LLMExpressionSelector
+from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
+from langflix.core.process import run_process
+from langflix.core.subtitles import Cue, Subtitles, load_subtitles
+from langflix.core.validated import ValidatedModel
+from langflix.core.video_editor import VideoEditor
+
+__all__ = [
+    "Cue",
+    "DEFAULT_FORMAT",
+    "Expression",
+    "FFmpegTools",
+    "HttpOptions",
+    "LANGUAGE_LEVELS",
+    "LLMExpressionSelector",
+    "MediaInfo",
+    "OutputFormat",
+    "RetryPolicy",
+    "Subtitles",
+    "ValidatedModel",
+    "VideoEditor",
+    "load_subtitles",
+    "run_process",
+    "select_expressions",
+]

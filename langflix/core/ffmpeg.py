@@ -3,42 +3,36 @@
 Everything here goes through :func:`langflix.core.process.run_process`, so a
 failed, timed-out or cancelled run raises :class:`~langflix.errors.FFmpegError`
 (or :class:`~langflix.errors.CancelledError`) with ffmpeg's last lines of
-stderr, and never leaves an ffmpeg process behind. The binaries come from the
-settings ``LANGFLIX_FFMPEG_BINARY`` / ``LANGFLIX_FFPROBE_BINARY``.
+stderr, and never leaves an ffmpeg process behind. Which binaries run and how
+long they may take is an :class:`FFmpegTools` the caller passes in (made from
+``LANGFLIX_FFMPEG_*`` by ``Settings.ffmpeg_tools()``); nothing here reads settings.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from langflix.config import get_settings
-from langflix.core.cancel import CancelToken
-from langflix.core.process import run_process
-from langflix.errors import FFmpegError, LangFlixError
+from langflix.cancel import CancelToken
+from langflix.core.process import run_process, tool_version
+from langflix.errors import FFmpegError
 
 __all__ = [
     "FFMPEG_INSTALL_HINT",
+    "FFmpegTools",
     "MediaInfo",
     "media_url",
-    "probe",
-    "run_ffmpeg",
-    "tool_versions",
 ]
 
 FFMPEG_INSTALL_HINT: Final[str] = (
     "install FFmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) "
     "or point LANGFLIX_FFMPEG_BINARY / LANGFLIX_FFPROBE_BINARY at it"
 )
-_ESPEAK_INSTALL_HINT: Final[str] = (
-    "install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng) or set LANGFLIX_ESPEAK_BINARY"
-)
-_VERSION_TIMEOUT: Final[float] = 10.0
+_VERSION_PATTERN: Final[str] = r"version\s+(\S+)"
 
 
 @dataclass(frozen=True)
@@ -57,59 +51,72 @@ class MediaInfo:
     sample_rate: int | None
 
 
-def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
-    """Describe ``path`` (streams, size, frame rate, duration) with ffprobe's JSON output.
+@dataclass(frozen=True, kw_only=True)
+class FFmpegTools:
+    """The ffmpeg and ffprobe a job runs, and how long each run may take.
 
-    Raises FFmpegError("<file> is not a readable media file: ...") for anything
-    that is not audio or video, quoting ffprobe's own reason.
+    ``timeout`` bounds every ffmpeg run, so a hung ffmpeg can never block a job
+    forever; ``probe_timeout`` bounds every ffprobe.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FFmpegError(f"{path} is not a readable media file: no such file")
-    binary = get_settings().ffprobe_binary
-    # Check first so a missing ffprobe is not reported as a bad input file.
-    _require(binary)
-    cmd = [
-        binary, "-v", "error", "-print_format", "json",
-        "-show_format", "-show_streams", media_url(path),
-    ]  # fmt: skip
-    try:
-        result = run_process(cmd, timeout=timeout, error_cls=FFmpegError)
-    except FFmpegError as exc:
-        raise FFmpegError(f"{path} is not a readable media file: {_reason(exc)}") from exc
-    try:
-        data = json.loads(result.stdout)
-    except ValueError as exc:
-        raise FFmpegError(
-            f"{path} is not a readable media file: ffprobe printed no valid JSON"
-        ) from exc
-    return _media_info(path, data)
 
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    timeout: float = 1800.0
+    probe_timeout: float = 60.0
 
-def run_ffmpeg(
-    args: Sequence[str],
-    *,
-    timeout: float | None = None,
-    cancel: CancelToken | None = None,
-) -> None:
-    """Run ``ffmpeg -hide_banner -nostdin -y -loglevel error <args>``.
+    def __post_init__(self) -> None:
+        if not (self.timeout > 0 and self.probe_timeout > 0):
+            raise ValueError(f"ffmpeg timeouts must be positive, got {self.timeout} and {self.probe_timeout}")
 
-    ``timeout`` None means the ``LANGFLIX_FFMPEG_TIMEOUT`` setting, so a hung
-    ffmpeg can never block a job forever. ``-nostdin`` keeps ffmpeg from
-    stealing the terminal (and from stopping on SIGTTIN in the background).
-    """
-    settings = get_settings()
-    cmd = [
-        settings.ffmpeg_binary, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        *map(str, args),
-    ]  # fmt: skip
-    run_process(
-        cmd,
-        timeout=settings.ffmpeg_timeout if timeout is None else timeout,
-        cancel=cancel,
-        error_cls=FFmpegError,
-        install_hint=FFMPEG_INSTALL_HINT,
-    )
+    def run(self, args: Sequence[str], *, timeout: float | None = None, cancel: CancelToken | None = None) -> None:
+        """Run ``ffmpeg -hide_banner -nostdin -y -loglevel error <args>``.
+
+        ``timeout`` None means :attr:`timeout`. ``-nostdin`` keeps ffmpeg from
+        stealing the terminal (and from stopping on SIGTTIN in the background).
+        """
+        cmd = [self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *map(str, args)]
+        run_process(
+            cmd,
+            timeout=self.timeout if timeout is None else timeout,
+            cancel=cancel,
+            error_cls=FFmpegError,
+            install_hint=FFMPEG_INSTALL_HINT,
+        )
+
+    def probe(self, path: Path, *, timeout: float | None = None) -> MediaInfo:
+        """Describe ``path`` (streams, size, frame rate, duration) with ffprobe's JSON output.
+
+        Raises FFmpegError("<file> is not a readable media file: ...") for anything
+        that is not audio or video, quoting ffprobe's own reason.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FFmpegError(f"{path} is not a readable media file: no such file")
+        # Check first so a missing ffprobe is not reported as a bad input file.
+        if shutil.which(self.ffprobe) is None:
+            raise FFmpegError(f"{self.ffprobe} is not installed: {FFMPEG_INSTALL_HINT}")
+        cmd = [
+            self.ffprobe, "-v", "error", "-print_format", "json",
+            "-show_format", "-show_streams", media_url(path),
+        ]  # fmt: skip
+        try:
+            result = run_process(
+                cmd, timeout=self.probe_timeout if timeout is None else timeout, error_cls=FFmpegError
+            )
+        except FFmpegError as exc:
+            raise FFmpegError(f"{path} is not a readable media file: {_reason(exc)}") from exc
+        try:
+            data = json.loads(result.stdout)
+        except ValueError as exc:
+            raise FFmpegError(f"{path} is not a readable media file: ffprobe printed no valid JSON") from exc
+        return _media_info(path, data)
+
+    def versions(self) -> dict[str, str | None]:
+        """Versions of ffmpeg and ffprobe (None when missing), for /health."""
+        return {
+            "ffmpeg": tool_version([self.ffmpeg, "-version"], _VERSION_PATTERN),
+            "ffprobe": tool_version([self.ffprobe, "-version"], _VERSION_PATTERN),
+        }
 
 
 def media_url(path: Path) -> str:
@@ -119,33 +126,6 @@ def media_url(path: Path) -> str:
     for a protocol; ``file:`` plus the absolute path is always just a file.
     """
     return "file:" + str(Path(path).absolute())
-
-
-def tool_versions() -> dict[str, str | None]:
-    """Versions of ffmpeg, ffprobe and espeak-ng (None when missing), for /health."""
-    settings = get_settings()
-    return {
-        "ffmpeg": _version([settings.ffmpeg_binary, "-version"], r"version\s+(\S+)"),
-        "ffprobe": _version([settings.ffprobe_binary, "-version"], r"version\s+(\S+)"),
-        "espeak-ng": _version(
-            [settings.espeak_binary, "--version"], r"(\d+(?:\.\d+)+(?:[-.\w]*)?)"
-        ),
-    }
-
-
-def _version(cmd: list[str], pattern: str) -> str | None:
-    try:
-        result = run_process(cmd, timeout=_VERSION_TIMEOUT)
-    except LangFlixError:
-        return None
-    first_line = result.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
-    match = re.search(pattern, first_line[0]) if first_line else None
-    return match.group(1) if match else None
-
-
-def _require(binary: str) -> None:
-    if shutil.which(binary) is None:
-        raise FFmpegError(f"{binary} is not installed: {FFMPEG_INSTALL_HINT}")
 
 
 def _reason(exc: FFmpegError) -> str:
@@ -206,14 +186,18 @@ def _rate(stream: dict[str, Any]) -> float | None:
 
 
 def _float(value: object) -> float | None:
+    if not isinstance(value, (int, float, str)):
+        return None
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(value)
+    except ValueError:
         return None
 
 
 def _int(value: object) -> int | None:
+    if not isinstance(value, (int, float, str)):
+        return None
     try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return None

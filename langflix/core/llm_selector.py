@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from langflix.config import Settings
 from langflix.core.expressions import (
     LANGUAGE_LEVELS,
     Expression,
@@ -27,15 +25,17 @@ from langflix.core.expressions import (
     phrase_in_text,
     usable_cues,
 )
+from langflix.core.http import HttpOptions
 from langflix.core.subtitles import Cue
 from langflix.errors import ConfigError, ExpressionError
-from langflix.utils.http_retry import RetryPolicy
 
-__all__ = ["LLMExpressionSelector", "LLMPick"]
+__all__ = ["DEFAULT_LLM_HTTP", "LLMExpressionSelector", "LLMPick"]
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRY_AFTER: Final[float] = 30.0
+DEFAULT_LLM_HTTP: Final[HttpOptions] = HttpOptions(timeout=60.0)
+"""A chat completion may take a while: a longer timeout than the TTS calls'."""
 _BODY_TAIL: Final[int] = 300
 
 _SYSTEM_PROMPT: Final[str] = (
@@ -102,11 +102,7 @@ class LLMExpressionSelector:
         api_key: str,
         model: str,
         *,
-        timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
-        retries: int = 2,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        http: HttpOptions = DEFAULT_LLM_HTTP,
         context_seconds: float = 10.0,
         translation_language: str | None = None,
     ) -> None:
@@ -114,35 +110,16 @@ class LLMExpressionSelector:
             raise ConfigError("the LLM selector needs a base URL; set LANGFLIX_LLM_BASE_URL")
         if not api_key:
             raise ConfigError("the LLM selector needs an API key; set LANGFLIX_LLM_API_KEY")
-        if timeout <= 0 or retries < 0 or backoff < 0:
-            raise ConfigError("LLM timeout must be > 0, retries and backoff >= 0")
         root = base_url.rstrip("/")
         # Accept both "https://host" and "https://host/v1" as the base URL.
         self.url: Final[str] = (
             root + "/chat/completions" if root.endswith("/v1") else root + "/v1/chat/completions"
         )
         self.model = model
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
+        self.http = http
         self.context_seconds = context_seconds
         self.translation_language = translation_language
         self._api_key = api_key
-        self._transport = transport
-        self._sleep = sleep
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
-    ) -> LLMExpressionSelector:
-        """Build from ``LANGFLIX_LLM_*``; ConfigError naming the missing setting."""
-        return cls(
-            settings.llm_base_url or "",
-            settings.llm_api_key or "",
-            settings.llm_model,
-            timeout=settings.llm_timeout,
-            transport=transport,
-        )
 
     def __repr__(self) -> str:  # never show the key
         return f"LLMExpressionSelector(url={self.url!r}, model={self.model!r})"
@@ -203,25 +180,20 @@ class LLMExpressionSelector:
             "response_format": {"type": "json_object"},
         }
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        policy = RetryPolicy(
-            label=f"LLM at {self.url}",
-            retries=self.retries,
-            backoff=lambda attempt: self.backoff * 2 ** (attempt - 1),
-            max_retry_after=_MAX_RETRY_AFTER,
-            # A completion has no side effect, so any transport failure, a read
-            # timeout included, is worth another try (the module docstring's promise).
-            retry_on=(httpx.TransportError,),
-            sleep=self._sleep,
+        # A completion has no side effect, so any transport failure, a read
+        # timeout included, is worth another try.
+        policy = self.http.policy(
+            f"LLM at {self.url}", retry_on=(httpx.TransportError,), max_retry_after=_MAX_RETRY_AFTER
         )
-        with httpx.Client(transport=self._transport, timeout=self.timeout) as client:
+        with self.http.open() as client:
             try:
                 response, attempt = policy.send(
-                    lambda: client.post(self.url, json=body, headers=headers)
+                    lambda: client.post(self.url, json=body, headers=headers, timeout=self.http.timeout)
                 )
             except httpx.TimeoutException as exc:
                 raise ExpressionError(
-                    f"the LLM at {self.url} timed out after {self.timeout:g} s "
-                    f"({self.retries + 1} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
+                    f"the LLM at {self.url} timed out after {self.http.timeout:g} s "
+                    f"({self.http.retries + 1} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
                     "offline selector"
                 ) from exc
             except httpx.TransportError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import selectors
 import shlex
 import signal
@@ -19,10 +20,10 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, LangFlixError
 
-__all__ = ["STDERR_TAIL_BYTES", "STDERR_TAIL_LINES", "run_process"]
+__all__ = ["STDERR_TAIL_BYTES", "STDERR_TAIL_LINES", "run_process", "tool_version"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _POLL_SECONDS: Final[float] = 0.05
 _TERMINATE_GRACE: Final[float] = 3.0
 _READ_CHUNK: Final[int] = 64 * 1024
 _ORPHAN_PIPE_GRACE: Final[float] = 2.0
+_VERSION_TIMEOUT: Final[float] = 10.0
 
 
 def run_process(
@@ -157,8 +159,8 @@ def _pump(
             if sel.get_map() and exited_at is not None and now - exited_at > _ORPHAN_PIPE_GRACE:
                 # The child exited but a grandchild it left behind still holds the
                 # pipes open: do not wait for that stranger, keep what we have.
-                for fd in list(sel.get_map()):
-                    sel.unregister(fd)
+                for registered in list(sel.get_map()):
+                    sel.unregister(registered)
             if sel.get_map():
                 if exited_at is None and proc.poll() is not None:
                     exited_at = now
@@ -240,3 +242,14 @@ def _format_tail(stderr: bytes | bytearray, *, prefix: str, empty: str = "") -> 
         return empty
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     return prefix + "\n".join(lines[-STDERR_TAIL_LINES:])
+
+
+def tool_version(cmd: Sequence[str], pattern: str, *, timeout: float = _VERSION_TIMEOUT) -> str | None:
+    """The version ``pattern`` finds in the first line ``cmd`` prints; None when it cannot run."""
+    try:
+        result = run_process(cmd, timeout=timeout)
+    except LangFlixError:
+        return None
+    first_line = result.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
+    match = re.search(pattern, first_line[0]) if first_line else None
+    return match.group(1) if match else None

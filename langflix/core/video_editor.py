@@ -1,7 +1,7 @@
 """Clips, title cards and educational sequences, every byte inside a job's scope.
 
 Each distinct piece (a context clip, an expression clip, a title card) is encoded
-exactly once, to one normalised format (:class:`OutputFormat`: H.264 yuv420p +
+exactly once, to one normalised format (:class:`~langflix.core.output_format.OutputFormat`: H.264 yuv420p +
 AAC stereo, one size, frame rate and sample rate). Sequences are then joined
 with the concat demuxer in copy mode, so repeating a clip costs no encode and
 no quality. (Each joined piece keeps its AAC encoder priming, about 23 ms at
@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import MediaInfo, media_url, probe, run_ffmpeg
+from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo, media_url
+from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
 from langflix.core.process import run_process
 from langflix.errors import FFmpegError, LangFlixError
-from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea
 
-__all__ = ["OutputFormat", "VideoEditor", "find_font"]
+__all__ = ["VideoEditor", "find_font"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,35 +54,6 @@ _HANGUL: Final[re.Pattern[str]] = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-
 
 
 @dataclass(frozen=True)
-class OutputFormat:
-    """The one format every piece is encoded to, so pieces join with ``-c copy``."""
-
-    width: int = 1280
-    height: int = 720
-    fps: int = 25
-    sample_rate: int = 44100
-    crf: int = 23
-    preset: str = "veryfast"
-
-    def __post_init__(self) -> None:
-        # yuv420p needs even dimensions; catching it here beats an x264 error later.
-        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
-            raise ValueError(
-                f"OutputFormat size must be even and >= 16, got {self.width}x{self.height}"
-            )
-        if not 1 <= self.fps <= 120:
-            raise ValueError(f"OutputFormat fps must be 1..120, got {self.fps}")
-        if not 8000 <= self.sample_rate <= 192000:
-            raise ValueError(
-                f"OutputFormat sample_rate must be 8000..192000, got {self.sample_rate}"
-            )
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"OutputFormat crf must be 0..51, got {self.crf}")
-        if not self.preset:
-            raise ValueError("OutputFormat preset must name an x264 preset, e.g. 'veryfast'")
-
-
-@dataclass(frozen=True)
 class _TextLine:
     text: str
     size: int
@@ -89,24 +61,24 @@ class _TextLine:
 
 
 class VideoEditor:
-    """Makes the pieces of an educational video inside one temp scope.
+    """Makes the pieces of an educational video inside one temp area (a job's scope).
 
-    ``cancel`` stops a running ffmpeg (it is killed and reaped, its output
-    released); ``timeout`` bounds each ffmpeg run (None: LANGFLIX_FFMPEG_TIMEOUT).
+    ``tools`` are the ffmpeg/ffprobe to run and their timeouts; ``cancel`` stops
+    a running ffmpeg (it is killed and reaped, its output released).
     """
 
     def __init__(
         self,
-        scope: TempFileManager | TempScope,
+        scope: TempArea,
         *,
-        fmt: OutputFormat = OutputFormat(),
+        fmt: OutputFormat = DEFAULT_FORMAT,
+        tools: FFmpegTools = FFmpegTools(),
         cancel: CancelToken | None = None,
-        timeout: float | None = None,
     ) -> None:
         self._scope = scope
         self._fmt = fmt
+        self._tools = tools
         self._cancel = cancel
-        self._timeout = timeout
 
     @property
     def fmt(self) -> OutputFormat:
@@ -121,7 +93,7 @@ class VideoEditor:
         raises FFmpegError. A source without audio gets a silent stereo track, so
         every piece has the same streams and joins without re-encoding.
         """
-        info = probe(video)
+        info = self._tools.probe(video)
         if not info.has_video:
             raise FFmpegError(
                 f"{video} has no video stream: LangFlix needs a video file to cut clips from"
@@ -185,7 +157,7 @@ class VideoEditor:
             raise ValueError(f"title card duration must be > 0 s, got {duration}")
         speech: MediaInfo | None = None
         if audio is not None:
-            speech = probe(audio)
+            speech = self._tools.probe(audio)
             if not speech.has_audio:
                 raise FFmpegError(
                     f"{audio} has no audio stream: expected the speech for the title card"
@@ -291,11 +263,7 @@ class VideoEditor:
         out = self._scope.new_file(suffix=".mp4", prefix=prefix)
         try:
             codec = self._codec_args() if reencode else []
-            run_ffmpeg(
-                [*args, *codec, *extra, "-f", "mp4", media_url(out)],
-                timeout=self._timeout,
-                cancel=self._cancel,
-            )
+            self._tools.run([*args, *codec, *extra, "-f", "mp4", media_url(out)], cancel=self._cancel)
         except BaseException:
             # Failure, timeout, cancel, Ctrl-C: nobody may pick up half a video.
             self._discard(out)
@@ -365,7 +333,7 @@ class VideoEditor:
         return f"anullsrc=r={self._fmt.sample_rate}:cl=stereo"
 
     def _check_compatible(self, piece: Path) -> None:
-        info = probe(piece)
+        info = self._tools.probe(piece)
         f = self._fmt
         expected = (True, True, f.width, f.height, "h264", "aac", f.sample_rate)
         actual = (

@@ -1,46 +1,39 @@
 """What every TTS provider shares: the interface, language tags, retries, audio files.
 
 Each provider module (``espeak``, ``lemonfox``, ``google``) is one small class that
-turns text into an audio file inside the caller's temp scope. Everything they have
-in common lives here so the rules are written once:
+turns text into an audio file inside the caller's temp area, registered once in
+:mod:`langflix.tts.registry`. Everything they have in common lives here so the
+rules are written once:
 
-* the audio file is made with ``scope.new_file`` and released again on *any*
+* the audio file is made with ``area.new_file`` and released again on *any*
   failure, so a failed synthesis leaves no byte behind in the job's scope;
-* HTTP calls have a timeout, are retried on connection errors, 429 and 5xx with a
-  small (injectable) backoff (:mod:`langflix.utils.http_retry`), and every failure
-  becomes a :class:`TTSError` that names the provider, the status and the setting;
+* HTTP calls follow one :class:`~langflix.core.http.HttpOptions` (timeout,
+  retries on connection errors, 429 and 5xx with a small backoff, cancel), and
+  every failure becomes a :class:`TTSError` that names the provider, the status
+  and the setting;
 * an API key never appears in an error message.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Literal, Protocol, Self, runtime_checkable
 
 import httpx
 
-from langflix.core.cancel import CancelToken
+from langflix.core.http import HttpOptions
 from langflix.errors import TTSError
-from langflix.utils.http_retry import Backoff, RetryPolicy, default_backoff
-from langflix.utils.http_retry import retry_after as _retry_after  # noqa: F401 - old name, still tested
-
-if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
-
-    TempArea = TempFileManager | TempScope
-    """Where audio files go: a manager or (usually) a job's scope; same API."""
+from langflix.temp import TempArea
 
 __all__ = [
     "AudioFormat",
-    "Backoff",
     "HttpSpeechClient",
     "LanguageTag",
+    "ProviderConfig",
     "TTSClient",
-    "default_backoff",
     "parse_language",
     "release_quietly",
     "require_text",
@@ -59,13 +52,37 @@ _BODY_SNIPPET: Final[int] = 300
 
 @runtime_checkable
 class TTSClient(Protocol):
-    """One text-to-speech provider: text in, an audio file inside ``scope`` out."""
+    """One text-to-speech provider: text in, an audio file inside ``area`` out."""
 
-    name: str
-
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
-        """Speak ``text`` in ``language``; the file belongs to ``scope``. Raises TTSError."""
+    @property
+    def name(self) -> str:
+        """The provider's registry name ("espeak"), used in every message."""
         ...
+
+    def synthesize(self, text: str, language: str, area: TempArea) -> Path:
+        """Speak ``text`` in ``language``; the file belongs to ``area``. Raises TTSError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderConfig:
+    """A provider's own settings (``LANGFLIX_<PROVIDER>_<FIELD>``); None: the provider's default."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    voice: str | None = None
+    binary: str | None = None
+
+    @classmethod
+    def from_values(cls, provider: str, values: Mapping[str, object]) -> ProviderConfig:
+        """Read ``<provider>_api_key``, ``<provider>_base_url``... out of a settings mapping.
+
+        The naming rule is the whole wiring: a provider named ``polly`` is configured
+        by ``polly_api_key`` (``LANGFLIX_POLLY_API_KEY``) and so on, with no code
+        per provider between the settings and the registry.
+        """
+        found = {name: values.get(f"{provider}_{name}") for name in ("api_key", "base_url", "voice", "binary")}
+        return cls(**{name: str(value) for name, value in found.items() if value is not None})
 
 
 def require_text(text: str, provider: str) -> str:
@@ -159,56 +176,41 @@ def release_quietly(scope: TempArea, path: Path) -> None:
 
 
 class HttpSpeechClient:
-    """Base of the HTTP providers: one POST with timeout, retries and clear errors.
+    """Base of the HTTP providers: one POST with the shared options and clear errors.
 
-    ``client`` (an ``httpx.Client`` the caller owns and closes) or ``transport``
-    (e.g. ``httpx.MockTransport``) redirect the calls in tests; with neither, a
-    short-lived client is opened per synthesis and always closed, so an instance
-    holds no socket between calls and needs no ``close()``.
+    A subclass names itself and its settings and sets its defaults; the key check,
+    the audio format check, the retries and the error wording are all here.
     """
 
-    name: str = "http"
-    key_setting: str = ""
-    base_url_setting: str = ""
+    name: ClassVar[str] = "http"
+    key_setting: ClassVar[str | None] = None
+    base_url_setting: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    default_voice: ClassVar[str | None] = None
 
     def __init__(
         self,
+        api_key: str,
         *,
-        base_url: str,
-        timeout: float = 30.0,
-        retries: int = 2,
-        backoff: Backoff = default_backoff,
-        client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        cancel: CancelToken | None = None,
+        base_url: str | None = None,
+        voice: str | None = None,
+        audio_format: AudioFormat = "wav",
+        http: HttpOptions = HttpOptions(),
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
-        if client is not None and transport is not None:
-            raise ValueError("pass either client or transport, not both")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self._backoff = backoff
-        self._client = client
-        self._transport = transport
-        self._cancel = cancel
-        self._secret: str | None = None  # set by subclasses; redacted from every message
+        if not api_key:
+            raise TTSError(f"{self.name} needs an API key: set {self.key_setting}")
+        if audio_format not in ("wav", "mp3"):
+            raise ValueError(f"audio_format must be 'wav' or 'mp3', not {audio_format!r}")
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.voice = voice or self.default_voice
+        self.audio_format: AudioFormat = audio_format
+        self.http = http
+        self._api_key = api_key  # redacted from every message
 
-    @contextlib.contextmanager
-    def _http(self) -> Iterator[httpx.Client]:
-        if self._client is not None:
-            yield self._client
-            return
-        if self._transport is not None:
-            # Closing an httpx.Client also closes its transport; the transport is
-            # the caller's, so this wrapper is deliberately left open.
-            yield httpx.Client(transport=self._transport, timeout=self.timeout)
-            return
-        with httpx.Client(timeout=self.timeout) as client:
-            yield client
+    @classmethod
+    def from_config(cls, config: ProviderConfig, http: HttpOptions) -> Self:
+        """The client ``config`` describes (the registry checked its key is set)."""
+        return cls(config.api_key or "", base_url=config.base_url, voice=config.voice, http=http)
 
     def _post(
         self,
@@ -225,10 +227,10 @@ class HttpSpeechClient:
         try:
             return self._post_with_retries(path, json=json, headers=headers, params=params)
         except TTSError as exc:
-            if self._secret and self._secret in str(exc):
+            if self._api_key in str(exc):
                 # A provider may echo the request (URL, headers) back in its error
                 # body: the key must never reach a log or an API response.
-                raise TTSError(str(exc).replace(self._secret, "***")) from exc.__cause__
+                raise TTSError(str(exc).replace(self._api_key, "***")) from exc.__cause__
             raise
 
     def _post_with_retries(
@@ -240,26 +242,22 @@ class HttpSpeechClient:
         params: Mapping[str, str] | None,
     ) -> httpx.Response:
         url = f"{self.base_url}{path}"
-        policy = RetryPolicy(
-            label=self.name, retries=self.retries, backoff=self._backoff, cancel=self._cancel
-        )
-        with self._http() as client:
+        timeout = self.http.timeout
+        with self.http.open() as client:
             try:
-                response, attempt = policy.send(
-                    lambda: client.post(
-                        url, json=json, headers=dict(headers), params=params, timeout=self.timeout
-                    )
+                response, attempt = self.http.policy(self.name).send(
+                    lambda: client.post(url, json=json, headers=dict(headers), params=params, timeout=timeout)
                 )
             except httpx.TimeoutException as exc:
                 # Only a connect timeout was retried: after a read timeout the provider
                 # may still be working, and retrying would multiply the user's wait.
                 raise TTSError(
-                    f"{self.name} did not answer within {self.timeout:g} s ({type(exc).__name__}) "
+                    f"{self.name} did not answer within {timeout:g} s ({type(exc).__name__}) "
                     f"at {url}; raise LANGFLIX_TTS_TIMEOUT or try a shorter text"
                 ) from exc
             except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
                 raise TTSError(
-                    f"cannot reach {self.name} at {url} after {self.retries + 1} attempt(s): "
+                    f"cannot reach {self.name} at {url} after {self.http.retries + 1} attempt(s): "
                     f"{exc}; check {self.base_url_setting} and the network"
                 ) from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -6,17 +6,16 @@ import io
 import wave
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import ClassVar, Final
 
-from langflix.core.cancel import CancelToken
-from langflix.core.process import run_process
+from langflix.cancel import CancelToken
+from langflix.core.http import HttpOptions
+from langflix.core.process import run_process, tool_version
 from langflix.errors import TTSError
-from langflix.tts.base import parse_language, release_quietly, require_text
+from langflix.temp import TempArea
+from langflix.tts.base import ProviderConfig, parse_language, release_quietly, require_text
 
-if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
-
-__all__ = ["ESPEAK_INSTALL_HINT", "ESPEAK_VOICES", "EspeakTTS"]
+__all__ = ["ESPEAK_INSTALL_HINT", "ESPEAK_VOICES", "EspeakTTS", "espeak_version"]
 
 ESPEAK_INSTALL_HINT: Final[str] = (
     "install it with `apt-get install espeak-ng` or set LANGFLIX_ESPEAK_BINARY"
@@ -44,11 +43,13 @@ ESPEAK_VOICES: Final[Mapping[str, str]] = {
 class EspeakTTS:
     """Robotic but free, offline and fast; the default so a job never needs a key."""
 
-    name = "espeak"
+    name: ClassVar[str] = "espeak"
+    key_setting: ClassVar[str | None] = None
+    default_binary: ClassVar[str] = "espeak-ng"
 
     def __init__(
         self,
-        binary: str = "espeak-ng",
+        binary: str | None = None,
         *,
         voice: str | None = None,
         speed: int | None = None,
@@ -57,11 +58,16 @@ class EspeakTTS:
     ) -> None:
         if speed is not None and not 80 <= speed <= 450:
             raise ValueError("speed is in words per minute, between 80 and 450")
-        self.binary = binary
+        self.binary = binary or self.default_binary
         self.voice = voice
         self.speed = speed
         self.timeout = timeout
         self._cancel = cancel
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig, http: HttpOptions) -> EspeakTTS:
+        """espeak-ng from ``config.binary``; of ``http`` only the timeout and the cancel token apply."""
+        return cls(config.binary, timeout=http.timeout, cancel=http.cancel)
 
     def voice_for(self, language: str) -> str:
         """The espeak-ng voice for ``language`` ("en" -> "en-us", "ko" -> "ko")."""
@@ -70,14 +76,14 @@ class EspeakTTS:
         tag = parse_language(language, self.name)
         return ESPEAK_VOICES.get(str(tag)) or ESPEAK_VOICES.get(tag.language) or tag.language
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
-        """Run espeak-ng into a new WAV file of ``scope``; nothing is left if it fails."""
+    def synthesize(self, text: str, language: str, area: TempArea) -> Path:
+        """Run espeak-ng into a new WAV file of ``area``; nothing is left if it fails."""
         spoken = require_text(text, self.name)
         voice = self.voice_for(language)
         cmd = [self.binary, "-v", voice]
         if self.speed is not None:
             cmd += ["-s", str(self.speed)]
-        path = scope.new_file(suffix=".wav")
+        path = area.new_file(suffix=".wav")
         # "--stdout", not "-w PATH": espeak-ng silently writes nothing when the
         # -w path is longer than ~200 characters (deep temp dirs hit that).
         # "--" ends the options: a line such as "-- Run!" or "-x marks it" is text,
@@ -95,9 +101,14 @@ class EspeakTTS:
             _check_wav(path, voice)
         except BaseException:
             # run_process has reaped the child, so no writer still holds the file.
-            release_quietly(scope, path)
+            release_quietly(area, path)
             raise
         return path
+
+
+def espeak_version(binary: str = EspeakTTS.default_binary) -> str | None:
+    """The version of espeak-ng at ``binary`` ("1.51"), None when it is missing (for /health)."""
+    return tool_version([binary, "--version"], r"(\d+(?:\.\d+)+(?:[-.\w]*)?)")
 
 
 def _with_true_length(data: bytes) -> bytes:

@@ -6,24 +6,13 @@ import base64
 import binascii
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import httpx
 
-from langflix.core.cancel import CancelToken
 from langflix.errors import TTSError
-from langflix.tts.base import (
-    AudioFormat,
-    Backoff,
-    HttpSpeechClient,
-    default_backoff,
-    parse_language,
-    require_text,
-    write_audio,
-)
-
-if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea
+from langflix.tts.base import HttpSpeechClient, parse_language, require_text, write_audio
 
 __all__ = ["GOOGLE_LANGUAGES", "GoogleTTS"]
 
@@ -65,38 +54,7 @@ class GoogleTTS(HttpSpeechClient):
     name = "google"
     key_setting = "LANGFLIX_GOOGLE_API_KEY"
     base_url_setting = "LANGFLIX_GOOGLE_BASE_URL"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = "https://texttospeech.googleapis.com",
-        voice: str | None = None,
-        audio_format: AudioFormat = "wav",
-        timeout: float = 30.0,
-        retries: int = 2,
-        backoff: Backoff = default_backoff,
-        client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        cancel: CancelToken | None = None,
-    ) -> None:
-        if not api_key:
-            raise TTSError(f"google needs an API key: set {self.key_setting}")
-        if audio_format not in _ENCODINGS:
-            raise ValueError(f"audio_format must be 'wav' or 'mp3', not {audio_format!r}")
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            client=client,
-            transport=transport,
-            cancel=cancel,
-        )
-        self._api_key = api_key
-        self._secret = api_key
-        self.voice = voice
-        self.audio_format: AudioFormat = audio_format
+    default_base_url = "https://texttospeech.googleapis.com"
 
     def language_code(self, language: str) -> str:
         """Google's ``languageCode`` for ``language`` ("en" -> "en-US", "ko" -> "ko-KR")."""
@@ -113,8 +71,8 @@ class GoogleTTS(HttpSpeechClient):
             )
         return code
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
-        """Ask Google for the speech, decode ``audioContent``, store it as a file of ``scope``."""
+    def synthesize(self, text: str, language: str, area: TempArea) -> Path:
+        """Ask Google for the speech, decode ``audioContent``, store it as a file of ``area``."""
         spoken = require_text(text, self.name)
         voice: dict[str, str] = {"languageCode": self.language_code(language)}
         if self.voice:
@@ -129,7 +87,7 @@ class GoogleTTS(HttpSpeechClient):
             json=payload,
             headers={"X-Goog-Api-Key": self._api_key},
         )
-        return write_audio(scope, self._decode(response), self.audio_format, self.name)
+        return write_audio(area, self._decode(response), self.audio_format, self.name)
 
     def _decode(self, response: httpx.Response) -> bytes:
         """The audio bytes of a 200 reply; TTSError naming what was wrong with it."""

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-import httpx
-
-from langflix.core.cancel import CancelToken
 from langflix.errors import TTSError
-from langflix.tts.base import (
-    AudioFormat,
-    Backoff,
-    HttpSpeechClient,
-    default_backoff,
-    parse_language,
-    require_text,
-    write_audio,
-)
-
-if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea
+from langflix.tts.base import HttpSpeechClient, parse_language, require_text, write_audio
 
 __all__ = ["LEMONFOX_LANGUAGES", "LemonfoxTTS"]
 
@@ -47,38 +34,8 @@ class LemonfoxTTS(HttpSpeechClient):
     name = "lemonfox"
     key_setting = "LANGFLIX_LEMONFOX_API_KEY"
     base_url_setting = "LANGFLIX_LEMONFOX_BASE_URL"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = "https://api.lemonfox.ai",
-        voice: str = "sarah",
-        audio_format: AudioFormat = "wav",
-        timeout: float = 30.0,
-        retries: int = 2,
-        backoff: Backoff = default_backoff,
-        client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        cancel: CancelToken | None = None,
-    ) -> None:
-        if not api_key:
-            raise TTSError(f"lemonfox needs an API key: set {self.key_setting}")
-        if audio_format not in ("wav", "mp3"):
-            raise ValueError(f"audio_format must be 'wav' or 'mp3', not {audio_format!r}")
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            client=client,
-            transport=transport,
-            cancel=cancel,
-        )
-        self._api_key = api_key
-        self._secret = api_key
-        self.voice = voice
-        self.audio_format: AudioFormat = audio_format
+    default_base_url = "https://api.lemonfox.ai"
+    default_voice = "sarah"
 
     def language_code(self, language: str) -> str:
         """Lemonfox's code for ``language`` ("en" -> "en-us"); TTSError if unsupported."""
@@ -94,8 +51,8 @@ class LemonfoxTTS(HttpSpeechClient):
             )
         return code
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
-        """POST the text, check the bytes are audio, store them as a file of ``scope``."""
+    def synthesize(self, text: str, language: str, area: TempArea) -> Path:
+        """POST the text, check the bytes are audio, store them as a file of ``area``."""
         spoken = require_text(text, self.name)
         payload = {
             "input": spoken,
@@ -108,4 +65,4 @@ class LemonfoxTTS(HttpSpeechClient):
             json=payload,
             headers={"Authorization": f"Bearer {self._api_key}"},
         )
-        return write_audio(scope, response.content, self.audio_format, self.name)
+        return write_audio(area, response.content, self.audio_format, self.name)

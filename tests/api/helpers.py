@@ -23,7 +23,7 @@ from support.procs import children, processes
 
 from langflix.api.app import create_app
 from langflix.config import Settings
-from langflix.core.video_editor import OutputFormat
+from langflix.core.output_format import OutputFormat
 
 SMALL = OutputFormat(width=320, height=240, fps=15, sample_rate=22050, preset="ultrafast")
 """Output format of the in-process server's jobs: tiny and fast, still H.264 + AAC."""
@@ -149,7 +149,9 @@ def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **ov
     return LiveServer(settings, app, server, thread, base_url, httpx.Client(timeout=60))
 
 
-def upload_files(episode: Episode, *, video_name: str = "episode.mp4", subtitle_name: str = "episode.srt") -> dict[str, Any]:
+def upload_files(
+    episode: Episode, *, video_name: str = "episode.mp4", subtitle_name: str = "episode.srt"
+) -> dict[str, Any]:
     return {
         "video": (video_name, episode.video.read_bytes(), "video/mp4"),
         "subtitle": (subtitle_name, episode.subtitles.read_bytes(), "application/x-subrip"),

@@ -10,7 +10,8 @@ import pytest
 from langflix.api.app import create_app
 from langflix.api.store import INTERRUPTED_REASON, JobStore
 from langflix.errors import ConfigError
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
+
 from .helpers import Episode, LiveServer, make_settings, start_server, upload_files
 
 
@@ -26,7 +27,9 @@ def test_jobs_left_by_a_dead_process_read_failed(live_server: Callable[..., Live
     assert server.client.get(f"{server.api}/health").json()["interrupted_at_start"] == 2
 
 
-def test_a_second_server_on_the_same_data_dir_refuses_to_start(live_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_data_dir_refuses_to_start(
+    live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
     first = live_server()
     with pytest.raises(RuntimeError, match="did not start"):
         start_server(tmp_path / "srv0")  # same dirs as `first`
@@ -66,7 +69,8 @@ def test_a_manager_passed_in_stays_open(tmp_path: Path) -> None:
 def test_the_jobs_video_format_comes_from_the_settings(tmp_path: Path) -> None:
     import anyio
 
-    settings = make_settings(tmp_path).model_copy(update={"video_width": 640, "video_height": 360, "video_preset": "ultrafast"})
+    video = {"video_width": 640, "video_height": 360, "video_preset": "ultrafast"}
+    settings = make_settings(tmp_path).model_copy(update=video)
     app = create_app(settings, TempFileManager(base_dir=tmp_path / "mine"))
 
     async def cycle() -> None:

@@ -19,9 +19,9 @@ import pytest
 
 from langflix.api.runner import SHUTDOWN_REASON, JobRunner, QueuedJob
 from langflix.api.store import JobStore
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, FFmpegError, QueueFullError
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 
 @dataclass
@@ -63,7 +63,10 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     runners: list[JobRunner] = []
 
     def make_runner(**kwargs: Any) -> JobRunner:
-        runner = JobRunner(store, tmp_path / "out", pipeline_factory=lambda *a, **k: StandIn(registry, *a, **k), **kwargs)
+        def factory(*args: Any, **options: Any) -> StandIn:
+            return StandIn(registry, *args, **options)
+
+        runner = JobRunner(store, tmp_path / "out", pipeline_factory=factory, **kwargs)
         runner.start()
         runners.append(runner)
         return runner
@@ -74,11 +77,15 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
         upload = scope.new_file(suffix=".mp4")
         upload.write_bytes(b"upload")
         store.create(job_id, {})
-        job = QueuedJob(job_id, upload, upload, {"behaviour": behaviour, "id": job_id}, scope=scope, resources=resources)
+        options = {"behaviour": behaviour, "id": job_id}
+        job = QueuedJob(job_id, upload, upload, options, scope=scope, resources=resources)
         runner.submit(job)
         return job
 
-    yield {"manager": manager, "store": store, "registry": registry, "make_runner": make_runner, "submit": submit, "out": tmp_path / "out"}
+    yield {
+        "manager": manager, "store": store, "registry": registry,
+        "make_runner": make_runner, "submit": submit, "out": tmp_path / "out",
+    }  # fmt: skip
     registry.setdefault("gate", threading.Event()).set()
     for runner in runners:
         runner.shutdown(10)
@@ -141,7 +148,9 @@ def test_cancel_a_running_job(env: dict[str, Any]) -> None:
     assert not job.scope.path.exists() and not (env["out"] / "a").exists()
 
 
-@pytest.mark.parametrize(("behaviour", "error"), [("fail", "ffmpeg exploded on purpose"), ("bug", "internal error: ZeroDivisionError")])
+@pytest.mark.parametrize(
+    ("behaviour", "error"), [("fail", "ffmpeg exploded on purpose"), ("bug", "internal error: ZeroDivisionError")]
+)
 def test_failures_are_recorded_and_leave_nothing(env: dict[str, Any], behaviour: str, error: str) -> None:
     runner = env["make_runner"](workers=1)
     env["registry"]["gate"] = threading.Event()

@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from langflix.api.store import INTERRUPTED_REASON, JobStore
 from langflix.api.runner import SHUTDOWN_REASON
+from langflix.api.store import INTERRUPTED_REASON, JobStore
+
 from .helpers import Episode, processes_in_group, upload_files
 
 pytestmark = pytest.mark.slow
@@ -158,7 +159,9 @@ def test_sigkill_mid_job_then_restart(tmp_path: Path, episode: Episode, spawned:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
-def test_signal_mid_job_exits_cleanly(tmp_path: Path, episode: Episode, spawned: list[ServerProcess], signum: int) -> None:
+def test_signal_mid_job_exits_cleanly(
+    tmp_path: Path, episode: Episode, spawned: list[ServerProcess], signum: int
+) -> None:
     server = spawn_server(tmp_path)
     spawned.append(server)
     job_id = submit_and_wait_running(server, episode)

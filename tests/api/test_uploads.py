@@ -18,7 +18,7 @@ from langflix.api.uploads import (
     UploadTooLargeError,
     receive_job_upload,
 )
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 BOUNDARY = "----langflixtestboundary7MA4YWxk"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -72,7 +72,10 @@ def receive(body: bytes, scope: TempFileManager, *, chunk: int = 1000, limit: in
 def test_files_land_in_the_scope_and_fields_are_returned(manager: TempFileManager) -> None:
     video = bytes(range(256)) * 300
     body = multipart(
-        [("episode_name", None, "Ep 1".encode()), ("video", "My Show.MKV", video), ("subtitle", "x.srt", SRT), ("repeat", None, b"3")]
+        [
+            ("episode_name", None, b"Ep 1"), ("video", "My Show.MKV", video),
+            ("subtitle", "x.srt", SRT), ("repeat", None, b"3"),
+        ]  # fmt: skip
     )
     with manager.scope("job") as scope:
         upload = receive(body, scope, chunk=777)
@@ -115,7 +118,9 @@ def test_content_length_over_the_limit_is_refused_before_reading(manager: TempFi
 
     with manager.scope("job") as scope:
         with pytest.raises(UploadTooLargeError):
-            run(receive_job_upload(body(), content_type=CONTENT_TYPE, content_length=10**7, area=scope, max_upload_bytes=10**6))
+            run(receive_job_upload(
+                body(), content_type=CONTENT_TYPE, content_length=10**7, area=scope, max_upload_bytes=10**6
+            ))  # fmt: skip
         assert consumed == [] and list(scope.path.iterdir()) == []
 
 
@@ -131,7 +136,11 @@ def test_unsupported_subtitle_format_is_refused_before_its_bytes(manager: TempFi
     ("parts", "error", "match"),
     [
         ([("video", "v.mp4", b"v")], InvalidFieldError, "subtitle: field required"),
-        ([("video", "v.mp4", b"v"), ("subtitle", "s.srt", SRT), ("color", None, b"red")], InvalidFieldError, "unknown field"),
+        (
+            [("video", "v.mp4", b"v"), ("subtitle", "s.srt", SRT), ("color", None, b"red")],
+            InvalidFieldError,
+            "unknown field",
+        ),
         ([("video", "v.mp4", b"v"), ("video", "w.mp4", b"w")], InvalidFieldError, "more than once"),
         ([("video", None, b"v")], InvalidFieldError, "must be a file"),
         ([("repeat", None, b"\xff\xfe")], InvalidFieldError, "UTF-8"),
@@ -154,9 +163,13 @@ def test_truncated_body_is_malformed(manager: TempFileManager) -> None:
 def test_not_multipart_is_unsupported(manager: TempFileManager) -> None:
     with manager.scope("job") as scope:
         with pytest.raises(UnsupportedMediaError, match="multipart/form-data"):
-            run(receive_job_upload(chunked(b"{}", 2), content_type="application/json", content_length=2, area=scope, max_upload_bytes=10))
+            run(receive_job_upload(
+                chunked(b"{}", 2), content_type="application/json", content_length=2, area=scope, max_upload_bytes=10
+            ))  # fmt: skip
         with pytest.raises(MalformedUploadError, match="boundary"):
-            run(receive_job_upload(chunked(b"", 2), content_type="multipart/form-data", content_length=0, area=scope, max_upload_bytes=10))
+            run(receive_job_upload(
+                chunked(b"", 2), content_type="multipart/form-data", content_length=0, area=scope, max_upload_bytes=10
+            ))  # fmt: skip
 
 
 def test_client_file_names_cannot_escape_the_scope(manager: TempFileManager) -> None:
@@ -184,7 +197,9 @@ def test_memory_stays_flat_for_a_large_body(manager: TempFileManager) -> None:
     with manager.scope("job") as scope:
         tracemalloc.start()
         try:
-            upload = run(receive_job_upload(body(), content_type=CONTENT_TYPE, content_length=None, area=scope, max_upload_bytes=size * 2))
+            upload = run(receive_job_upload(
+                body(), content_type=CONTENT_TYPE, content_length=None, area=scope, max_upload_bytes=size * 2
+            ))  # fmt: skip
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -9,17 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.procs import when_encoding
 from support.temp import leftovers, temp_manager
 from typer.testing import CliRunner
 
+import langflix.cli
 import langflix.cli.pipeline as cli_pipeline
-import langflix.utils.temp_file_manager as tfm
 from langflix.cli import app
-from langflix.core.ffmpeg import probe
+from langflix.core.ffmpeg import FFmpegTools
 from langflix.demo import make_sample_episode
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 pytestmark = pytest.mark.slow
+
+probe = FFmpegTools().probe
 
 TINY = ["--size", "320x240", "--preset", "ultrafast", "--repeat", "1", "--context", "1.5"]
 
@@ -32,13 +35,14 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The app's callback installs SIGTERM/SIGHUP cleanup in *this* process: undo it after."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    monkeypatch.setattr(tfm, "_installed_handlers", dict(tfm._installed_handlers))
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+def installs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The app's callback installs SIGTERM/SIGHUP cleanup: counted here, not done to *this* process.
+
+    (A real ``langflix`` process gets the real handlers: tests/api/test_serve.py kills one.)
+    """
+    calls: list[int] = []
+    monkeypatch.setattr(langflix.cli, "install_signal_handlers", lambda: calls.append(1))
+    return calls
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ def _invoke(*args: str) -> tuple[int, str]:
 
 
 def test_process_writes_outputs_and_a_summary(
-    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager, installs: list[int]
 ) -> None:
     video, srt = sample
     before = (video.read_bytes(), srt.read_bytes())
@@ -81,6 +85,7 @@ def test_process_writes_outputs_and_a_summary(
         assert step in output
     assert leftovers(manager) == []
     assert (video.read_bytes(), srt.read_bytes()) == before
+    assert installs == [1], "the command installed the SIGTERM/SIGHUP cleanup once"
 
 
 def test_process_failure_is_a_clear_error_with_the_summary(
@@ -140,26 +145,23 @@ def test_demo_makes_its_own_episode_and_processes_it(
 
 
 def test_ctrl_c_exits_130_with_the_summary(
-    tmp_path: Path,
-    sample: tuple[Path, Path],
-    manager: TempFileManager,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
 ) -> None:
-    real_run = cli_pipeline._run
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    victims: list[int] = []
 
-    def interrupted(*args: object, **kwargs: object) -> object:
-        bars = args[-1]
+    def interrupt(pid: int) -> None:
+        victims.append(pid)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal does, mid-encode
 
-        def progress(event: object) -> None:
-            bars(event)  # type: ignore[operator]
-            if getattr(event, "step", "") == "speech":  # clips already exist in the scope
-                raise KeyboardInterrupt
-
-        return real_run(*args[:-1], progress)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cli_pipeline, "_run", interrupted)
     out = tmp_path / "out"
-    code, output = _invoke("process", str(sample[0]), str(sample[1]), "-o", str(out), *TINY)
+    try:
+        watcher = when_encoding(interrupt)
+        code, output = _invoke("process", str(sample[0]), str(sample[1]), "-o", str(out), *TINY)
+        watcher.join(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert victims and not Path(f"/proc/{victims[0]}").exists(), "the encoding ffmpeg was killed and reaped"
     assert code == 130
     assert "interrupted" in output and "no partial output" in output
     assert "temp files left: 0" in output

@@ -1,4 +1,8 @@
-"""Tests for langflix.core.ffmpeg: real ffprobe/ffmpeg on tiny generated media."""
+"""Tests for langflix.core.ffmpeg: real ffprobe/ffmpeg on tiny generated media.
+
+Every run goes through an :class:`FFmpegTools` made here: the binaries and the
+timeout are the caller's, never read from settings.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,15 @@ import pytest
 from support.media import lavfi, make_media, pattern, sine
 from support.procs import child_pids
 
-from langflix.config import get_settings
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import MediaInfo, media_url, probe, run_ffmpeg, tool_versions
+from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo, media_url
 from langflix.errors import CancelledError, FFmpegError
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_settings")]
+pytestmark = pytest.mark.slow
+
+TOOLS = FFmpegTools()
+probe = TOOLS.probe
+run_ffmpeg = TOOLS.run
 
 # A run that would take minutes: an endless test pattern encoded to nowhere.
 _ENDLESS = ["-re", *lavfi(pattern("320x240", 25)), "-f", "null", "-"]
@@ -92,20 +99,14 @@ def test_probe_path_that_looks_like_an_option_or_protocol(
     assert media_url(Path("x.mp4")) == "file:" + str(tmp_path / "x.mp4")
 
 
-def test_missing_ffprobe_is_reported_with_hint(
-    media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LANGFLIX_FFPROBE_BINARY", "langflix-no-ffprobe")
-    get_settings.cache_clear()
+def test_missing_ffprobe_is_reported_with_hint(media: dict[str, Path]) -> None:
     with pytest.raises(FFmpegError, match="langflix-no-ffprobe is not installed: install FFmpeg"):
-        probe(media["av"])
+        FFmpegTools(ffprobe="langflix-no-ffprobe").probe(media["av"])
 
 
-def test_missing_ffmpeg_is_reported_with_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANGFLIX_FFMPEG_BINARY", "langflix-no-ffmpeg")
-    get_settings.cache_clear()
+def test_missing_ffmpeg_is_reported_with_hint() -> None:
     with pytest.raises(FFmpegError, match="langflix-no-ffmpeg is not installed: .*LANGFLIX_FFMPEG"):
-        run_ffmpeg(["-version"])
+        FFmpegTools(ffmpeg="langflix-no-ffmpeg").run(["-version"])
 
 
 def test_run_ffmpeg_writes_output_and_logs_the_fixed_flags(
@@ -136,12 +137,16 @@ def test_run_ffmpeg_timeout_stops_ffmpeg() -> None:
     assert child_pids("ffmpeg") == []
 
 
-def test_run_ffmpeg_default_timeout_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANGFLIX_FFMPEG_TIMEOUT", "0.5")
-    get_settings.cache_clear()
+def test_run_ffmpeg_default_timeout_is_the_tools_own() -> None:
     with pytest.raises(FFmpegError, match="timed out after 0.5 s"):
-        run_ffmpeg(_ENDLESS)
+        FFmpegTools(timeout=0.5).run(_ENDLESS)
     assert child_pids("ffmpeg") == []
+
+
+@pytest.mark.parametrize("timeouts", [{"timeout": 0}, {"probe_timeout": -1.0}])
+def test_tools_refuse_timeouts_that_cannot_work(timeouts: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="timeouts must be positive"):
+        FFmpegTools(**timeouts)
 
 
 def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
@@ -167,20 +172,17 @@ def test_run_ffmpeg_cancel_from_another_thread_kills_ffmpeg() -> None:
 
 
 def test_tool_versions_match_the_binaries() -> None:
-    versions = tool_versions()
-    assert set(versions) == {"ffmpeg", "ffprobe", "espeak-ng"}
+    versions = TOOLS.versions()
+    assert set(versions) == {"ffmpeg", "ffprobe"}
     first_line = subprocess.run(
         ["ffmpeg", "-version"], capture_output=True, text=True, check=True
     ).stdout.splitlines()[0]
     assert versions["ffmpeg"] and versions["ffmpeg"] in first_line
     assert versions["ffprobe"] == versions["ffmpeg"]
-    assert versions["espeak-ng"] and re.match(r"\d+\.\d+", versions["espeak-ng"])
 
 
-def test_tool_versions_missing_binary_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANGFLIX_FFMPEG_BINARY", "langflix-no-ffmpeg")
-    get_settings.cache_clear()
-    versions = tool_versions()
+def test_tool_versions_missing_binary_is_none() -> None:
+    versions = FFmpegTools(ffmpeg="langflix-no-ffmpeg").versions()
     assert versions["ffmpeg"] is None
     assert versions["ffprobe"] is not None
 

@@ -18,11 +18,12 @@ import pytest
 from support.fake_http import FakeServer, Reply
 
 import langflix.core.llm_selector as llm_module
-from langflix.config import Settings
+from langflix.cancel import CancelToken
 from langflix.core.expressions import Expression
+from langflix.core.http import HttpOptions, exponential_backoff
 from langflix.core.llm_selector import LLMExpressionSelector
 from langflix.core.subtitles import Cue
-from langflix.errors import ConfigError, ExpressionError
+from langflix.errors import CancelledError, ConfigError, ExpressionError
 
 API_KEY = "sk-test-secret-123"
 
@@ -53,9 +54,8 @@ def delays() -> list[float]:
 
 @pytest.fixture
 def selector(api: FakeChatAPI, delays: list[float]) -> LLMExpressionSelector:
-    return LLMExpressionSelector(
-        api.url, API_KEY, "test-model", timeout=2.0, retries=2, backoff=0.01, sleep=delays.append
-    )
+    http = HttpOptions(timeout=2.0, retries=2, backoff=exponential_backoff(0.01), sleep=delays.append)
+    return LLMExpressionSelector(api.url, API_KEY, "test-model", http=http)
 
 
 CUES = [
@@ -223,9 +223,8 @@ def test_other_client_error_names_the_model(api: FakeChatAPI, selector: LLMExpre
 
 
 def test_slow_server_times_out(api: FakeChatAPI, delays: list[float]) -> None:
-    selector = LLMExpressionSelector(
-        api.url, API_KEY, "m", timeout=0.2, retries=1, backoff=0.0, sleep=delays.append
-    )
+    http = HttpOptions(timeout=0.2, retries=1, backoff=lambda n: 0.0, sleep=delays.append)
+    selector = LLMExpressionSelector(api.url, API_KEY, "m", http=http)
     api.replies.extend([Reply(200, b"{}", delay=10.0), Reply(200, b"{}", delay=10.0)])
     started = time.monotonic()
     with pytest.raises(ExpressionError, match=r"timed out after 0.2 s \(2 attempts\).*LANGFLIX_LLM_TIMEOUT"):
@@ -235,9 +234,8 @@ def test_slow_server_times_out(api: FakeChatAPI, delays: list[float]) -> None:
 
 
 def test_slow_first_reply_then_ok(api: FakeChatAPI, delays: list[float]) -> None:
-    selector = LLMExpressionSelector(
-        api.url, API_KEY, "m", timeout=0.2, retries=1, backoff=0.0, sleep=delays.append
-    )
+    http = HttpOptions(timeout=0.2, retries=1, backoff=lambda n: 0.0, sleep=delays.append)
+    selector = LLMExpressionSelector(api.url, API_KEY, "m", http=http)
     api.replies.append(Reply(200, b"{}", delay=10.0))
     api.picks({"phrase": "broke the ice", "cue_index": 1})
     assert [e.phrase for e in selector.select(CUES, 5)] == ["broke the ice"]
@@ -247,9 +245,8 @@ def test_unreachable_server(delays: list[float]) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    selector = LLMExpressionSelector(
-        f"http://127.0.0.1:{port}", API_KEY, "m", timeout=1.0, retries=1, sleep=delays.append
-    )
+    http = HttpOptions(timeout=1.0, retries=1, sleep=delays.append)
+    selector = LLMExpressionSelector(f"http://127.0.0.1:{port}", API_KEY, "m", http=http)
     with pytest.raises(ExpressionError, match="cannot reach the LLM.*LANGFLIX_LLM_BASE_URL"):
         selector.select(CUES, 5)
     assert len(delays) == 1
@@ -267,20 +264,26 @@ def test_transport_is_used() -> None:
         return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
 
     selector = LLMExpressionSelector(
-        "https://llm.example", API_KEY, "m", transport=httpx.MockTransport(handler)
+        "https://llm.example", API_KEY, "m", http=HttpOptions(transport=httpx.MockTransport(handler))
     )
     assert [e.cue for e in selector.select(CUES, 1)] == [CUES[1]]
 
 
-def test_settings_without_url_or_key_is_a_config_error() -> None:
+def test_missing_url_or_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="LANGFLIX_LLM_BASE_URL"):
-        LLMExpressionSelector.from_settings(Settings(llm_base_url=None, llm_api_key="k"))
+        LLMExpressionSelector("", API_KEY, "m")
     with pytest.raises(ConfigError, match="LANGFLIX_LLM_API_KEY"):
-        LLMExpressionSelector.from_settings(Settings(llm_base_url="http://127.0.0.1:1", llm_api_key=None))
-    selector = LLMExpressionSelector.from_settings(
-        Settings(llm_base_url="http://127.0.0.1:1", llm_api_key="k", llm_model="x", llm_timeout=5)
-    )
-    assert (selector.model, selector.timeout) == ("x", 5.0)
+        LLMExpressionSelector("http://127.0.0.1:1", "", "m")
+
+
+def test_cancel_ends_the_retry_backoff(api: FakeChatAPI) -> None:
+    token = CancelToken()
+    api.replies.append(Reply(503, b"busy"))
+    # The "wait" cancels the job: the selector must stop there, not send again.
+    http = HttpOptions(retries=2, backoff=lambda n: 30.0, cancel=token, sleep=lambda s: token.cancel("stop"))
+    with pytest.raises(CancelledError, match="stop"):
+        LLMExpressionSelector(api.url, API_KEY, "m", http=http).select(CUES, 1)
+    assert len(api.requests) == 1
 
 
 @pytest.mark.parametrize(

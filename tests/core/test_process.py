@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
 from langflix.core.process import STDERR_TAIL_BYTES, run_process
 from langflix.errors import CancelledError, FFmpegError, LangFlixError, TTSError
 

@@ -15,13 +15,16 @@ from support.media import X264, ffmpeg, lavfi, make_media, pattern, sine
 from support.procs import child_pids
 from support.temp import temp_manager
 
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import probe
-from langflix.core.video_editor import OutputFormat, VideoEditor, find_font
+from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.output_format import OutputFormat
+from langflix.core.video_editor import VideoEditor, find_font
 from langflix.errors import CancelledError, FFmpegError
-from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempFileManager, TempScope
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_settings")]
+pytestmark = pytest.mark.slow
+
+probe = FFmpegTools().probe
 
 FMT = OutputFormat(width=320, height=240, fps=25, sample_rate=44100, preset="ultrafast")
 FRAME = 1 / FMT.fps
@@ -239,7 +242,7 @@ def test_cancel_mid_encode_kills_ffmpeg_and_leaves_nothing(
 
 def test_timeout_kills_ffmpeg_and_leaves_nothing(scope: TempScope, media: dict[str, Path]) -> None:
     slow = OutputFormat(width=1280, height=720, preset="veryslow")
-    editor = VideoEditor(scope, fmt=slow, timeout=0.5)
+    editor = VideoEditor(scope, fmt=slow, tools=FFmpegTools(timeout=0.5))
     with pytest.raises(FFmpegError, match="timed out after 0.5 s"):
         editor.title_card("too slow", "for the timeout", duration=600.0)
     assert child_pids("ffmpeg") == []
@@ -412,16 +415,6 @@ def test_paths_with_quotes_colons_and_brackets_are_safe(
     finally:
         mgr.cleanup_all()
         mgr.close()
-
-
-def test_output_format_validation() -> None:
-    with pytest.raises(ValueError, match="even"):
-        OutputFormat(width=321)
-    with pytest.raises(ValueError, match="fps"):
-        OutputFormat(fps=0)
-    with pytest.raises(ValueError, match="crf"):
-        OutputFormat(crf=60)
-    assert OutputFormat() == OutputFormat(1280, 720, 25, 44100, 23, "veryfast")
 
 
 def test_exports() -> None:

@@ -6,11 +6,15 @@ of the code under test, so a fixture never depends on what it helps to test.
 
 from __future__ import annotations
 
+import io
+import math
+import struct
 import subprocess
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["X264", "ffmpeg", "lavfi", "make_media", "pattern", "sine"]
+__all__ = ["X264", "ffmpeg", "lavfi", "make_media", "pattern", "sine", "tone_wav"]
 
 X264 = ("-c:v", "libx264", "-preset", "ultrafast")
 """The video encoding of every generated file: H.264, as fast as it goes."""
@@ -60,3 +64,16 @@ def make_media(
             codecs += ["-c:a", "aac"]
     ffmpeg(*lavfi(*sources), *codecs, *args, str(path))
     return path
+
+
+def tone_wav(seconds: float = 0.2, rate: int = 16000) -> bytes:
+    """A small real WAV (a 440 Hz mono tone) in memory, as a speech provider would send."""
+    frames = int(seconds * rate)
+    pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(frames))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return buf.getvalue()

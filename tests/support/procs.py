@@ -7,10 +7,13 @@ that a killed process group is really gone.
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Process", "child_pids", "children", "processes"]
+__all__ = ["Process", "child_pids", "children", "processes", "when_encoding"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,26 @@ def children(parent: int | None = None) -> list[Process]:
 def child_pids(name_prefix: str) -> list[int]:
     """PIDs of this process's children (zombies included) whose command starts with ``name_prefix``."""
     return [p.pid for p in children() if p.comm.startswith(name_prefix)]
+
+
+def when_encoding(action: Callable[[int], None], *, within: float = 60.0) -> threading.Thread:
+    """Call ``action(pid)`` from a thread as soon as a child ffmpeg is encoding (libx264 on its command line)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            for child in children():
+                if child.comm != "ffmpeg":
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"libx264" in cmdline:
+                    action(child.pid)
+                    return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea, TempFileManager
 
 __all__ = ["contents", "leftovers", "temp_manager"]
 
@@ -30,11 +30,11 @@ def temp_manager(root: Path, *, cleanup_all: bool = False, **kwargs: Any) -> Ite
             manager.close()
 
 
-def leftovers(area: TempFileManager | TempScope) -> list[Path]:
+def leftovers(area: TempArea) -> list[Path]:
     """Everything under the area's directory except the session's own ``.owner`` record."""
     return sorted(p for p in area.path.rglob("*") if p.name != ".owner")
 
 
-def contents(area: TempFileManager | TempScope) -> list[Path]:
+def contents(area: TempArea) -> list[Path]:
     """Everything under the area's directory, sorted, nothing left out (for scopes)."""
     return sorted(area.path.rglob("*"))

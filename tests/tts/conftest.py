@@ -7,18 +7,16 @@ every request, so the tests see exactly what went over the wire, retries include
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.fake_http import FakeServer
+from support.media import tone_wav
 from support.temp import temp_manager
 
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
+
 
 @pytest.fixture
 def fake_provider() -> Iterator[FakeServer]:
@@ -38,24 +36,9 @@ def scope(manager: TempFileManager) -> Iterator[TempFileManager]:
         yield job_scope
 
 
-def make_wav(seconds: float = 0.2, rate: int = 16000) -> bytes:
-    """A small real WAV (a 440 Hz tone), as a provider would send."""
-    frames = int(seconds * rate)
-    pcm = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(frames)
-    )
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
-    return buf.getvalue()
-
-
 @pytest.fixture
 def wav_bytes() -> bytes:
-    return make_wav()
+    return tone_wav()
 
 
 MP3_BYTES = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + bytes(400)

@@ -1,4 +1,7 @@
-"""The shared pieces of langflix.tts.base: text, languages, audio sniffing, writing, backoff."""
+"""The shared pieces of langflix.tts.base: text, languages, audio sniffing, writing, provider config.
+
+(The retry backoff and ``Retry-After`` are the HTTP layer's: tests/core/test_http.py.)
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import httpx
 import pytest
 
 from langflix.errors import TTSError
 from langflix.tts.base import (
     LanguageTag,
-    _retry_after,
-    default_backoff,
+    ProviderConfig,
     parse_language,
     require_text,
     sniff_audio,
@@ -63,19 +64,20 @@ def test_sniff_audio(wav_bytes: bytes, mp3_bytes: bytes) -> None:
     assert sniff_audio(b"RIFF") is None
 
 
-def test_default_backoff_grows_and_is_capped() -> None:
-    delays = [default_backoff(n) for n in range(1, 8)]
-    assert delays[:3] == [0.5, 1.0, 2.0]
-    assert max(delays) == 4.0
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [(None, None), ("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("3600", 10.0), ("soon", None)],
-)
-def test_retry_after_is_parsed_and_capped(header: str | None, seconds: float | None) -> None:
-    headers = {} if header is None else {"Retry-After": header}
-    assert _retry_after(httpx.Response(429, headers=headers)) == seconds
+def test_provider_config_reads_the_providers_own_settings_by_name() -> None:
+    values = {
+        "lemonfox_api_key": "k1",
+        "lemonfox_base_url": "http://127.0.0.1:9",
+        "lemonfox_voice": None,
+        "google_api_key": "k2",
+        "espeak_binary": "/opt/espeak-ng",
+        "tts_timeout": 7.5,
+    }
+    assert ProviderConfig.from_values("lemonfox", values) == ProviderConfig(
+        api_key="k1", base_url="http://127.0.0.1:9"
+    )
+    assert ProviderConfig.from_values("espeak", values) == ProviderConfig(binary="/opt/espeak-ng")
+    assert ProviderConfig.from_values("polly", values) == ProviderConfig()
 
 
 def test_write_audio_stores_checked_bytes(scope, wav_bytes: bytes) -> None:
@@ -89,12 +91,12 @@ def test_write_audio_releases_the_file_when_the_write_fails(tmp_path: Path, wav_
     # A real EFBIG from the kernel (RLIMIT_FSIZE), in a child process so the
     # limit cannot touch this one: the half-written file must be gone afterwards.
     script = textwrap.dedent(
-        f"""
+        """
         import json, resource, signal, sys
         from pathlib import Path
         from langflix.errors import TTSError
         from langflix.tts.base import write_audio
-        from langflix.utils.temp_file_manager import TempFileManager
+        from langflix.temp import TempFileManager
 
         data = Path(sys.argv[1]).read_bytes()
         mgr = TempFileManager(base_dir=Path(sys.argv[2]))
@@ -110,7 +112,7 @@ def test_write_audio_releases_the_file_when_the_write_fails(tmp_path: Path, wav_
             left = [str(p) for p in scope.path.rglob("*")]
             live = scope.stats().live_files
         mgr.close()
-        print(json.dumps({{"outcome": outcome, "left": left, "live": live}}))
+        print(json.dumps({"outcome": outcome, "left": left, "live": live}))
         """
     )
     audio = tmp_path / "in.wav"

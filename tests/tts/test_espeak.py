@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import re
 import subprocess
 import sys
 import threading
@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from support.temp import contents
 
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, TTSError
-from langflix.tts.espeak import ESPEAK_VOICES, EspeakTTS
-from langflix.utils.temp_file_manager import TempFileManager
-
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+from langflix.temp import TempFileManager
+from langflix.tts.espeak import ESPEAK_VOICES, EspeakTTS, espeak_version
 
 
 def _duration(path: Path) -> float:
@@ -171,3 +169,14 @@ def test_deep_temp_dir_still_gets_audio(tmp_path) -> None:
             assert 0.3 < _duration(path) < 10
     finally:
         manager.close()
+
+
+def test_espeak_version_names_the_installed_one() -> None:
+    version = espeak_version()
+    assert version is not None and re.match(r"\d+\.\d+", version)
+    first_line = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
+    assert version in first_line
+
+
+def test_espeak_version_of_a_missing_binary_is_none() -> None:
+    assert espeak_version("espeak-ng-not-installed-here") is None

@@ -9,16 +9,17 @@ import time
 import pytest
 from support.temp import contents
 
+from langflix.core.http import HttpOptions
 from langflix.errors import TTSError
 from langflix.tts.google import GOOGLE_LANGUAGES, GoogleTTS
 
 KEY = "AIza-google-secret"
 
 
-def _client(url: str, **kwargs: object) -> GoogleTTS:
-    options: dict[str, object] = {"base_url": url, "timeout": 5.0, "retries": 2, "backoff": lambda n: 0.0}
-    options.update(kwargs)
-    return GoogleTTS(KEY, **options)  # type: ignore[arg-type]
+def _client(url: str, *, voice: str | None = None, audio_format: str = "wav", **http: object) -> GoogleTTS:
+    """A client of the fake provider at ``url``; ``http`` are HttpOptions fields (no backoff wait by default)."""
+    options: dict[str, object] = {"timeout": 5.0, "retries": 2, "backoff": lambda n: 0.0} | http
+    return GoogleTTS(KEY, base_url=url, voice=voice, audio_format=audio_format, http=HttpOptions(**options))  # type: ignore[arg-type]
 
 
 def _audio_reply(data: bytes) -> dict[str, str]:

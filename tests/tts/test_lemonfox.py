@@ -9,17 +9,18 @@ import time
 import pytest
 from support.temp import contents
 
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
+from langflix.core.http import HttpOptions
 from langflix.errors import CancelledError, QuotaExceededError, TTSError
 from langflix.tts.lemonfox import LemonfoxTTS
 
 KEY = "lf-secret-key-123"
 
 
-def _client(url: str, **kwargs: object) -> LemonfoxTTS:
-    options: dict[str, object] = {"base_url": url, "timeout": 5.0, "retries": 2, "backoff": lambda n: 0.0}
-    options.update(kwargs)
-    return LemonfoxTTS(KEY, **options)  # type: ignore[arg-type]
+def _client(url: str, *, voice: str | None = None, audio_format: str = "wav", **http: object) -> LemonfoxTTS:
+    """A client of the fake provider at ``url``; ``http`` are HttpOptions fields (no backoff wait by default)."""
+    options: dict[str, object] = {"timeout": 5.0, "retries": 2, "backoff": lambda n: 0.0} | http
+    return LemonfoxTTS(KEY, base_url=url, voice=voice, audio_format=audio_format, http=HttpOptions(**options))  # type: ignore[arg-type]
 
 
 def test_success_writes_the_audio_into_the_scope(fake_provider, scope, wav_bytes) -> None:

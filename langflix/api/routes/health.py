@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -24,29 +23,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from langflix.api.deps import Services, ServicesDep
-from langflix.utils.temp_sessions import list_sessions
+from langflix.api.tools import REQUIRED_TOOLS
+from langflix.temp import list_sessions
 
 __all__ = ["ServiceCollector", "health_report", "make_registry", "router"]
 
 router = APIRouter(tags=["health"])
-
-_TOOLS_TTL: Final[float] = 60.0
-_REQUIRED_TOOLS: Final[tuple[str, ...]] = ("ffmpeg", "ffprobe", "espeak-ng")
-_tools_lock = threading.Lock()
-_tools_cache: tuple[float, dict[str, str | None]] | None = None
-
-
-def _tool_versions() -> dict[str, str | None]:
-    """Tool versions, cached for a minute: each probe spawns three processes."""
-    global _tools_cache
-    from langflix.core.ffmpeg import tool_versions
-
-    with _tools_lock:
-        now = time.monotonic()
-        if _tools_cache is None or now - _tools_cache[0] > _TOOLS_TTL:
-            _tools_cache = (now, tool_versions())
-        return dict(_tools_cache[1])
-
 
 def _disk(path: Path) -> dict[str, Any]:
     probe = path
@@ -59,12 +41,12 @@ def _disk(path: Path) -> dict[str, Any]:
 def health_report(services: Services) -> dict[str, Any]:
     """Everything ``/health`` shows; plain data."""
     manager = services.manager
-    tools = _tool_versions()
+    tools = services.tool_versions()
     sessions = list_sessions(manager.base_dir, manager.prefix)
     stats = dataclasses.asdict(manager.stats())
     sweep = services.sweep
     runner = services.runner.stats()
-    ok = all(tools.get(name) for name in _REQUIRED_TOOLS)
+    ok = all(tools.get(name) for name in REQUIRED_TOOLS)
     return {
         "status": "ok" if ok else "degraded",
         "uptime_seconds": round(time.time() - services.started_at, 3),

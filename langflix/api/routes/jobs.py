@@ -21,28 +21,25 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from langflix.api.deps import ServicesDep, StoreDep
-from langflix.api.runner import QueuedJob, options_to_dict
+from langflix.api.deps import Services, ServicesDep, StoreDep
+from langflix.api.runner import QueuedJob
 from langflix.api.store import JobNotFoundError, JobRecord, JobStateError
 from langflix.api.uploads import (
+    FORM_FIELDS,
     InvalidFieldError,
     JobUpload,
     probe_video,
     receive_job_upload,
 )
+from langflix.core.subtitles import load_subtitles
 from langflix.errors import ConfigError, QueueFullError, SubtitleError
+from langflix.pipeline import PipelineOptions, sanitize_episode_name
 
 __all__ = ["JobAccepted", "JobView", "OutputView", "router"]
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-_MAX_EXPRESSIONS_LIMIT: Final[int] = 50
-_INT_FIELDS: Final[dict[str, tuple[int, int]]] = {
-    "max_expressions": (1, _MAX_EXPRESSIONS_LIMIT),
-    "repeat": (1, 20),
-}
 
 
 class OutputView(BaseModel):
@@ -103,6 +100,20 @@ def _view(request: Request, record: JobRecord) -> JobView:
     )
 
 
+def _form_properties() -> dict[str, Any]:
+    """The schema of each option field, from PipelineOptions: one declaration of ranges and choices."""
+    schema = PipelineOptions.model_json_schema()["properties"]
+    properties: dict[str, Any] = {}
+    for name in FORM_FIELDS:
+        prop = {key: value for key, value in schema[name].items() if key != "title"}
+        if "anyOf" in prop:  # an optional field: the form sends its value or nothing
+            prop |= next(branch for branch in prop.pop("anyOf") if branch.get("type") != "null")
+        if prop.get("default") is None:
+            prop.pop("default", None)
+        properties[name] = prop
+    return properties
+
+
 _UPLOAD_SCHEMA: Final[dict[str, Any]] = {
     "requestBody": {
         "required": True,
@@ -118,11 +129,7 @@ _UPLOAD_SCHEMA: Final[dict[str, Any]] = {
                             "format": "binary",
                             "description": "subtitles: .srt .vtt .ass .ssa .smi .sami",
                         },
-                        "episode_name": {"type": "string", "maxLength": 200},
-                        "max_expressions": {"type": "integer", "minimum": 1, "maximum": _MAX_EXPRESSIONS_LIMIT, "default": 5},
-                        "repeat": {"type": "integer", "minimum": 1, "maximum": 20, "default": 2},
-                        "tts": {"type": "string", "default": "espeak"},
-                        "language_level": {"type": "string", "default": "intermediate"},
+                        **_form_properties(),
                     },
                 }
             }
@@ -131,54 +138,22 @@ _UPLOAD_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-def _build_options(upload: JobUpload, services: ServicesDep) -> Any:
-    """Validate the form fields into the pipeline's options (422 naming the field)."""
-    from langflix.core.expressions import LANGUAGE_LEVELS
-    from langflix.main import PipelineOptions, sanitize_episode_name
-    from langflix.tts import TTS_PROVIDERS, make_tts_client
-
-    fields = upload.fields
-    values: dict[str, Any] = {}
-    for name, (low, high) in _INT_FIELDS.items():
-        if name in fields:
-            try:
-                number = int(fields[name].strip())
-            except ValueError as exc:
-                raise InvalidFieldError(name, f"must be an integer, got {fields[name]!r}") from exc
-            if not low <= number <= high:
-                raise InvalidFieldError(name, f"must be between {low} and {high}, got {number}")
-            values[name] = number
-    tts = fields.get("tts", services.settings.tts).strip().lower()
-    if tts not in TTS_PROVIDERS:
-        raise InvalidFieldError("tts", f"unknown TTS provider {tts!r}; choose one of {', '.join(TTS_PROVIDERS)}")
+def _build_options(upload: JobUpload, services: Services) -> PipelineOptions:
+    """The job's options from the form fields: one validation, a 422 naming the field."""
+    values: dict[str, Any] = {name: value.strip() for name, value in upload.fields.items()}
+    values.setdefault("tts", services.settings.tts)
+    if not values.get("episode_name"):
+        # The upload's temp name is random: name the episode after the client's file.
+        values["episode_name"] = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
+    options = PipelineOptions(**values, output_format=services.output_format)
     try:
-        make_tts_client(tts, services.settings)  # a provider without its API key fails now, not mid-job
+        services.settings.tts_client(options.tts)  # a provider without its API key fails now, not mid-job
     except ConfigError as exc:
         raise InvalidFieldError("tts", str(exc)) from exc
-    values["tts"] = tts
-    level = fields.get("language_level", "intermediate").strip().lower()
-    if level not in LANGUAGE_LEVELS:
-        raise InvalidFieldError(
-            "language_level", f"unknown language level {level!r}; choose one of {', '.join(LANGUAGE_LEVELS)}"
-        )
-    values["language_level"] = level
-    episode = fields.get("episode_name", "").strip()
-    if len(episode) > 200:
-        raise InvalidFieldError("episode_name", "must be at most 200 characters")
-    if not episode:
-        # The upload's temp name is random: name the episode after the client's file.
-        episode = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
-    values["episode_name"] = episode
-    values["output_format"] = services.output_format
-    try:
-        return PipelineOptions(**values)
-    except ConfigError as exc:  # e.g. an episode name with no usable character
-        raise InvalidFieldError("episode_name" if "episode name" in str(exc) else "options", str(exc)) from exc
+    return options
 
 
 async def _check_subtitles(upload: JobUpload) -> None:
-    from langflix.core.subtitles import load_subtitles
-
     try:
         subs = await anyio.to_thread.run_sync(load_subtitles, upload.subtitles)
     except SubtitleError as exc:
@@ -225,8 +200,8 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
         )
         options = _build_options(upload, services)
         await _check_subtitles(upload)
-        await probe_video(upload)
-        services.store.create(job_id, options_to_dict(options))
+        await probe_video(upload, services.tools)
+        services.store.create(job_id, options.stored())
         try:
             runner.submit(
                 QueuedJob(job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ def make_dead_session(temp_dir: Path, nbytes: int) -> None:
     code = textwrap.dedent(
         f"""
         import os, signal, sys
-        from langflix.utils.temp_file_manager import TempFileManager
+        from langflix.temp import TempFileManager
         mgr = TempFileManager(base_dir={str(temp_dir)!r})
         scope = mgr.scope("job-dead")
         scope.new_file(suffix=".mkv").write_bytes(b"x" * {nbytes})
@@ -76,22 +75,36 @@ def test_metrics_in_prometheus_format(server: LiveServer) -> None:
     assert ("langflix_temp_reclaimed_bytes_at_start", ()) in samples
 
 
-def test_health_is_503_when_a_tool_is_missing(live_server: Callable[..., LiveServer], monkeypatch) -> None:  # noqa: ANN001
+def test_health_is_503_when_a_tool_is_missing(live_server: Callable[..., LiveServer]) -> None:
     # A missing binary cannot be staged without breaking the machine: point the
     # setting at a name that does not exist (the real lookup runs).
-    from langflix.api.routes import health as health_module
-    from langflix.config import get_settings
-
-    server = live_server()
-    monkeypatch.setenv("LANGFLIX_ESPEAK_BINARY", "espeak-ng-not-installed-here")
-    get_settings.cache_clear()
-    monkeypatch.setattr(health_module, "_tools_cache", None)
-    try:
-        response = server.client.get(f"{server.api}/health")
-    finally:
-        monkeypatch.delenv("LANGFLIX_ESPEAK_BINARY")
-        get_settings.cache_clear()
-        health_module._tools_cache = None
+    server = live_server(espeak_binary="espeak-ng-not-installed-here")
+    response = server.client.get(f"{server.api}/health")
     assert response.status_code == 503
     assert response.json()["status"] == "degraded" and response.json()["tools"]["espeak-ng"] is None
-    assert os.environ.get("LANGFLIX_ESPEAK_BINARY") is None
+    assert response.json()["tools"]["ffmpeg"] is not None
+
+
+def test_tool_versions_are_measured_at_most_once_a_minute() -> None:
+    from langflix.api.tools import ToolVersions
+    from langflix.core.ffmpeg import FFmpegTools
+
+    measured: list[float] = []
+    now = [0.0]
+
+    class Counted(FFmpegTools):
+        def versions(self) -> dict[str, str | None]:
+            measured.append(now[0])
+            return super().versions()
+
+    versions = ToolVersions(Counted(), "espeak-ng", ttl=60.0, clock=lambda: now[0])
+    first = versions()
+    assert set(first) == {"ffmpeg", "ffprobe", "espeak-ng"} and all(first.values())
+    first["ffmpeg"] = "changed by a caller"
+    now[0] = 59.0
+    assert versions()["ffmpeg"] != "changed by a caller", "callers get a copy"
+    assert measured == [0.0], "within the minute: no new processes"
+    now[0] = 61.0
+    versions()
+    assert measured == [0.0, 61.0]
+    assert ToolVersions(FFmpegTools(ffmpeg="no-such-ffmpeg"), "espeak-ng")()["ffmpeg"] is None

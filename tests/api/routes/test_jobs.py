@@ -66,7 +66,8 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert job["status"] == "completed", job["error"]
     assert job["progress"] == 100.0 and job["error"] is None
     assert job["options"] == {
-        "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner", "episode_name": "Friends_S01E01",
+        "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner",
+        "episode_name": "Friends_S01E01",
     }  # fmt: skip
     assert len(seen_steps - {"queued", "starting", "completed"}) >= 2, seen_steps  # progress was reported
     names = [o["name"] for o in job["outputs"]]
@@ -147,10 +148,13 @@ def test_upload_errors(live_server: Callable[..., LiveServer], episode: Episode,
     server = live_server()
     good = upload_files(episode)
     assert_refused(server, post(server, {**good, "subtitle": ("notes.txt", b"hi", "text/plain")}), 415, ".srt")
-    assert_refused(server, post(server, {**good, "video": ("episode.mp4", b"\x00garbage" * 1000, "video/mp4")}), 415, "not a readable video")
-    assert_refused(server, post(server, {**good, "video": ("song.mp4", audio_only.read_bytes(), "video/mp4")}), 415, "no video stream")
+    garbage = ("episode.mp4", b"\x00garbage" * 1000, "video/mp4")
+    assert_refused(server, post(server, {**good, "video": garbage}), 415, "not a readable video")
+    song = ("song.mp4", audio_only.read_bytes(), "video/mp4")
+    assert_refused(server, post(server, {**good, "video": song}), 415, "no video stream")
     assert_refused(server, server.client.post(f"{server.api}/jobs", json={"video": "x"}), 415, "multipart/form-data")
-    assert_refused(server, post(server, {**good, "subtitle": ("bad.srt", b"\xff\xfe\x00garbage", "text/plain")}), 422, "bad.srt")
+    bad_srt = ("bad.srt", b"\xff\xfe\x00garbage", "text/plain")
+    assert_refused(server, post(server, {**good, "subtitle": bad_srt}), 422, "bad.srt")
     for field, value, match in [
         ("max_expressions", "many", "must be an integer"),
         ("max_expressions", "0", "between 1 and"),
@@ -199,7 +203,9 @@ def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episo
     ("overrides", "match"),
     [({"temp_max_bytes": 10_000}, "QuotaExceededError"), ({"min_free_bytes": 2**62}, "InsufficientDiskSpaceError")],
 )
-def test_no_disk_budget_is_507(live_server: Callable[..., LiveServer], episode: Episode, overrides: dict[str, int], match: str) -> None:
+def test_no_disk_budget_is_507(
+    live_server: Callable[..., LiveServer], episode: Episode, overrides: dict[str, int], match: str
+) -> None:
     server = live_server(**overrides)
     assert_refused(server, post(server, upload_files(episode)), 507, match)
 

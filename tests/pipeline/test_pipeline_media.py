@@ -7,30 +7,26 @@ ffmpeg/espeak-ng child is left running. Inputs are compared byte for byte.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import signal
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from support.fake_http import FakeServer, json_reply
 from support.media import make_media, pattern, sine
-from support.procs import children
+from support.procs import children, when_encoding
 from support.temp import leftovers
 from support.threads import Race, race
 
-import langflix.core.video_editor as video_editor_module
+from langflix.cancel import CancelToken
 from langflix.config import Settings
-from langflix.core.cancel import CancelToken
-from langflix.core.ffmpeg import probe, run_ffmpeg
-from langflix.core.video_editor import OutputFormat
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.output_format import OutputFormat
 from langflix.errors import (
     CancelledError,
     FFmpegError,
@@ -39,13 +35,15 @@ from langflix.errors import (
     SubtitleError,
     TTSError,
 )
-from langflix.main import MANIFEST_NAME, LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.pipeline import MANIFEST_NAME, LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.temp import TempFileManager
 
 if TYPE_CHECKING:
     from conftest import Episode  # the fixture's type; fixtures come from conftest.py
 
 pytestmark = pytest.mark.slow
+
+probe = FFmpegTools().probe
 
 SMALL = OutputFormat(width=320, height=240, fps=25, preset="ultrafast")
 """The output format of every run here: tiny and fast, still H.264 + AAC."""
@@ -274,28 +272,24 @@ def test_corrupt_video_fails_before_any_heavy_work(
 
 
 def test_ffmpeg_error_mid_job(
-    tmp_path: Path,
-    episode: Episode,
-    manager: TempFileManager,
-    before: dict[Path, str],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
 ) -> None:
     """A real ffmpeg failure after pieces exist (fault injected into the 4th run's args)."""
     calls = 0
     held: list[list[Path]] = []
 
-    def failing_fourth_run(args: list[str], **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 4:  # cut, cut, title card, then the lesson's concat
-            held.append([p for p in leftovers(manager) if p.is_file()])
-            args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
-        run_ffmpeg(args, **kwargs)
+    class FailingFourthRun(FFmpegTools):
+        def run(self, args: Sequence[str], **kwargs: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 4:  # cut, cut, title card, then the lesson's concat
+                held.append([p for p in leftovers(manager) if p.is_file()])
+                args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
+            super().run(args, **kwargs)
 
-    monkeypatch.setattr(video_editor_module, "run_ffmpeg", failing_fourth_run)
     out = tmp_path / "out"
     with pytest.raises(FFmpegError, match="no_such_encoder"):
-        _pipeline(episode, out, manager).run()
+        _pipeline(episode, out, manager, ffmpeg=FailingFourthRun()).run()
     assert len(held[0]) >= 3, "pieces existed when ffmpeg failed"
     _assert_no_trace(manager, out, episode, before)
 
@@ -328,7 +322,7 @@ def test_tts_failure(
     settings = offline_settings(
         lemonfox_api_key="test-key", lemonfox_base_url=speech_server.url, tts_retries=1
     )
-    options = dataclasses.replace(FAST, tts="lemonfox")
+    options = FAST.replace(tts="lemonfox")
     out = tmp_path / "out"
     with pytest.raises(TTSError, match="HTTP 500.*engine on fire") as err:
         _pipeline(episode, out, manager, options, settings=settings).run()
@@ -354,29 +348,6 @@ def test_progress_callback_error_aborts_cleanly(
     _assert_no_trace(manager, out, episode, before)
 
 
-def _when_encoding(action: Callable[[int], None]) -> threading.Thread:
-    """Call ``action(pid)`` as soon as a child ffmpeg is encoding (libx264 on its command line)."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for pid, comm in child_processes():
-                if comm != "ffmpeg":
-                    continue
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if b"libx264" in cmdline:
-                    action(pid)
-                    return
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_cancellation_mid_encode_kills_ffmpeg(
     tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
 ) -> None:
@@ -388,7 +359,7 @@ def test_cancellation_mid_encode_kills_ffmpeg(
         token.cancel("stopped by the user")
 
     out = tmp_path / "out"
-    watcher = _when_encoding(cancel)
+    watcher = when_encoding(cancel)
     with pytest.raises(CancelledError, match="stopped by the user"):
         _pipeline(episode, out, manager, cancel=token).run()
     watcher.join(5)
@@ -409,9 +380,9 @@ def test_keyboard_interrupt_mid_encode(
 
     out = tmp_path / "out"
     try:
-        watcher = _when_encoding(interrupt)
+        watcher = when_encoding(interrupt)
         with pytest.raises(KeyboardInterrupt):
-            _pipeline(episode, out, manager, dataclasses.replace(FAST, max_expressions=2)).run()
+            _pipeline(episode, out, manager, FAST.replace(max_expressions=2)).run()
         watcher.join(5)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -1,4 +1,4 @@
-"""Tests for the shared HTTP retry policy against a real server on 127.0.0.1.
+"""Tests for the shared HTTP options and retry policy against a real server on 127.0.0.1.
 
 The server is ``support.fake_http.FakeServer``: it plays a script of replies and
 records every request, so each retry is counted as it went over the wire. Waits
@@ -19,10 +19,10 @@ import httpx
 import pytest
 from support.fake_http import FakeServer
 
-from langflix.core.cancel import CancelToken
+from langflix.cancel import CancelToken
+from langflix.core import http as http_module
+from langflix.core.http import HttpOptions, RetryPolicy, default_backoff, exponential_backoff, retry_after
 from langflix.errors import CancelledError
-from langflix.utils import http_retry
-from langflix.utils.http_retry import RetryPolicy, default_backoff, retry_after
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def _free_port() -> int:
 
 
 def test_exports_are_sorted_and_real() -> None:
-    assert http_retry.__all__ == sorted(http_retry.__all__)
-    assert all(hasattr(http_retry, name) for name in http_retry.__all__)
+    assert http_module.__all__ == sorted(http_module.__all__)
+    assert all(hasattr(http_module, name) for name in http_module.__all__)
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -113,6 +113,22 @@ def test_retry_after_as_an_http_date() -> None:
 
 def test_default_backoff_grows_and_is_capped() -> None:
     assert [default_backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+def test_exponential_backoff() -> None:
+    assert [exponential_backoff(0.01)(n) for n in range(1, 4)] == [0.01, 0.02, 0.04]
+    assert [exponential_backoff(1.0, cap=3.0)(n) for n in range(1, 4)] == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="negative"):
+        exponential_backoff(-1.0)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [(None, None), ("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("3600", 10.0), ("soon", None)],
+)
+def test_retry_after_is_parsed_and_capped(header: str | None, seconds: float | None) -> None:
+    headers = {} if header is None else {"Retry-After": header}
+    assert retry_after(httpx.Response(429, headers=headers)) == seconds
 
 
 def test_connect_error_is_retried_then_raised(waits: list[float]) -> None:
@@ -177,7 +193,7 @@ def test_each_retry_is_logged(
     server: FakeServer, waits: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.add(503).add(200)
-    with caplog.at_level(logging.WARNING, logger="langflix.utils.http_retry"):
+    with caplog.at_level(logging.WARNING, logger="langflix.core.http"):
         _send(_policy(waits), server.url)
     (record,) = caplog.records
     assert record.getMessage() == "svc: HTTP 503; retry 1/2 in 0.01 s"
@@ -186,3 +202,69 @@ def test_each_retry_is_logged(
 def test_negative_retries_are_refused() -> None:
     with pytest.raises(ValueError, match="retries"):
         RetryPolicy(label="svc", retries=-1)
+
+
+# -- HttpOptions: the one options object of every HTTP client ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [({"timeout": 0}, "timeout"), ({"timeout": -1.0}, "timeout"), ({"retries": -1}, "retries")],
+)
+def test_options_refuse_values_that_cannot_work(options: dict[str, float], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        HttpOptions(**options)  # type: ignore[arg-type]
+
+
+def test_options_take_a_client_or_a_transport_not_both() -> None:
+    with httpx.Client() as client, pytest.raises(ValueError, match="either client or transport"):
+        HttpOptions(client=client, transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+
+
+def test_options_policy_carries_retries_backoff_cancel_and_sleep(server: FakeServer, waits: list[float]) -> None:
+    token = CancelToken()
+    options = HttpOptions(retries=1, backoff=lambda n: 0.25, cancel=token, sleep=waits.append)
+    policy = options.policy("svc", retry_on=(httpx.TransportError,), max_retry_after=1.0)
+    assert (policy.retries, policy.cancel, policy.retry_on, policy.max_retry_after) == (
+        1, token, (httpx.TransportError,), 1.0,
+    )  # fmt: skip
+    server.add(503).add(200, b"ok")
+    with options.open() as client:
+        response, attempt = policy.send(lambda: client.post(server.url + "/x"))
+    assert (response.content, attempt, waits) == (b"ok", 2, [0.25])
+
+
+def test_open_uses_the_callers_client_and_leaves_it_open(server: FakeServer) -> None:
+    server.add(200, b"mine")
+    with httpx.Client(timeout=5.0) as client:
+        with HttpOptions(client=client).open() as used:
+            assert used is client
+            assert used.post(server.url + "/x").content == b"mine"
+        assert not client.is_closed
+
+
+def test_open_on_a_transport_goes_through_it() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=b"mocked")
+
+    with HttpOptions(transport=httpx.MockTransport(handler)).open() as client:
+        assert client.get("https://example.invalid/y").content == b"mocked"
+    assert seen == ["https://example.invalid/y"]
+
+
+def test_open_without_either_makes_a_short_lived_client(server: FakeServer) -> None:
+    server.add(200, b"fresh")
+    with HttpOptions(timeout=3.0).open() as client:
+        assert client.timeout.read == 3.0
+        assert client.post(server.url + "/x").content == b"fresh"
+    assert client.is_closed
+
+
+def test_replace_checks_the_copy() -> None:
+    options = HttpOptions(timeout=5.0)
+    assert options.replace(retries=0) == HttpOptions(timeout=5.0, retries=0)
+    with pytest.raises(ValueError, match="timeout"):
+        options.replace(timeout=0)

@@ -1,24 +1,23 @@
-"""LangFlixPipeline's own logic without media: names, claims, options, early failures.
+"""LangFlixPipeline's own logic with little or no media: early failures, selection, budgets.
 
-The real-ffmpeg runs (outputs, manifest, failures mid-job, parallel pipelines) are in
-``tests/integration/test_pipeline.py``.
+The full real-ffmpeg runs (outputs, manifest, failures mid-job, parallel pipelines)
+are in ``test_pipeline_media.py``; the pure parts have their own modules' tests.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.fake_http import FakeServer, Reply, json_reply
-from support.media import make_media, pattern
-from support.temp import leftovers, temp_manager
-from support.threads import race
+from support.temp import leftovers
 
-import langflix.main as main_module
+import langflix.main
+import langflix.pipeline as pipeline_package
+from langflix.cancel import CancelToken
 from langflix.config import Settings
-from langflix.core.cancel import CancelToken
+from langflix.core.output_format import OutputFormat
 from langflix.errors import (
     CancelledError,
     ConfigError,
@@ -27,107 +26,24 @@ from langflix.errors import (
     QuotaExceededError,
     SubtitleError,
 )
-from langflix.main import (
-    LangFlixPipeline,
-    PipelineOptions,
-    ProgressEvent,
-    claim_episode_dir,
-    sanitize_episode_name,
-)
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.pipeline import LangFlixPipeline, PipelineOptions, ProgressEvent
+from langflix.temp import TempArea, TempFileManager
 
 GOOD_SRT = "1\n00:00:01,000 --> 00:00:03,000\nLet's break the ice.\n"
 
 
 def test_exports_are_sorted_and_real() -> None:
-    assert main_module.__all__ == sorted(main_module.__all__)
-    for name in main_module.__all__:
-        assert hasattr(main_module, name)
+    assert pipeline_package.__all__ == sorted(pipeline_package.__all__)
+    for name in pipeline_package.__all__:
+        assert hasattr(pipeline_package, name)
 
 
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("Friends S01E01", "Friends_S01E01"),
-        ("../../etc/passwd", "etc_passwd"),
-        (".hidden", "hidden"),
-        ("에피소드 1", "에피소드_1"),
-        ("a:b*c?d", "a_b_c_d"),
-        ("///", ""),
-        ("..", ""),
-        ("x" * 200, "x" * 80),
-    ],
-)
-def test_sanitize_episode_name(raw: str, clean: str) -> None:
-    assert sanitize_episode_name(raw) == clean
-
-
-def test_claim_takes_the_first_free_name(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert claim_episode_dir(out, "ep") == out / "ep"
-    (out / "ep-2").write_text("somebody's file, not a dir")
-    assert claim_episode_dir(out, "ep") == out / "ep-3"
-    assert claim_episode_dir(out, "ep") == out / "ep-4"
-    assert (out / "ep-2").read_text() == "somebody's file, not a dir"
-
-
-def test_parallel_claims_never_collide(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    # All threads race for the same name at once.
-    outcome = race(lambda: claim_episode_dir(out, "ep"), 16)
-    assert outcome.errors == []
-    claimed = outcome.results
-    assert len(set(claimed)) == 16
-    assert {p.name for p in claimed} == {"ep"} | {f"ep-{i}" for i in range(2, 17)}
-
-
-def test_claim_in_an_impossible_place_is_a_clear_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("x")
-    with pytest.raises(JobError, match="output directory"):
-        claim_episode_dir(blocker, "ep")
-
-
-def test_unpublish_removes_only_what_the_job_wrote(tmp_path: Path) -> None:
-    episode = tmp_path / "ep"
-    episode.mkdir()
-    ours = episode / "01-x.mp4"
-    ours.write_bytes(b"partial")
-    foreign = episode / "notes.txt"
-    foreign.write_text("the user's")
-    main_module._unpublish(episode, [ours, episode / "never-written.mp4"])
-    assert not ours.exists()
-    assert foreign.read_text() == "the user's", "a file the job did not write is never removed"
-    main_module._unpublish(episode, [])
-    assert episode.exists()
-    foreign.unlink()
-    main_module._unpublish(episode, [])
-    assert not episode.exists(), "an empty claimed dir goes"
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "needle"),
-    [
-        ({"max_expressions": 0}, "max_expressions"),
-        ({"repeat": 0}, "repeat"),
-        ({"repeat": 21}, "repeat"),
-        ({"tts": "nope"}, "TTS provider"),
-        ({"language_level": "expert"}, "language level"),
-        ({"episode_name": "///"}, "episode name"),
-    ],
-)
-def test_options_are_validated(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle):
-        PipelineOptions(**kwargs)  # type: ignore[arg-type]
+def test_langflix_main_is_the_same_pipeline() -> None:
+    for name in pipeline_package.__all__:
+        assert getattr(langflix.main, name) is getattr(pipeline_package, name)
 
 
 # -- failures before any media work ----------------------------------------------
-
-
-@pytest.fixture
-def manager(tmp_path: Path) -> Iterator[TempFileManager]:
-    with temp_manager(tmp_path) as mgr:
-        yield mgr
 
 
 @pytest.fixture
@@ -225,19 +141,30 @@ def test_bad_subtitles_fail_before_the_video_is_touched(
     _assert_clean(manager, out, inputs)
 
 
-def test_unexpected_errors_are_wrapped(
-    tmp_path: Path, manager: TempFileManager, inputs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+class BuggyTTS:
+    """A TTS client with a bug: the pipeline must still raise one error family."""
+
+    name = "buggy"
+
+    def synthesize(self, text: str, language: str, area: TempArea) -> Path:
+        area.new_file(suffix=".wav").write_bytes(b"half a")  # left for the scope to remove
+        raise RuntimeError("a bug in a TTS client")
+
+
+def test_unexpected_errors_are_wrapped(tmp_path: Path, manager: TempFileManager, short_video: Path) -> None:
     out = tmp_path / "out"
-
-    def broken_loader(path: Path) -> object:
-        raise RuntimeError("a bug in a parser")
-
-    monkeypatch.setattr(main_module, "load_subtitles", broken_loader)
-    pipeline = LangFlixPipeline(*inputs, out, manager=manager, settings=_settings())
-    with pytest.raises(LangFlixError, match="failed during 'subtitles': a bug in a parser"):
+    subs = tmp_path / "ok.srt"
+    subs.write_text(LLM_SRT, encoding="utf-8")
+    tiny = OutputFormat(width=160, height=120, preset="ultrafast")
+    options = PipelineOptions(max_expressions=1, repeat=1, output_format=tiny)
+    pipeline = LangFlixPipeline(
+        short_video, subs, out, options, manager=manager, settings=_settings(), tts_client=BuggyTTS()
+    )
+    with pytest.raises(LangFlixError, match="failed during 'speech': a bug in a TTS client") as info:
         pipeline.run()
-    _assert_clean(manager, out, inputs)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert leftovers(manager) == []
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 # -- expression selection: the LLM when configured, the offline list otherwise ----
@@ -248,17 +175,6 @@ def _chat_reply(status: int, content: str) -> Reply:
     if status != 200:
         return Reply(status, b'{"error": "no"}', {"Content-Type": "application/json"})
     return json_reply(200, {"choices": [{"message": {"role": "assistant", "content": content}}]})
-
-
-@pytest.fixture(scope="module")
-def short_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 3-second video (probed by the pipeline before selecting)."""
-    return make_media(
-        tmp_path_factory.mktemp("media") / "short.mp4",
-        video=pattern("160x120", 10, 3, name="testsrc2"),
-        audio="anullsrc=r=22050:cl=mono",
-        args=["-t", "3"],
-    )
 
 
 LLM_SRT = (

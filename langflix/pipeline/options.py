@@ -1,0 +1,76 @@
+"""What a user chooses for one job, declared once: :class:`PipelineOptions`.
+
+The CLI's flags (their ranges and choices), the API form (its schema and its
+422) and the job store's record are all derived from this model, so a range or
+a choice is written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+
+from langflix.core.expressions import LANGUAGE_LEVELS
+from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
+from langflix.core.validated import ValidatedModel
+from langflix.pipeline.publish import sanitize_episode_name
+from langflix.tts import DEFAULT_TTS, TTSName
+
+__all__ = [
+    "DEFAULT_LANGUAGE_LEVEL",
+    "EPISODE_NAME_MAX_CHARS",
+    "EpisodeName",
+    "LanguageLevel",
+    "PipelineOptions",
+    "STORED_OPTIONS",
+    "normalize_language_level",
+]
+
+DEFAULT_LANGUAGE_LEVEL: Final[str] = "intermediate"
+EPISODE_NAME_MAX_CHARS: Final[int] = 200
+STORED_OPTIONS: Final[tuple[str, ...]] = ("max_expressions", "repeat", "tts", "language_level", "episode_name")
+"""The options a job's record shows (the API's ``options``)."""
+
+
+def normalize_language_level(level: object) -> str:
+    """``level`` as the catalogue spells it (" Beginner" -> "beginner"); ValueError naming the choices."""
+    key = level.strip().lower() if isinstance(level, str) else ""
+    if key not in LANGUAGE_LEVELS:
+        raise ValueError(f"unknown language level {level!r}; choose one of {', '.join(LANGUAGE_LEVELS)}")
+    return key
+
+
+def _usable_episode_name(name: str) -> str:
+    if not sanitize_episode_name(name):
+        raise ValueError(f"episode name {name!r} has no usable character; use letters, digits, '-', '_' or '.'")
+    return name
+
+
+LanguageLevel = Annotated[
+    str,
+    BeforeValidator(normalize_language_level),
+    WithJsonSchema({"type": "string", "enum": list(LANGUAGE_LEVELS)}),
+]
+EpisodeName = Annotated[str, Field(max_length=EPISODE_NAME_MAX_CHARS), AfterValidator(_usable_episode_name)]
+"""Names ``OUTPUT_DIR/<episode>/`` (sanitised there); it must keep at least one usable character."""
+
+
+class PipelineOptions(ValidatedModel):
+    """What the user chose for one job; a bad value is an InvalidOptionError naming it."""
+
+    max_expressions: int = Field(default=5, ge=1, le=50, description="How many expressions to teach.")
+    repeat: int = Field(default=2, ge=1, le=20, description="How often each expression clip is replayed.")
+    tts: TTSName = Field(default=DEFAULT_TTS, description="Text-to-speech provider.")
+    language_level: LanguageLevel = Field(
+        default=DEFAULT_LANGUAGE_LEVEL, description="The learner's level; picks expressions that fit it."
+    )
+    episode_name: EpisodeName | None = Field(default=None, description="Name of OUTPUT_DIR/<episode>/.")
+    output_format: OutputFormat = DEFAULT_FORMAT
+    context_seconds: float = Field(
+        default=10.0, ge=0.0, le=120.0, description="Seconds of scene shown around the line (half before, half after)."
+    )
+
+    def stored(self) -> dict[str, Any]:
+        """The options a job's record keeps (plain JSON values)."""
+        return self.model_dump(include=set(STORED_OPTIONS))

@@ -1,0 +1,107 @@
+"""The manifest as pure functions: built from plain values, read back as the CLI's summary."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import langflix.pipeline.manifest as module
+from langflix.core.expressions import Expression
+from langflix.core.output_format import OutputFormat
+from langflix.core.subtitles import Cue
+from langflix.pipeline.lesson import LessonPlan, Window
+from langflix.pipeline.manifest import (
+    COMPILATION_NAME,
+    MANIFEST_NAME,
+    LessonRecord,
+    SummaryRow,
+    build_manifest,
+    lesson_file_name,
+    manifest_text,
+    summary_rows,
+)
+from langflix.pipeline.options import PipelineOptions
+
+CREATED = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def _lesson(phrase: str, start: float, translation: str | None = None) -> LessonRecord:
+    cue = Cue(start, start + 1.23456, f"Well, {phrase}.")
+    expression = Expression(phrase, cue, start - 2, start + 3, "idiom", "a meaning", translation)
+    plan = LessonPlan(Window(start - 2, start + 3.0004), Window(start - 0.2, start + 1.43456))
+    return LessonRecord(expression, lesson_file_name(0, phrase), plan, card_seconds=3.0, duration=9.87654)
+
+
+def _manifest(**changes: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "episode": "my_show",
+        "created": CREATED,
+        "elapsed": 12.34567,
+        "video": Path("/in/show.mp4"),
+        "subtitles": Path("/in/show.srt"),
+        "video_seconds": 60.0004,
+        "options": PipelineOptions(repeat=3, output_format=OutputFormat(width=320, height=240)),
+        "selector": "offline",
+        "lessons": [_lesson("break the ice", 5.0, "어색함을 깨다")],
+        "compilation_seconds": 9.8765,
+    } | changes
+    return build_manifest(**values)  # type: ignore[arg-type]
+
+
+def test_the_manifest_says_what_each_file_holds() -> None:
+    manifest = _manifest()
+    assert manifest["version"] == 1 and manifest["episode"] == "my_show"
+    assert manifest["created"] == "2026-12-01T09:30:15+00:00"
+    assert manifest["elapsed_seconds"] == 12.346
+    assert manifest["source"] == {"video": "/in/show.mp4", "subtitles": "/in/show.srt", "video_duration": 60.0}
+    assert manifest["options"] == {
+        "max_expressions": 5, "repeat": 3, "tts": "espeak", "language_level": "intermediate",
+        "context_seconds": 10.0, "format": OutputFormat(width=320, height=240).model_dump(),
+    }  # fmt: skip
+    assert manifest["selector"] == "offline"
+    (entry,) = manifest["expressions"]  # type: ignore[misc]
+    assert entry == {
+        "index": 1, "phrase": "break the ice", "kind": "idiom", "meaning": "a meaning",
+        "translation": "어색함을 깨다", "line": "Well, break the ice.",
+        "cue_start": 5.0, "cue_end": 6.235, "context_start": 3.0, "context_end": 8.0,
+        "clip_start": 4.8, "clip_end": 6.435, "file": "01-break-the-ice.mp4", "duration": 9.877,
+        "parts": {"title_card": 3.0, "context_clip": 5.0, "expression_clip": 1.635, "repeat": 3},
+    }  # fmt: skip
+    assert manifest["compilation"] == {"file": COMPILATION_NAME, "duration": 9.877}
+
+
+def test_the_manifest_is_the_same_for_the_same_values() -> None:
+    assert _manifest() == _manifest()
+
+
+def test_the_text_is_utf8_json_with_korean_as_text() -> None:
+    text = manifest_text(_manifest())
+    assert "어색함을" in text and "\\u" not in text
+    assert text.endswith("}\n") and json.loads(text) == _manifest()
+
+
+@pytest.mark.parametrize(
+    ("index", "phrase", "name"),
+    [(0, "break the ice", "01-break-the-ice.mp4"), (9, "It's a piece of cake!", "10-it-s-a-piece-of-cake.mp4"),
+     (1, "한국어", "02-expression.mp4"), (2, "x" * 100, f"03-{'x' * 40}.mp4"), (0, "café", "01-cafe.mp4")],
+)  # fmt: skip
+def test_lesson_file_names_are_ascii_and_numbered(index: int, phrase: str, name: str) -> None:
+    assert lesson_file_name(index, phrase) == name
+
+
+def test_the_summary_lists_every_published_file() -> None:
+    manifest = _manifest(lessons=[_lesson("break the ice", 5.0), _lesson("give up", 20.0)])
+    assert summary_rows(manifest) == [
+        SummaryRow("01-break-the-ice.mp4", "break the ice", 9.877),
+        SummaryRow("01-give-up.mp4", "give up", 9.877),
+        SummaryRow(COMPILATION_NAME, "(all of them)", 9.877),
+        SummaryRow(MANIFEST_NAME, "(index)", None),
+    ]
+
+
+def test_exports() -> None:
+    assert module.__all__ == sorted(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)

@@ -1,0 +1,179 @@
+"""Settings: read once from LANGFLIX_*, and turned into what the lower layers take.
+
+The lower layers (core, tts) never read settings; these tests prove each value
+reaches the object built from it: the output format, the ffmpeg tools, the TTS
+clients (and their HTTP options), the LLM selector.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.fake_http import FakeServer
+from support.media import tone_wav
+from support.temp import temp_manager
+
+from langflix.cancel import CancelToken
+from langflix.config import Settings, get_settings
+from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.output_format import OutputFormat
+from langflix.errors import ConfigError, InvalidOptionError
+from langflix.temp import TempArea
+from langflix.tts import EspeakTTS, GoogleTTS, LemonfoxTTS, create_tts_client
+
+
+def _settings(**values: object) -> Settings:
+    # Built from explicit values only, so a developer's LANGFLIX_* variables cannot leak in.
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """get_settings() reads the environment afresh in the test, and again after it."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def area(tmp_path: Path) -> Iterator[TempArea]:
+    with temp_manager(tmp_path) as manager, manager.scope("config-test") as scope:
+        yield scope
+
+
+# -- the output format -------------------------------------------------------------------
+
+
+def test_output_format_comes_from_the_video_settings() -> None:
+    settings = _settings(video_width=640, video_height=360, video_fps=15, video_crf=30, video_preset="ultrafast")
+    assert settings.output_format() == OutputFormat(width=640, height=360, fps=15, crf=30, preset="ultrafast")
+    assert _settings().output_format() == OutputFormat()
+
+
+def test_video_settings_are_checked_like_the_format(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    with pytest.raises(ValueError, match="video_width"):
+        _settings(video_width=641)
+    monkeypatch.setenv("LANGFLIX_VIDEO_FPS", "500")
+    with pytest.raises(InvalidOptionError, match="LANGFLIX_VIDEO_FPS: must be between 1 and 120, got 500"):
+        get_settings()
+
+
+def test_an_unchecked_copy_still_fails_naming_the_setting() -> None:
+    odd = _settings().model_copy(update={"video_height": 7})  # model_copy does not validate
+    with pytest.raises(ConfigError, match="height: must be at least 16.*LANGFLIX_VIDEO_HEIGHT"):
+        odd.output_format()
+
+
+def test_a_bad_variable_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    monkeypatch.setenv("LANGFLIX_WORKERS", "0")
+    monkeypatch.setenv("LANGFLIX_TTS", "polly")
+    with pytest.raises(InvalidOptionError) as info:
+        get_settings()
+    assert [name for name, _ in info.value.problems] == ["LANGFLIX_WORKERS", "LANGFLIX_TTS"]
+    assert "choose one of espeak, google, lemonfox" in str(info.value)
+
+
+# -- ffmpeg ------------------------------------------------------------------------------
+
+
+def test_ffmpeg_tools_come_from_the_settings() -> None:
+    settings = _settings(ffmpeg_binary="/opt/ff/ffmpeg", ffprobe_binary="/opt/ff/ffprobe", ffmpeg_timeout=0.5)
+    assert settings.ffmpeg_tools() == FFmpegTools(ffmpeg="/opt/ff/ffmpeg", ffprobe="/opt/ff/ffprobe", timeout=0.5)
+
+
+# -- text to speech ----------------------------------------------------------------------
+
+
+def test_settings_reach_the_tts_clients() -> None:
+    settings = _settings(
+        tts_timeout=7.5,
+        tts_retries=4,
+        espeak_binary="/opt/espeak/bin/espeak-ng",
+        lemonfox_api_key="k1",
+        lemonfox_base_url="http://127.0.0.1:9/",
+        lemonfox_voice="adam",
+        google_api_key="k2",
+        google_base_url="http://127.0.0.1:8",
+    )
+    token = CancelToken()
+    espeak = settings.tts_client("espeak", cancel=token)
+    lemonfox = settings.tts_client("lemonfox")
+    google = settings.tts_client("google", cancel=token)
+
+    assert isinstance(espeak, EspeakTTS)
+    assert (espeak.binary, espeak.timeout) == ("/opt/espeak/bin/espeak-ng", 7.5)
+    assert isinstance(lemonfox, LemonfoxTTS)
+    assert (lemonfox.base_url, lemonfox.voice, lemonfox.http.timeout, lemonfox.http.retries) == (
+        "http://127.0.0.1:9",
+        "adam",
+        7.5,
+        4,
+    )
+    assert isinstance(google, GoogleTTS)
+    assert (google.base_url, google.http.timeout, google.http.retries, google.http.cancel) == (
+        "http://127.0.0.1:8",
+        7.5,
+        4,
+        token,
+    )
+
+
+def test_the_default_provider_is_langflix_tts() -> None:
+    assert _settings(tts="Google", google_api_key="k").tts_client().name == "google"
+    assert _settings().tts_client().name == "espeak"
+
+
+@pytest.mark.parametrize(
+    ("name", "setting"), [("lemonfox", "LANGFLIX_LEMONFOX_API_KEY"), ("google", "LANGFLIX_GOOGLE_API_KEY")]
+)
+def test_paid_provider_without_key_is_a_config_error(name: str, setting: str) -> None:
+    with pytest.raises(ConfigError, match=f"{setting}.*LANGFLIX_TTS=espeak"):
+        _settings().tts_client(name)
+
+
+def test_the_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    monkeypatch.setenv("LANGFLIX_GOOGLE_API_KEY", "from-env")
+    monkeypatch.setenv("LANGFLIX_TTS_RETRIES", "5")
+    client = get_settings().tts_client("google")
+    assert isinstance(client, GoogleTTS) and client.http.retries == 5
+
+
+def test_a_client_from_settings_talks_to_the_configured_server(area: TempArea) -> None:
+    wav = tone_wav()
+    with FakeServer(name="fake-tts") as server:
+        server.add(500).add(200, wav)
+        settings = _settings(lemonfox_api_key="k1", lemonfox_base_url=server.url, tts_retries=1)
+        # The long form, for a backoff that keeps the test fast.
+        http = settings.tts_http(backoff=lambda n: 0.0)
+        client = create_tts_client("lemonfox", settings.tts_config("lemonfox"), http)
+        path = client.synthesize("Hello", "en", area)
+    assert path.read_bytes() == wav
+    assert [r.headers["authorization"] for r in server.requests] == ["Bearer k1"] * 2
+
+
+def test_the_default_espeak_client_speaks(area: TempArea) -> None:
+    path = _settings().tts_client("espeak", cancel=CancelToken()).synthesize("Piece of cake", "en", area)
+    with wave.open(str(path), "rb") as audio:
+        assert audio.getnframes() > 0
+
+
+# -- the LLM selector ----------------------------------------------------------------------
+
+
+def test_llm_settings_without_url_or_key_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="LANGFLIX_LLM_BASE_URL"):
+        _settings(llm_base_url=None, llm_api_key="k").llm_selector()
+    with pytest.raises(ConfigError, match="LANGFLIX_LLM_API_KEY"):
+        _settings(llm_base_url="http://127.0.0.1:1", llm_api_key=None).llm_selector()
+
+
+def test_llm_settings_reach_the_selector() -> None:
+    token = CancelToken()
+    selector = _settings(llm_base_url="http://127.0.0.1:1", llm_api_key="k", llm_model="x", llm_timeout=5).llm_selector(
+        cancel=token
+    )
+    assert (selector.model, selector.http.timeout, selector.http.cancel) == ("x", 5.0, token)
+    assert selector.url == "http://127.0.0.1:1/v1/chat/completions"
