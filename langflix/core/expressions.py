@@ -29,6 +29,7 @@ __all__ = [
     "KnownExpression",
     "LANGUAGE_LEVELS",
     "context_window",
+    "expression_spans",
     "find_known_expressions",
     "known_expressions",
     "phrase_in_text",
@@ -444,25 +445,80 @@ def find_known_expressions(text: str) -> list[KnownExpression]:
     return [hit.entry for hit in _find_hits(_tokens(text), _catalogue())]
 
 
-def phrase_in_text(phrase: str, text: str) -> bool:
-    """True when ``phrase`` (any inflection of its first word, any separable object) is in ``text``.
+def _phrase_patterns(phrase: str) -> tuple[tuple[_Element, ...], ...]:
+    """Patterns of ``phrase`` as the matcher reads it; empty when it has no usable words.
 
-    Used to reject an LLM's phrase that the cue does not actually contain. Only a
-    phrase the curated list marks separable may have an object inside it.
+    Only a phrase the curated list marks separable may have an object inside it.
     """
     catalogue = _catalogue()
     number = catalogue.by_words.get(tuple(_tokens(phrase)))
     separable = number is not None and catalogue.entries[number].separable
     try:
-        patterns = _compile(phrase, separable=separable)
+        return _compile(phrase, separable=separable)
     except ValueError:
-        return False
+        return ()
+
+
+def phrase_in_text(phrase: str, text: str) -> bool:
+    """True when ``phrase`` (any inflection of its first word, any separable object) is in ``text``.
+
+    Used to reject an LLM's phrase that the cue does not actually contain.
+    """
+    patterns = _phrase_patterns(phrase)
     tokens = _tokens(text)
     return any(
         _match_at(pattern, tokens, position) is not None
         for pattern in patterns
         for position in range(len(tokens))
     )
+
+
+def _token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Words of ``text`` as :func:`_tokens` reads them, with their character span in ``text``.
+
+    Lower-cased one character at a time, so an offset in the folded text maps back
+    to the original even where ``str.lower`` changes the length ("İ" -> "i̇").
+    """
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        low = char.lower().translate(_APOSTROPHES)
+        folded.append(low)
+        origin.extend([index] * len(low))
+    joined = "".join(folded)
+    return [
+        (match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+        for match in _TOKEN_RE.finditer(joined)
+    ]
+
+
+def expression_spans(phrase: str, text: str) -> list[tuple[int, int]]:
+    """Character spans ``(start, end)`` of ``text`` where ``phrase`` is said, in order.
+
+    Matches what :func:`phrase_in_text` accepts (inflected first word, possessive
+    and reflexive slots, the object of a separable phrasal verb), so "figured it
+    out" is found for "figure out" and "broke the ice" for "break the ice". A span
+    runs from the first word's first character to the last word's last one and
+    includes an object said inside the phrase: the learner sees the pattern as it
+    was spoken. Occurrences never overlap; none found gives ``[]``.
+    """
+    patterns = _phrase_patterns(phrase)
+    if not patterns:
+        return []
+    positioned = _token_spans(text)
+    tokens = [token for token, _, _ in positioned]
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while position < len(tokens):
+        ends = [end for pattern in patterns if (end := _match_at(pattern, tokens, position)) is not None]
+        if not ends:
+            position += 1
+            continue
+        # The shortest match: "figure out the answer" lights "figure out", not the answer.
+        end = min(ends)
+        spans.append((positioned[position][1], positioned[end - 1][2]))
+        position = end
+    return spans
 
 
 # --------------------------------------------------------------------------- selection

@@ -16,6 +16,7 @@ from langflix.core.expressions import (
     LANGUAGE_LEVELS,
     Expression,
     context_window,
+    expression_spans,
     find_known_expressions,
     known_expressions,
     phrase_in_text,
@@ -187,6 +188,59 @@ def test_phrase_in_text_inflects_first_word_only() -> None:
     assert phrase_in_text("figure out", "I figured it out")  # known separable
     assert not phrase_in_text("totally unknown phrase", "nothing like it")
     assert not phrase_in_text("...", "anything")
+
+
+def lit(phrase: str, text: str) -> list[str]:
+    return [text[start:end] for start, end in expression_spans(phrase, text)]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "expected"),
+    [
+        ("figure out", "I finally figured it out!", ["figured it out"]),
+        ("figure out", "Let's figure out the answer.", ["figure out"]),  # shortest match, no object
+        ("figure out", "FIGURING OUT what she meant", ["FIGURING OUT"]),
+        ("break the ice", "Well, that broke the ice.", ["broke the ice"]),
+        ("make up one's mind", "She made up her mind; he made up John's mind.", ["made up her mind", "made up John's mind"]),
+        ("give up", "I don\u2019t give up. I gave up once.", ["give up", "gave up"]),
+        ("call it a day", "Let's call it\na day.", ["call it\na day"]),  # across a line break
+        ("pull someone's leg", "You're pulling my leg!", ["pulling my leg"]),
+    ],
+)
+def test_expression_spans_cover_the_words_as_said(phrase, text, expected) -> None:
+    assert lit(phrase, text) == expected
+
+
+def test_expression_spans_are_offsets_into_the_original_text() -> None:
+    # "İ" lower-cases to two characters; the offsets must still point into the input.
+    text = "İ said: we BROKE the ice."
+    (span,) = expression_spans("break the ice", text)
+    assert text[span[0] : span[1]] == "BROKE the ice"
+
+
+def test_expression_spans_reject_what_the_matcher_rejects() -> None:
+    assert expression_spans("break the ice", "Well, that broke the silence.") == []
+    # Only separable phrases take an object inside: "call up" is not in the list as separable.
+    assert expression_spans("totally unknown phrase", "nothing like it") == []
+    assert expression_spans("...", "anything") == []
+    assert expression_spans("figure out", "") == []
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(
+    before=st.lists(st.sampled_from(["so", "well", "I", "think", "we", "really", "now"]), max_size=4),
+    entry=st.sampled_from(known_expressions()),
+    shout=st.booleans(),
+)
+def test_every_known_phrase_is_lit_exactly(before, entry, shout) -> None:
+    said = example_of(entry.phrase)
+    said = said.upper() if shout else said
+    prefix = " ".join([*before, ""]) if before else ""
+    text = f"{prefix}{said}, right?"
+    spans = expression_spans(entry.phrase, text)
+    assert spans, text
+    assert text[spans[0][0] : spans[0][1]] == said
+    assert phrase_in_text(entry.phrase, text)
 
 
 @settings(max_examples=60, deadline=None, database=None)
