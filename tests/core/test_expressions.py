@@ -14,11 +14,13 @@ import langflix.core.expressions as expressions_module
 from langflix.core.expressions import (
     EXPRESSION_KINDS,
     LANGUAGE_LEVELS,
+    MAX_SIMILAR,
     Expression,
     context_window,
     expression_spans,
     find_known_expressions,
     known_expressions,
+    parse_expression_list,
     phrase_in_text,
     select_expressions,
     usable_cues,
@@ -85,6 +87,48 @@ def test_curated_list_is_large_valid_and_unique() -> None:
     assert kinds == set(EXPRESSION_KINDS)
     assert levels == set(LANGUAGE_LEVELS)
     assert len(known_expressions()) == len(items)
+
+
+def test_similar_expressions_are_loaded_where_well_known() -> None:
+    by_phrase = {entry.phrase: entry for entry in known_expressions()}
+    assert by_phrase["figure out"].similar == ("work out", "sort out")
+    assert by_phrase["spill the beans"].similar == ("let the cat out of the bag",)
+    assert by_phrase["add insult to injury"].similar == ()
+    assert sum(bool(entry.similar) for entry in by_phrase.values()) >= 100
+    for entry in by_phrase.values():
+        assert len(entry.similar) <= MAX_SIMILAR and entry.phrase not in entry.similar
+
+
+def _one(**fields) -> dict:
+    return {"expressions": [{"phrase": "give up", "kind": "phrasal_verb", "level": "beginner", "meaning": "to stop", **fields}]}
+
+
+def test_the_loader_accepts_and_tidies_a_similar_list() -> None:
+    (entry,) = parse_expression_list(_one(similar=["throw in  the towel"]), "test.json")
+    assert entry.similar == ("throw in the towel",)
+    (entry,) = parse_expression_list(_one(), "test.json")
+    assert entry.similar == ()
+
+
+@pytest.mark.parametrize(
+    ("similar", "problem"),
+    [
+        ("quit", "must be a list of phrases, got str"),
+        (["a", "b", "c"], "lists 3 phrases; a card shows at most 2"),
+        (["", "quit"], "must hold phrases with words"),
+        ([3], "must hold phrases with words"),
+        (["Quit now", "quit  now"], "lists the same phrase twice"),
+        (["Give up"], "lists itself as similar"),
+    ],
+)
+def test_the_loader_refuses_a_bad_similar_list_by_entry(similar, problem) -> None:
+    with pytest.raises(ExpressionError, match=r"test\.json: entry 1.*" + problem):
+        parse_expression_list(_one(similar=similar), "test.json")
+
+
+def test_chosen_expressions_carry_level_and_similar() -> None:
+    (picked,) = select_expressions([Cue(1, 3, "Don't spill the beans!")], 1)
+    assert (picked.level, picked.similar) == ("intermediate", ("let the cat out of the bag",))
 
 
 @pytest.mark.parametrize("entry", known_expressions(), ids=lambda e: e.phrase)
