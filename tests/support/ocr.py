@@ -29,19 +29,24 @@ def ocr(
     psm: int = 6,
     upscale: int = 2,
     crop: tuple[int, int, int, int] | None = None,
+    white_only: bool = False,
     timeout: float = 120,
 ) -> str:
     """What tesseract reads in ``png`` (``psm`` 6: one uniform block of text).
 
     ``crop`` (x, y, width, height) reads only that part, which is much faster on a
-    big frame. Small text is enlarged ``upscale`` times first (written beside
-    ``png``): tesseract reads Hangul poorly below about 30 pixels a line.
+    big frame. ``white_only`` keeps only near-white pixels (as black on white):
+    white text over a busy picture. Small text is enlarged ``upscale`` times
+    first (written beside ``png``): tesseract reads Hangul poorly below about 30
+    pixels a line.
     """
     source = png
     filters = []
     if crop is not None:
         x, y, w, h = crop
         filters.append(f"crop={w}:{h}:{x}:{y}")
+    if white_only:
+        filters += ["format=gray", "lut=y=if(gt(val\\,225)\\,0\\,255)"]
     if upscale > 1:
         filters.append(f"scale=iw*{upscale}:ih*{upscale}:flags=lanczos")
     if filters:
