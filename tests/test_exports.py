@@ -19,6 +19,16 @@ MODULES = [
     "langflix.core.process",
     "langflix.core.ffmpeg",
     "langflix.core.video_editor",
+    "langflix.core.ass",
+    "langflix.core.card",
+    "langflix.core.expressions",
+    "langflix.core.filtergraph",
+    "langflix.core.fonts",
+    "langflix.core.subtitle_alignment",
+    "langflix.core.subtitle_cleaning",
+    "langflix.core.subtitle_render",
+    "langflix.core.text_layout",
+    "langflix.core.thumbnail",
     "langflix.tts",
 ]
 

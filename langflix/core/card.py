@@ -269,7 +269,9 @@ def _truncate(
     return wrapped, cut
 
 
-def _place(wrapped: dict[str, list[list[Segment]]], height: int, scale: float, box_height: float) -> tuple[CardBlock, ...]:
+def _place(
+    wrapped: dict[str, list[list[Segment]]], height: int, scale: float, box_height: float
+) -> tuple[CardBlock, ...]:
     """Blocks stacked top to bottom, the whole group centred vertically."""
     roles = [role for role, lines in wrapped.items() if lines]
     top = height * _MARGIN_Y + (box_height - _height(wrapped, height, scale)) / 2

@@ -40,7 +40,10 @@ LONG = CardText(
     meaning=LONG_MEANING,
     line=LONG_LINE,
     line_highlights=tuple(expression_spans("give someone the benefit of the doubt", LONG_LINE)),
-    translation="이번 한 번만 그를 믿어 주자, 알았지? 그는 한 번도 우리에게 거짓말을 한 적이 없어. 너도 알잖아. 정말 마지막 기회야.",
+    translation=(
+        "이번 한 번만 그를 믿어 주자, 알았지? 그는 한 번도 우리에게 거짓말을 한 적이 없어. "
+        "너도 알잖아. 정말 마지막 기회야."
+    ),
     similar=("trust someone",),
 )
 
@@ -120,8 +123,9 @@ def draw(doc: str, folder: Path, width: int, height: int) -> Path:
     ass.write_text(doc, encoding="utf-8")
     out = folder / "card.png"
     color = "0x" + CARD_BACKGROUND.lstrip("#")
+    background = f"color=c={color}:s={width}x{height}:d=1"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c={color}:s={width}x{height}:d=1",
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", background,
          "-vf", ass_filter(ass), "-frames:v", "1", "-update", "1", str(out)],
         check=True, timeout=60,
     )  # fmt: skip

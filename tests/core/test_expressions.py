@@ -100,7 +100,8 @@ def test_similar_expressions_are_loaded_where_well_known() -> None:
 
 
 def _one(**fields) -> dict:
-    return {"expressions": [{"phrase": "give up", "kind": "phrasal_verb", "level": "beginner", "meaning": "to stop", **fields}]}
+    entry = {"phrase": "give up", "kind": "phrasal_verb", "level": "beginner", "meaning": "to stop"}
+    return {"expressions": [{**entry, **fields}]}
 
 
 def test_the_loader_accepts_and_tidies_a_similar_list() -> None:
@@ -245,7 +246,11 @@ def lit(phrase: str, text: str) -> list[str]:
         ("figure out", "Let's figure out the answer.", ["figure out"]),  # shortest match, no object
         ("figure out", "FIGURING OUT what she meant", ["FIGURING OUT"]),
         ("break the ice", "Well, that broke the ice.", ["broke the ice"]),
-        ("make up one's mind", "She made up her mind; he made up John's mind.", ["made up her mind", "made up John's mind"]),
+        (
+            "make up one's mind",
+            "She made up her mind; he made up John's mind.",
+            ["made up her mind", "made up John's mind"],
+        ),
         ("give up", "I don\u2019t give up. I gave up once.", ["give up", "gave up"]),
         ("call it a day", "Let's call it\na day.", ["call it\na day"]),  # across a line break
         ("pull someone's leg", "You're pulling my leg!", ["pulling my leg"]),
