@@ -167,9 +167,14 @@ def _load(font: FontFile | None) -> _Face | None:
         return None
 
 
-@functools.lru_cache(maxsize=4)
 def text_measure(family: str = DEFAULT_FONT_FAMILY) -> TextMeasure:
     """The measure for ``family`` (with its bold face and the fallback family), loaded once."""
+    # One cache key per family, however it is passed (a default and a keyword differ to lru_cache).
+    return _measure_for(family)
+
+
+@functools.lru_cache(maxsize=4)
+def _measure_for(family: str) -> TextMeasure:
     regular = find_font_file(family)
     if regular is None:
         logger.warning(

@@ -35,6 +35,10 @@ def test_widths_scale_with_size_and_bold_is_wider() -> None:
     assert measure.line_height(40) == 40
 
 
+def test_the_measure_is_loaded_once_however_the_family_is_named() -> None:
+    assert text_measure() is text_measure(DEFAULT_FONT_FAMILY) is text_measure(family=DEFAULT_FONT_FAMILY)
+
+
 def test_without_fonts_widths_are_estimated_not_zero() -> None:
     estimate = TextMeasure(None)
     assert not estimate.exact

@@ -213,3 +213,24 @@ def test_a_line_longer_than_the_frame_wraps_inside_the_margins(clip: Path, tmp_p
     assert rows[-1] - rows[0] > 3 * H * SceneLayout().translation_size, "the line did not wrap"
     text = ocr(frame_png(burned, 1.0, tmp_path / "frame.png"))
     assert word_match_ratio(long, text) >= 0.8, text
+
+
+@pytest.mark.slow
+def test_burned_in_the_cut_encode_the_cues_follow_the_clip_clock(tmp_path: Path) -> None:
+    # The editor cuts with trim + setpts (the clip starts at 0) and burns in the same graph:
+    # the ass filter placed after them sees clip time, which scene_ass writes.
+    episode = make_media(tmp_path / "episode.mp4", video=f"color=c={BACKGROUND}:size={W}x{H}:rate=25:duration=14")
+    doc = render([SceneCue(10.5, 11.0, "Half a second in."), SceneCue(11.5, 12.5, "Later on.")])
+    ass = tmp_path / "scene.ass"
+    ass.write_text(doc, encoding="utf-8")
+    graph = f"trim=start=10:end=12,setpts=PTS-STARTPTS,{ass_filter(ass)},format=yuv420p"
+    out = tmp_path / "cut.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(episode), "-vf", graph,
+         "-c:v", "libx264", "-preset", "ultrafast", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    assert not frame_rgb(out, 0.2).where(bright)
+    assert word_match_ratio("Half a second in.", ocr(frame_png(out, 0.7, tmp_path / "a.png"), langs="eng")) >= 0.8
+    assert not frame_rgb(out, 1.25).where(bright)
+    assert word_match_ratio("Later on.", ocr(frame_png(out, 1.8, tmp_path / "b.png"), langs="eng")) >= 0.8
