@@ -182,7 +182,7 @@ def ass_document(
         raise ValueError(f"ASS events use undefined or duplicate styles: {unknown or names}")
     lines = [
         "[Script Info]",
-        f"Title: {escape_text(title).replace(chr(92) + 'N', ' ')}",
+        f"Title: {' '.join(_CONTROL.sub('', title).split())}",
         "ScriptType: v4.00+",
         f"PlayResX: {width}",
         f"PlayResY: {height}",
