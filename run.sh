@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fonts-dejavu-core fontconfig python3-venv)
+APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fonts-dejavu-core fontconfig tesseract-ocr tesseract-ocr-eng
+    tesseract-ocr-kor python3-venv)
 VENV=.venv
 
 missing_packages() {
@@ -22,6 +23,15 @@ missing_packages() {
         grep -qi 'DejaVu Sans' <<<"$fonts" || missing+=(fonts-dejavu-core)
     else
         missing+=(fonts-noto-cjk fonts-dejavu-core)
+    fi
+    # The tests read burned-in subtitles back from frames, in English and Korean.
+    if command -v tesseract >/dev/null 2>&1; then
+        local langs
+        langs=$(tesseract --list-langs 2>&1 || true)
+        grep -qx 'eng' <<<"$langs" || missing+=(tesseract-ocr-eng)
+        grep -qx 'kor' <<<"$langs" || missing+=(tesseract-ocr-kor)
+    else
+        missing+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor)
     fi
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     echo "${missing[@]:-}"

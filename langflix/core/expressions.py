@@ -28,9 +28,12 @@ __all__ = [
     "Expression",
     "KnownExpression",
     "LANGUAGE_LEVELS",
+    "MAX_SIMILAR",
     "context_window",
+    "expression_spans",
     "find_known_expressions",
     "known_expressions",
+    "parse_expression_list",
     "phrase_in_text",
     "select_expressions",
     "usable_cues",
@@ -52,6 +55,9 @@ _EXTRA_MATCH_BONUS: Final[float] = 0.25
 # A separable phrasal verb's object ("figure [the whole thing] out") is at most this long.
 _MAX_OBJECT_WORDS: Final[int] = 3
 
+MAX_SIMILAR: Final[int] = 2
+"""Similar expressions a card has room for (and an entry may list)."""
+
 _DATA_PACKAGE: Final[str] = "langflix"
 _DATA_NAME: Final[str] = "data/expressions.json"
 
@@ -67,17 +73,24 @@ class Expression:
     kind: str
     meaning: str | None = None
     translation: str | None = None
+    level: str | None = None
+    similar: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class KnownExpression:
-    """One entry of the curated list, in its dictionary form."""
+    """One entry of the curated list, in its dictionary form.
+
+    ``similar`` names up to :data:`MAX_SIMILAR` well-known expressions that mean
+    nearly the same (shown on the card); empty for most entries.
+    """
 
     phrase: str
     kind: str
     level: str
     meaning: str
     separable: bool = False
+    similar: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- words
@@ -351,6 +364,7 @@ def _parse_entries(raw: object, source: str) -> tuple[KnownExpression, ...]:
                 level=str(item["level"]),
                 meaning=str(item["meaning"]).strip(),
                 separable=bool(item.get("separable", False)),
+                similar=_parse_similar(item.get("similar", []), number, source),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ExpressionError(
@@ -361,8 +375,30 @@ def _parse_entries(raw: object, source: str) -> tuple[KnownExpression, ...]:
                 f"{source}: entry {number} ({entry.phrase!r}) has kind {entry.kind!r} and level "
                 f"{entry.level!r}; use one of {EXPRESSION_KINDS} and one of {LANGUAGE_LEVELS}"
             )
+        if any(_tokens(other) == _tokens(entry.phrase) for other in entry.similar):
+            raise ExpressionError(
+                f"{source}: entry {number} ({entry.phrase!r}) lists itself as similar; "
+                "remove it from 'similar'"
+            )
         entries.append(entry)
     return tuple(entries)
+
+
+def _parse_similar(raw: object, number: int, source: str) -> tuple[str, ...]:
+    """The optional ``similar`` list: at most MAX_SIMILAR distinct, non-empty phrases."""
+    problem = None
+    if not isinstance(raw, list):
+        problem = f"must be a list of phrases, got {type(raw).__name__}"
+    elif len(raw) > MAX_SIMILAR:
+        problem = f"lists {len(raw)} phrases; a card shows at most {MAX_SIMILAR}"
+    elif not all(isinstance(item, str) and _tokens(item) for item in raw):
+        problem = "must hold phrases with words, not empty strings or other values"
+    elif len({tuple(_tokens(item)) for item in raw}) != len(raw):
+        problem = "lists the same phrase twice"
+    if problem is not None:
+        raise ExpressionError(f"{source}: entry {number}: 'similar' {problem}")
+    assert isinstance(raw, list)
+    return tuple(" ".join(str(item).split()) for item in raw)
 
 
 def _build_catalogue(entries: Iterable[KnownExpression], source: str) -> _Catalogue:
@@ -396,6 +432,16 @@ def _catalogue() -> _Catalogue:
             f"cannot read the expression list {source} ({exc}); reinstall langflix"
         ) from exc
     return _build_catalogue(_parse_entries(raw, source), source)
+
+
+def parse_expression_list(raw: object, source: str) -> tuple[KnownExpression, ...]:
+    """Entries of an expression list in the format of ``expressions.json`` (parsed JSON).
+
+    Raises :class:`ExpressionError` naming ``source`` and the entry for anything
+    the matcher could not use: a missing field, an unknown kind or level, a
+    phrase without words, a bad ``similar`` list.
+    """
+    return _build_catalogue(_parse_entries(raw, source), source).entries
 
 
 def known_expressions() -> tuple[KnownExpression, ...]:
@@ -444,25 +490,80 @@ def find_known_expressions(text: str) -> list[KnownExpression]:
     return [hit.entry for hit in _find_hits(_tokens(text), _catalogue())]
 
 
-def phrase_in_text(phrase: str, text: str) -> bool:
-    """True when ``phrase`` (any inflection of its first word, any separable object) is in ``text``.
+def _phrase_patterns(phrase: str) -> tuple[tuple[_Element, ...], ...]:
+    """Patterns of ``phrase`` as the matcher reads it; empty when it has no usable words.
 
-    Used to reject an LLM's phrase that the cue does not actually contain. Only a
-    phrase the curated list marks separable may have an object inside it.
+    Only a phrase the curated list marks separable may have an object inside it.
     """
     catalogue = _catalogue()
     number = catalogue.by_words.get(tuple(_tokens(phrase)))
     separable = number is not None and catalogue.entries[number].separable
     try:
-        patterns = _compile(phrase, separable=separable)
+        return _compile(phrase, separable=separable)
     except ValueError:
-        return False
+        return ()
+
+
+def phrase_in_text(phrase: str, text: str) -> bool:
+    """True when ``phrase`` (any inflection of its first word, any separable object) is in ``text``.
+
+    Used to reject an LLM's phrase that the cue does not actually contain.
+    """
+    patterns = _phrase_patterns(phrase)
     tokens = _tokens(text)
     return any(
         _match_at(pattern, tokens, position) is not None
         for pattern in patterns
         for position in range(len(tokens))
     )
+
+
+def _token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Words of ``text`` as :func:`_tokens` reads them, with their character span in ``text``.
+
+    Lower-cased one character at a time, so an offset in the folded text maps back
+    to the original even where ``str.lower`` changes the length ("İ" -> "i̇").
+    """
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        low = char.lower().translate(_APOSTROPHES)
+        folded.append(low)
+        origin.extend([index] * len(low))
+    joined = "".join(folded)
+    return [
+        (match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+        for match in _TOKEN_RE.finditer(joined)
+    ]
+
+
+def expression_spans(phrase: str, text: str) -> list[tuple[int, int]]:
+    """Character spans ``(start, end)`` of ``text`` where ``phrase`` is said, in order.
+
+    Matches what :func:`phrase_in_text` accepts (inflected first word, possessive
+    and reflexive slots, the object of a separable phrasal verb), so "figured it
+    out" is found for "figure out" and "broke the ice" for "break the ice". A span
+    runs from the first word's first character to the last word's last one and
+    includes an object said inside the phrase: the learner sees the pattern as it
+    was spoken. Occurrences never overlap; none found gives ``[]``.
+    """
+    patterns = _phrase_patterns(phrase)
+    if not patterns:
+        return []
+    positioned = _token_spans(text)
+    tokens = [token for token, _, _ in positioned]
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while position < len(tokens):
+        ends = [end for pattern in patterns if (end := _match_at(pattern, tokens, position)) is not None]
+        if not ends:
+            position += 1
+            continue
+        # The shortest match: "figure out the answer" lights "figure out", not the answer.
+        end = min(ends)
+        spans.append((positioned[position][1], positioned[end - 1][2]))
+        position = end
+    return spans
 
 
 # --------------------------------------------------------------------------- selection
@@ -632,6 +733,8 @@ def select_expressions(
             kind=c.entry.kind,
             meaning=c.entry.meaning,
             translation=translate(c.cue) if translate is not None else None,
+            level=c.entry.level,
+            similar=c.entry.similar,
         )
         for c in picked
     ]

@@ -93,6 +93,28 @@ class SubtitleTrack:
         high = bisect.bisect_left(starts, end)
         return tuple(cue for cue in self.cues[low:high] if cue.end > start and cue.start < end)
 
+    def text_during(self, cue: Cue) -> str | None:
+        """This track's text shown with ``cue`` (from another track), or None when silent then.
+
+        The cues that mostly coincide with ``cue`` are joined in time order (an
+        English line may span two Korean ones); a neighbour that only grazes its
+        edge is not its translation. When none mostly coincides, the one that
+        shares the most time is taken.
+        """
+        candidates = [other for other in self.overlapping(cue.start, cue.end) if other != cue]
+        if not candidates:
+            return None
+
+        def shared(other: Cue) -> float:
+            return min(cue.end, other.end) - max(cue.start, other.start)
+
+        chosen = [
+            other
+            for other in candidates
+            if shared(other) >= 0.5 * min(cue.duration, other.duration)
+        ] or [max(candidates, key=shared)]
+        return "\n".join(other.text for other in chosen)
+
 
 @dataclass(frozen=True)
 class Subtitles:
@@ -123,6 +145,13 @@ class Subtitles:
             )
         return found
 
+    def translation_track(self, language: str | None = None) -> SubtitleTrack | None:
+        """The track that translates the English one: ``language``'s, or by default the
+        first track in a known language other than English; None when there is none."""
+        if language is not None:
+            return self._find(language)
+        return next((t for t in self.tracks if t.language != "en" and t.language is not None), None)
+
     def translation_for(self, cue: Cue, language: str | None = None) -> str | None:
         """Text of ``language``'s track shown with ``cue`` (default: the first
         non-English track); None when that track is missing or silent there.
@@ -130,27 +159,8 @@ class Subtitles:
         A bilingual file is a free, offline translation: the other language's cue
         that overlaps the English one says the same thing.
         """
-        if language is None:
-            target = next((t for t in self.tracks if t.language != "en" and t.language is not None), None)
-        else:
-            target = self._find(language)
-        if target is None:
-            return None
-        candidates = [other for other in target.overlapping(cue.start, cue.end) if other != cue]
-        if not candidates:
-            return None
-
-        def shared(other: Cue) -> float:
-            return min(cue.end, other.end) - max(cue.start, other.start)
-
-        # Keep the cues that mostly coincide with this one (an English line may span two
-        # Korean ones); a neighbour that only grazes its edge is not its translation.
-        chosen = [
-            other
-            for other in candidates
-            if shared(other) >= 0.5 * min(cue.duration, other.duration)
-        ] or [max(candidates, key=shared)]
-        return "\n".join(other.text for other in chosen)
+        target = self.translation_track(language)
+        return None if target is None else target.text_during(cue)
 
 
 def _normal_language(language: str) -> str:

@@ -14,10 +14,13 @@ import langflix.core.expressions as expressions_module
 from langflix.core.expressions import (
     EXPRESSION_KINDS,
     LANGUAGE_LEVELS,
+    MAX_SIMILAR,
     Expression,
     context_window,
+    expression_spans,
     find_known_expressions,
     known_expressions,
+    parse_expression_list,
     phrase_in_text,
     select_expressions,
     usable_cues,
@@ -84,6 +87,49 @@ def test_curated_list_is_large_valid_and_unique() -> None:
     assert kinds == set(EXPRESSION_KINDS)
     assert levels == set(LANGUAGE_LEVELS)
     assert len(known_expressions()) == len(items)
+
+
+def test_similar_expressions_are_loaded_where_well_known() -> None:
+    by_phrase = {entry.phrase: entry for entry in known_expressions()}
+    assert by_phrase["figure out"].similar == ("work out", "sort out")
+    assert by_phrase["spill the beans"].similar == ("let the cat out of the bag",)
+    assert by_phrase["add insult to injury"].similar == ()
+    assert sum(bool(entry.similar) for entry in by_phrase.values()) >= 100
+    for entry in by_phrase.values():
+        assert len(entry.similar) <= MAX_SIMILAR and entry.phrase not in entry.similar
+
+
+def _one(**fields) -> dict:
+    entry = {"phrase": "give up", "kind": "phrasal_verb", "level": "beginner", "meaning": "to stop"}
+    return {"expressions": [{**entry, **fields}]}
+
+
+def test_the_loader_accepts_and_tidies_a_similar_list() -> None:
+    (entry,) = parse_expression_list(_one(similar=["throw in  the towel"]), "test.json")
+    assert entry.similar == ("throw in the towel",)
+    (entry,) = parse_expression_list(_one(), "test.json")
+    assert entry.similar == ()
+
+
+@pytest.mark.parametrize(
+    ("similar", "problem"),
+    [
+        ("quit", "must be a list of phrases, got str"),
+        (["a", "b", "c"], "lists 3 phrases; a card shows at most 2"),
+        (["", "quit"], "must hold phrases with words"),
+        ([3], "must hold phrases with words"),
+        (["Quit now", "quit  now"], "lists the same phrase twice"),
+        (["Give up"], "lists itself as similar"),
+    ],
+)
+def test_the_loader_refuses_a_bad_similar_list_by_entry(similar, problem) -> None:
+    with pytest.raises(ExpressionError, match=r"test\.json: entry 1.*" + problem):
+        parse_expression_list(_one(similar=similar), "test.json")
+
+
+def test_chosen_expressions_carry_level_and_similar() -> None:
+    (picked,) = select_expressions([Cue(1, 3, "Don't spill the beans!")], 1)
+    assert (picked.level, picked.similar) == ("intermediate", ("let the cat out of the bag",))
 
 
 @pytest.mark.parametrize("entry", known_expressions(), ids=lambda e: e.phrase)
@@ -187,6 +233,63 @@ def test_phrase_in_text_inflects_first_word_only() -> None:
     assert phrase_in_text("figure out", "I figured it out")  # known separable
     assert not phrase_in_text("totally unknown phrase", "nothing like it")
     assert not phrase_in_text("...", "anything")
+
+
+def lit(phrase: str, text: str) -> list[str]:
+    return [text[start:end] for start, end in expression_spans(phrase, text)]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "expected"),
+    [
+        ("figure out", "I finally figured it out!", ["figured it out"]),
+        ("figure out", "Let's figure out the answer.", ["figure out"]),  # shortest match, no object
+        ("figure out", "FIGURING OUT what she meant", ["FIGURING OUT"]),
+        ("break the ice", "Well, that broke the ice.", ["broke the ice"]),
+        (
+            "make up one's mind",
+            "She made up her mind; he made up John's mind.",
+            ["made up her mind", "made up John's mind"],
+        ),
+        ("give up", "I don\u2019t give up. I gave up once.", ["give up", "gave up"]),
+        ("call it a day", "Let's call it\na day.", ["call it\na day"]),  # across a line break
+        ("pull someone's leg", "You're pulling my leg!", ["pulling my leg"]),
+    ],
+)
+def test_expression_spans_cover_the_words_as_said(phrase, text, expected) -> None:
+    assert lit(phrase, text) == expected
+
+
+def test_expression_spans_are_offsets_into_the_original_text() -> None:
+    # "İ" lower-cases to two characters; the offsets must still point into the input.
+    text = "İ said: we BROKE the ice."
+    (span,) = expression_spans("break the ice", text)
+    assert text[span[0] : span[1]] == "BROKE the ice"
+
+
+def test_expression_spans_reject_what_the_matcher_rejects() -> None:
+    assert expression_spans("break the ice", "Well, that broke the silence.") == []
+    # Only separable phrases take an object inside: "call up" is not in the list as separable.
+    assert expression_spans("totally unknown phrase", "nothing like it") == []
+    assert expression_spans("...", "anything") == []
+    assert expression_spans("figure out", "") == []
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(
+    before=st.lists(st.sampled_from(["so", "well", "I", "think", "we", "really", "now"]), max_size=4),
+    entry=st.sampled_from(known_expressions()),
+    shout=st.booleans(),
+)
+def test_every_known_phrase_is_lit_exactly(before, entry, shout) -> None:
+    said = example_of(entry.phrase)
+    said = said.upper() if shout else said
+    prefix = " ".join([*before, ""]) if before else ""
+    text = f"{prefix}{said}, right?"
+    spans = expression_spans(entry.phrase, text)
+    assert spans, text
+    assert text[spans[0][0] : spans[0][1]] == said
+    assert phrase_in_text(entry.phrase, text)
 
 
 @settings(max_examples=60, deadline=None, database=None)

@@ -5,7 +5,9 @@ Import it as ``support`` (``from support.fake_http import FakeServer``): pytest 
 both for ``pytest`` and for ``python -m pytest`` run from the repository root.
 
 - ``fake_http``: a scripted HTTP server on 127.0.0.1 that records every request;
+- ``frames``: one frame of a video as a PNG or as RGB pixels;
 - ``media``: tiny generated media, made with plain ffmpeg;
+- ``ocr``: tesseract on a PNG, and a fuzzy word match of what it read;
 - ``procs``: the live processes of ``/proc`` (children of a test, a process group);
 - ``temp``: a temp manager under ``tmp_path`` and what it leaves behind;
 - ``threads``: one function raced from several threads released at once.
