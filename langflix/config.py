@@ -10,28 +10,21 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from langflix.utils.disk_budget import DEFAULT_MIN_FREE_BYTES
+from langflix.temp import TempSettings
 
 __all__ = ["Settings", "get_settings"]
 
 
-class Settings(BaseSettings):
-    """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``."""
+class Settings(TempSettings):
+    """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``.
+
+    The temp-file life cycle's own (``temp_dir``, ``temp_max_bytes``,
+    ``min_free_bytes``) are declared once, in :class:`~langflix.temp.TempSettings`.
+    """
 
     model_config = SettingsConfigDict(env_prefix="LANGFLIX_", extra="ignore")
-
-    # Temp-file life cycle.
-    temp_dir: Path | None = Field(
-        default=None, description="Base dir for temp sessions; the system temp dir when unset."
-    )
-    temp_max_bytes: int | None = Field(
-        default=None, ge=1, description="Byte budget of the process-wide temp manager."
-    )
-    min_free_bytes: int = Field(
-        default=DEFAULT_MIN_FREE_BYTES, ge=0, description="Free disk space always left untouched."
-    )
 
     # Where results and state live.
     output_dir: Path = Field(default=Path("langflix-output"))

@@ -20,7 +20,7 @@ from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import probe, run_ffmpeg
 from langflix.errors import ConfigError
 from langflix.tts.espeak import EspeakTTS
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
+from langflix.temp import TempArea, get_temp_manager
 
 __all__ = ["SAMPLE_LINES", "SAMPLE_NAME", "SampleCue", "make_sample_episode", "sample_cues", "write_srt"]
 
@@ -66,7 +66,7 @@ def make_sample_episode(
     height: int = 360,
     lines: tuple[str, ...] = SAMPLE_LINES,
     name: str = SAMPLE_NAME,
-    manager: TempFileManager | None = None,
+    manager: TempArea | None = None,
     cancel: CancelToken | None = None,
     preset: str = "ultrafast",
 ) -> tuple[Path, Path]:

@@ -38,7 +38,7 @@ from langflix.errors import (
     LangFlixError,
 )
 from langflix.tts import TTS_PROVIDERS, TTSClient, make_tts_client
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
+from langflix.temp import TempFileManager, get_temp_manager
 
 __all__ = [
     "LangFlixPipeline",

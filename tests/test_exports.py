@@ -8,9 +8,8 @@ import pytest
 
 MODULES = [
     "langflix.errors",
+    "langflix.temp",
     "langflix.utils.temp_file_manager",
-    "langflix.utils.temp_sessions",
-    "langflix.utils.disk_budget",
     "langflix.utils.http_retry",
     "langflix.main",
     "langflix.demo",

@@ -28,7 +28,7 @@ from langflix.api.store import JobStore
 from langflix.config import Settings, get_settings
 from langflix.errors import ConfigError
 from langflix.core.video_editor import OutputFormat
-from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
+from langflix.temp import TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
 

@@ -16,7 +16,7 @@ from langflix.api.runner import JobRunner
 from langflix.api.store import JobStore
 from langflix.config import Settings
 from langflix.core.video_editor import OutputFormat
-from langflix.utils.temp_file_manager import SweepReport, TempFileManager
+from langflix.temp import SweepReport, TempFileManager
 
 __all__ = [
     "ManagerDep",

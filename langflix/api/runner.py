@@ -28,7 +28,7 @@ from langflix.api.store import JobStore, OutputFile
 from langflix.config import Settings
 from langflix.core.cancel import CancelToken
 from langflix.errors import CancelledError, LangFlixError, QueueFullError
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 __all__ = [
     "CANCEL_REASON",

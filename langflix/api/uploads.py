@@ -26,7 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from langflix.core.subtitles import SUPPORTED_SUFFIXES
 from langflix.errors import FFmpegError, LangFlixError, QuotaExceededError
-from langflix.utils.temp_file_manager import Reservation, TempFileManager, awrite_stream
+from langflix.temp import Reservation, TempArea, awrite_stream
 
 __all__ = [
     "FILE_FIELDS",
@@ -279,7 +279,7 @@ async def receive_job_upload(
     *,
     content_type: str | None,
     content_length: int | None,
-    area: TempFileManager,
+    area: TempArea,
     max_upload_bytes: int,
 ) -> JobUpload:
     """Stream a job submission's body into ``area``; fields are returned unvalidated.
@@ -304,7 +304,7 @@ async def receive_job_upload(
 async def _receive(
     chunks: AsyncIterator[bytes],
     boundary: bytes,
-    area: TempFileManager,
+    area: TempArea,
     max_upload_bytes: int,
     claim: Reservation,
 ) -> JobUpload:

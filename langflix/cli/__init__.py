@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from langflix.utils.temp_file_manager import install_signal_handlers
+from langflix.temp import install_signal_handlers
 
 __all__ = ["app"]
 

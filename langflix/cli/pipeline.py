@@ -36,8 +36,7 @@ from langflix.demo import make_sample_episode
 from langflix.errors import CancelledError, LangFlixError
 from langflix.main import LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
 from langflix.tts import TTS_PROVIDERS
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager
-from langflix.utils.temp_sessions import OWNER_FILE
+from langflix.temp import OWNER_FILE, TempFileManager, get_temp_manager
 
 __all__ = ["LevelChoice", "TTSChoice", "demo", "process", "temp_files_left"]
 

@@ -12,9 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from langflix.cli import app
-from langflix.utils.disk_budget import human_bytes
-from langflix.utils.temp_file_manager import DEFAULT_PREFIX, default_base_dir, sweep_orphans
-from langflix.utils.temp_sessions import list_sessions
+from langflix.temp import DEFAULT_PREFIX, default_base_dir, human_bytes, list_sessions, sweep_orphans
 
 temp_app = typer.Typer(help="Inspect and reclaim LangFlix temporary files.", no_args_is_help=True)
 app.add_typer(temp_app, name="temp")

@@ -29,7 +29,7 @@ from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import MediaInfo, media_url, probe, run_ffmpeg
 from langflix.core.process import run_process
 from langflix.errors import FFmpegError, LangFlixError
-from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea
 
 __all__ = ["OutputFormat", "VideoEditor", "find_font"]
 
@@ -97,7 +97,7 @@ class VideoEditor:
 
     def __init__(
         self,
-        scope: TempFileManager | TempScope,
+        scope: TempArea,
         *,
         fmt: OutputFormat = OutputFormat(),
         cancel: CancelToken | None = None,

@@ -29,10 +29,7 @@ from langflix.utils.http_retry import Backoff, RetryPolicy, default_backoff
 from langflix.utils.http_retry import retry_after as _retry_after  # noqa: F401 - old name, still tested
 
 if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
-
-    TempArea = TempFileManager | TempScope
-    """Where audio files go: a manager or (usually) a job's scope; same API."""
+    from langflix.temp import TempArea
 
 __all__ = [
     "AudioFormat",
@@ -63,7 +60,7 @@ class TTSClient(Protocol):
 
     name: str
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
+    def synthesize(self, text: str, language: str, scope: TempArea) -> Path:
         """Speak ``text`` in ``language``; the file belongs to ``scope``. Raises TTSError."""
         ...
 

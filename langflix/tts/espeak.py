@@ -14,7 +14,7 @@ from langflix.errors import TTSError
 from langflix.tts.base import parse_language, release_quietly, require_text
 
 if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+    from langflix.temp import TempArea
 
 __all__ = ["ESPEAK_INSTALL_HINT", "ESPEAK_VOICES", "EspeakTTS"]
 
@@ -70,7 +70,7 @@ class EspeakTTS:
         tag = parse_language(language, self.name)
         return ESPEAK_VOICES.get(str(tag)) or ESPEAK_VOICES.get(tag.language) or tag.language
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
+    def synthesize(self, text: str, language: str, scope: TempArea) -> Path:
         """Run espeak-ng into a new WAV file of ``scope``; nothing is left if it fails."""
         spoken = require_text(text, self.name)
         voice = self.voice_for(language)

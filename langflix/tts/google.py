@@ -23,7 +23,7 @@ from langflix.tts.base import (
 )
 
 if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+    from langflix.temp import TempArea
 
 __all__ = ["GOOGLE_LANGUAGES", "GoogleTTS"]
 
@@ -113,7 +113,7 @@ class GoogleTTS(HttpSpeechClient):
             )
         return code
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
+    def synthesize(self, text: str, language: str, scope: TempArea) -> Path:
         """Ask Google for the speech, decode ``audioContent``, store it as a file of ``scope``."""
         spoken = require_text(text, self.name)
         voice: dict[str, str] = {"languageCode": self.language_code(language)}

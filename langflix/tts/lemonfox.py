@@ -21,7 +21,7 @@ from langflix.tts.base import (
 )
 
 if TYPE_CHECKING:
-    from langflix.utils.temp_file_manager import TempFileManager, TempScope
+    from langflix.temp import TempArea
 
 __all__ = ["LEMONFOX_LANGUAGES", "LemonfoxTTS"]
 
@@ -94,7 +94,7 @@ class LemonfoxTTS(HttpSpeechClient):
             )
         return code
 
-    def synthesize(self, text: str, language: str, scope: TempFileManager | TempScope) -> Path:
+    def synthesize(self, text: str, language: str, scope: TempArea) -> Path:
         """POST the text, check the bytes are audio, store them as a file of ``scope``."""
         spoken = require_text(text, self.name)
         payload = {

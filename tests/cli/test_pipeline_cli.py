@@ -13,11 +13,10 @@ from support.temp import leftovers, temp_manager
 from typer.testing import CliRunner
 
 import langflix.cli.pipeline as cli_pipeline
-import langflix.utils.temp_file_manager as tfm
 from langflix.cli import app
 from langflix.core.ffmpeg import probe
 from langflix.demo import make_sample_episode
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager, uninstall_signal_handlers
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +31,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _restore_signal_handlers() -> Iterator[None]:
     """The app's callback installs SIGTERM/SIGHUP cleanup in *this* process: undo it after."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    monkeypatch.setattr(tfm, "_installed_handlers", dict(tfm._installed_handlers))
     yield
+    uninstall_signal_handlers()
     for sig, handler in saved.items():
         signal.signal(sig, handler)
 

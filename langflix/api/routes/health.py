@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from langflix.api.deps import Services, ServicesDep
-from langflix.utils.temp_sessions import list_sessions
+from langflix.temp import list_sessions
 
 __all__ = ["ServiceCollector", "health_report", "make_registry", "router"]
 
