@@ -38,7 +38,7 @@ from langflix.core.ffmpeg import run_ffmpeg
 from langflix.core.video_editor import OutputFormat
 from langflix.demo import make_sample_episode
 from langflix.main import LangFlixPipeline, PipelineOptions, ProgressEvent
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 TARGET_RATIO: Final[float] = 1.5
 

@@ -27,7 +27,7 @@ from typing import Final
 import pysubs2
 
 from langflix.core.subtitles import Subtitles, load_subtitles
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 
 BUDGET_SECONDS: Final[float] = 1.0
 
