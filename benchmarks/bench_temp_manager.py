@@ -4,7 +4,7 @@ All measured in one run, interleaved: cycles per second of
 
 * ours: ``with manager.create_temp_file(): pass``;
 * bare: ``tempfile.mkstemp`` + ``os.close`` + ``os.unlink`` in one directory;
-* list: a manager shaped like TICKET-003's sketch (``self.temp_files`` a list,
+* list: a manager shaped like the ticket's sketch (``self.temp_files`` a list,
   ``append`` on create, ``remove`` on exit, ``@contextmanager`` and
   ``NamedTemporaryFile``), copied below as ``SketchManager``;
 

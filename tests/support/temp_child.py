@@ -64,7 +64,8 @@ class Child:
         if not line:
             self.proc.wait(TIMEOUT)
             raise AssertionError(f"child said nothing; stderr:\n{self.proc.stderr.read() if self.proc.stderr else ''}")
-        return json.loads(line)
+        report: dict[str, object] = json.loads(line)
+        return report
 
     def finish(self) -> tuple[int, str, str]:
         stdout, stderr = self.proc.communicate(timeout=TIMEOUT)

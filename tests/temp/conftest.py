@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.temp import temp_manager
@@ -26,7 +27,7 @@ def make_mgr(tmp_path: Path) -> Iterator[Callable[..., TempFileManager]]:
     """Managers made with ``make_mgr(base=None, **kwargs)`` (base: ``tmp_path / "tmp"``), all closed after."""
     managers: list[TempFileManager] = []
 
-    def make(base: Path | None = None, **kwargs: int) -> TempFileManager:
+    def make(base: Path | None = None, **kwargs: Any) -> TempFileManager:
         manager = TempFileManager(base_dir=base or tmp_path / "tmp", **kwargs)
         managers.append(manager)
         return manager

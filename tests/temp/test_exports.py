@@ -107,7 +107,7 @@ def test_the_walk_would_catch_a_private_type() -> None:
         pass
 
     def leaky(area: _Private) -> None:
-        """A public function typed with a private class, as write_stream once was."""
+        """A public function typed with a private class: what the walk must catch."""
 
     hints = typing.get_type_hints(leaky, localns={"_Private": _Private})
     assert _Private in set(_classes_in(hints["area"]))

@@ -43,7 +43,7 @@ def test_new_file_names_keep_the_guarantees(mgr: TempFileManager) -> None:
     assert p.parent == mgr.session_dir and p.name.startswith("langflix_") and mode(p) == 0o600
     assert p == Path(str(p)) and hash(p) == hash(Path(str(p)))  # a plain Path, usable as a key
     with pytest.raises(TypeError):
-        mgr.new_file(suffix=None)  # type: ignore[arg-type]
+        mgr.new_file(suffix=None)  # type: ignore[arg-type]  # the wrong type on purpose: it is refused
     mgr.release(str(p))  # a str finds the tracked Path
     assert not p.exists() and len(mgr.temp_files) == 0
 

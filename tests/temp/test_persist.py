@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.temp import leftovers
@@ -91,7 +92,7 @@ def _fail_replace_with_exdev_once(monkeypatch: pytest.MonkeyPatch, source: Path)
     real_replace = os.replace
     calls: list[tuple[str, str]] = []
 
-    def fake_replace(src: os.PathLike[str] | str, dst: os.PathLike[str] | str, **kw: object) -> None:
+    def fake_replace(src: os.PathLike[str] | str, dst: os.PathLike[str] | str, **kw: Any) -> None:
         calls.append((os.fspath(src), os.fspath(dst)))
         if Path(src) == source and len(calls) == 1:
             raise OSError(errno.EXDEV, "Invalid cross-device link", os.fspath(src))
@@ -195,8 +196,8 @@ def test_persist_across_a_real_filesystem_boundary(mgr: TempFileManager, tmpfs: 
 
 
 def test_persist_through_the_manager_forgets_a_scope_file(mgr: TempFileManager, tmp_path: Path) -> None:
-    # Regression: persisting a job's output through the manager left the scope
-    # tracking a file that was gone (found by the stateful test).
+    # Persisting a job's output through the manager must also forget it in the
+    # scope that tracked it, or that scope would count a file that is gone.
     with mgr.scope("job") as scope:
         out = scope.new_file(suffix=".mp4")
         out.write_bytes(b"final")

@@ -122,7 +122,8 @@ class TempManagerMachine(RuleBasedStateMachine):
             return
         model, path = data.draw(st.sampled_from(candidates), label="persisted")
         # Through the owning area or any ancestor (a job's output persisted by the manager).
-        ancestors, node = [], model
+        ancestors: list[_Model] = []
+        node: _Model | None = model
         while node is not None:
             ancestors.append(node)
             node = node.parent

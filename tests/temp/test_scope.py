@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.temp import leftovers
@@ -64,10 +65,10 @@ def test_scope_cleanup_failure_never_hides_the_block_error(
     # We run as root, so permissions cannot make the removal fail: os.rmdir refuses the scope's dir.
     real_rmdir = os.rmdir
 
-    def rmdir(path: str, *args: object, **kwargs: object) -> None:
+    def rmdir(path: str, *args: Any, **kwargs: Any) -> None:
         if os.path.basename(path).startswith("job-"):
             raise PermissionError(errno.EACCES, "Permission denied", path)
-        real_rmdir(path, *args, **kwargs)  # type: ignore[arg-type]  # passes the caller's dir_fd through
+        real_rmdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "rmdir", rmdir)
     caplog.set_level(logging.WARNING, logger=LOGGER)
