@@ -180,3 +180,17 @@ def test_prefix_option_limits_the_sweep(base: Path, env: dict[str, str]) -> None
     out = langflix(env, "temp", "sweep", "--prefix", "otherapp_", "--base-dir", str(base))
     assert "reclaimed 1 dead session(s)" in out
     assert ours.exists() and not theirs.exists()
+
+
+@pytest.mark.parametrize("command", ["status", "sweep"])
+def test_an_invalid_temp_setting_is_reported_by_name_without_a_traceback(env: dict[str, str], command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "langflix", "temp", command],
+        capture_output=True,
+        text=True,
+        env=dict(env, LANGFLIX_TEMP_MAX_BYTES="abc"),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "error: LANGFLIX_TEMP_MAX_BYTES='abc' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
