@@ -19,8 +19,8 @@ from langflix.config import get_settings
 from langflix.core.cancel import CancelToken
 from langflix.core.ffmpeg import probe, run_ffmpeg
 from langflix.errors import ConfigError
-from langflix.tts.espeak import EspeakTTS
 from langflix.temp import TempArea, get_temp_manager
+from langflix.tts.espeak import EspeakTTS
 
 __all__ = ["SAMPLE_LINES", "SAMPLE_NAME", "SampleCue", "make_sample_episode", "sample_cues", "write_srt"]
 

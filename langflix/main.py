@@ -37,8 +37,8 @@ from langflix.errors import (
     JobError,
     LangFlixError,
 )
-from langflix.tts import TTS_PROVIDERS, TTSClient, make_tts_client
 from langflix.temp import TempFileManager, get_temp_manager
+from langflix.tts import TTS_PROVIDERS, TTSClient, make_tts_client
 
 __all__ = [
     "LangFlixPipeline",

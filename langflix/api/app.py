@@ -26,8 +26,8 @@ from langflix.api.routes import health, jobs
 from langflix.api.runner import JobRunner, PipelineFactory
 from langflix.api.store import JobStore
 from langflix.config import Settings, get_settings
-from langflix.errors import ConfigError
 from langflix.core.video_editor import OutputFormat
+from langflix.errors import ConfigError
 from langflix.temp import TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]

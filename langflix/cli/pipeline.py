@@ -35,8 +35,8 @@ from langflix.core.video_editor import OutputFormat
 from langflix.demo import make_sample_episode
 from langflix.errors import CancelledError, LangFlixError
 from langflix.main import LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
-from langflix.tts import TTS_PROVIDERS
 from langflix.temp import OWNER_FILE, TempFileManager, get_temp_manager
+from langflix.tts import TTS_PROVIDERS
 
 __all__ = ["LevelChoice", "TTSChoice", "demo", "process", "temp_files_left"]
 
