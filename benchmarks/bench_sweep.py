@@ -1,12 +1,12 @@
 """Time ``sweep_orphans`` against ``rm -rf`` on identical trees of dead sessions.
 
-Issue 3's figure: 100,000 files in 1,000 dead sessions, reclaimed by the sweep
+100,000 files in 1,000 dead sessions, reclaimed by the sweep
 (lock probe, rename to ``garbage-``, fd-based delete) versus ``rm -rf`` of a tree
 made the same way, in one run. Target: the sweep within 1.3x of ``rm -rf``.
 
-Both trees are real sessions (``SessionLock`` then released without removing,
-exactly what a SIGKILLed owner leaves) with the files a job would make:
-nested scope directories holding small files. Run::
+Both trees are real sessions, made by managers in a child process that then
+dies without any cleanup (``os._exit``: exactly what a SIGKILLed owner leaves),
+with the files a job would make: nested scope directories holding small files. Run::
 
     .venv/bin/python benchmarks/bench_sweep.py [--sessions 1000] [--files 100] [--dir DIR]
 """
@@ -22,30 +22,44 @@ import sys
 import time
 from pathlib import Path
 
-from langflix.utils.temp_file_manager import sweep_orphans
-from langflix.utils.temp_sessions import SessionLock
+from langflix.temp import sweep_orphans
 
 PREFIX = "langflix_"
+# Sessions one child holds at once (one fd each), well under the usual 1,024-fd limit.
+BATCH = 200
+
+# Makes sessions in base, fills them, then dies without cleanup: the kernel
+# drops its flocks, the trees stay.
+_OWNER_THAT_DIES = """
+import os, sys
+from langflix.temp import TempFileManager
+base, prefix, count, files, size = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+payload = b"x" * size
+managers = []
+for _ in range(count):
+    manager = TempFileManager(prefix=prefix, base_dir=base)
+    root = manager.session_dir
+    # A job scope with a nested step scope, like TempScope makes them.
+    job = root / "job-1-abcd1234"
+    step = job / "clip-2-efgh5678"
+    step.mkdir(parents=True, mode=0o700)
+    for i in range(files):
+        where = root if i % 3 == 0 else job if i % 3 == 1 else step
+        fd = os.open(where / f"{prefix}{i:05d}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, payload)
+        os.close(fd)
+    managers.append(manager)
+os._exit(0)
+"""
 
 
 def build(base: Path, sessions: int, files: int, size: int) -> int:
     """Make ``sessions`` dead sessions of ``files`` files each; return the bytes written."""
-    payload = b"x" * size
-    total = 0
-    for _ in range(sessions):
-        lock = SessionLock(base, PREFIX)
-        # A job scope with a nested step scope, like TempScope makes them.
-        job = lock.path / "job-1-abcd1234"
-        step = job / "clip-2-efgh5678"
-        step.mkdir(parents=True, mode=0o700)
-        for i in range(files):
-            where = lock.path if i % 3 == 0 else job if i % 3 == 1 else step
-            fd = os.open(where / f"{PREFIX}{i:05d}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.write(fd, payload)
-            os.close(fd)
-            total += size
-        lock.release(remove=False)  # the owner "dies": its flock goes, its files stay
-    return total
+    for start in range(0, sessions, BATCH):
+        count = min(BATCH, sessions - start)
+        args = [str(base), PREFIX, str(count), str(files), str(size)]
+        subprocess.run([sys.executable, "-c", _OWNER_THAT_DIES, *args], check=True)
+    return sessions * files * size
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import httpx
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from langflix.cancel import CancelToken
 from langflix.core.ffmpeg import FFmpegTools
@@ -30,7 +30,7 @@ from langflix.core.output_format import (
 )
 from langflix.core.validated import describe_error
 from langflix.errors import ConfigError, InvalidOptionError
-from langflix.temp import DEFAULT_MIN_FREE_BYTES
+from langflix.temp import TempSettings
 from langflix.tts import (
     DEFAULT_TTS,
     EspeakTTS,
@@ -49,21 +49,14 @@ ENV_PREFIX: Final[str] = "LANGFLIX_"
 _VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
 
 
-class Settings(BaseSettings):
-    """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``."""
+class Settings(TempSettings):
+    """Every knob of LangFlix; each field maps to ``LANGFLIX_<FIELD>``.
+
+    The temp-file life cycle's own (``temp_dir``, ``temp_max_bytes``,
+    ``min_free_bytes``) are declared once, in :class:`~langflix.temp.TempSettings`.
+    """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
-
-    # Temp-file life cycle.
-    temp_dir: Path | None = Field(
-        default=None, description="Base dir for temp sessions; the system temp dir when unset."
-    )
-    temp_max_bytes: int | None = Field(
-        default=None, ge=1, description="Byte budget of the process-wide temp manager."
-    )
-    min_free_bytes: int = Field(
-        default=DEFAULT_MIN_FREE_BYTES, ge=0, description="Free disk space always left untouched."
-    )
 
     # Where results and state live.
     output_dir: Path = Field(default=Path("langflix-output"))

@@ -19,11 +19,9 @@ def _isolated_temp_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 
     get_settings.cache_clear()
     yield base
-    from langflix.utils import temp_file_manager
+    from langflix.temp import close_temp_manager
 
-    manager = temp_file_manager._default_manager
-    if manager is not None:
-        manager.close()
+    close_temp_manager()
     if previous is None:
         os.environ.pop("LANGFLIX_TEMP_DIR", None)
     else:

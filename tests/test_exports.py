@@ -12,8 +12,6 @@ MODULES = [
     "langflix.config",
     "langflix.temp",
     "langflix.utils.temp_file_manager",
-    "langflix.utils.temp_sessions",
-    "langflix.utils.disk_budget",
     "langflix.demo",
     "langflix.cli.pipeline",
     "langflix.cli.temp",

@@ -1,10 +1,13 @@
-"""The temp-file contract, enforced: only ``langflix/utils/temp_file_manager.py`` makes temp paths.
+"""The temp-file contract, enforced: only the temp code makes temp paths.
 
-Any other module of ``langflix/`` that imports or names ``tempfile``, ``mkstemp``,
-``mkdtemp``, ``NamedTemporaryFile``, ``gettempdir`` (or their siblings), or holds
-a ``/tmp`` path in a string literal, bypasses the owner of every temporary byte.
-The check reads the syntax tree, so comments and docstrings never trip it, and
-the checker is proven on bad samples so this test can actually fail.
+The temp code is the package ``langflix/temp/`` and the ticket's module
+``langflix/utils/temp_file_manager.py`` that re-exports it. Any other module of
+``langflix/`` that imports or names ``tempfile``, ``mkstemp``, ``mkdtemp``,
+``NamedTemporaryFile``, ``gettempdir`` (or their siblings), or holds a ``/tmp``
+path in a string literal, bypasses the owner of every temporary byte. The check
+reads the syntax tree, so comments and docstrings never trip it, and both the
+checker and the list of allowed places are proven on samples, so this test can
+actually fail.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import pytest
 import langflix
 
 PACKAGE = Path(langflix.__file__).resolve().parent
-ALLOWED = PACKAGE / "utils" / "temp_file_manager.py"
+TEMP_PACKAGE = PACKAGE / "temp"
+TICKET_MODULE = PACKAGE / "utils" / "temp_file_manager.py"
 
 FORBIDDEN_NAMES = frozenset(
     {
@@ -84,23 +88,55 @@ def find_violations(source: str, filename: str = "<sample>") -> list[str]:
     return found
 
 
+def is_temp_code(path: Path) -> bool:
+    """Whether ``path`` is one of the places allowed to make temp paths."""
+    path = path.resolve()
+    return path.is_relative_to(TEMP_PACKAGE) or path == TICKET_MODULE
+
+
 def package_modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if p.resolve() != ALLOWED)
+    return sorted(p for p in PACKAGE.rglob("*.py") if not is_temp_code(p))
 
 
-def test_no_module_but_the_temp_manager_makes_temp_paths() -> None:
+def test_no_module_but_the_temp_code_makes_temp_paths() -> None:
     modules = package_modules()
     assert len(modules) > 5, f"found too few modules under {PACKAGE}: is the package where we think?"
     violations = [v for path in modules for v in find_violations(path.read_text(), str(path.relative_to(PACKAGE)))]
     assert violations == [], (
-        "Only langflix/utils/temp_file_manager.py may create temp paths; go through a "
+        "Only langflix/temp/ (and langflix/utils/temp_file_manager.py) may create temp paths; go through a "
         "TempFileManager or scope instead:\n" + "\n".join(violations)
     )
 
 
-def test_the_temp_manager_itself_is_the_one_that_uses_tempfile() -> None:
-    # Sanity check of the premise (and of the checker): the allowed module does use it.
-    assert find_violations(ALLOWED.read_text())
+def test_the_temp_package_itself_is_the_one_that_uses_tempfile() -> None:
+    # Sanity check of the premise (and of the checker): the allowed code does use it.
+    assert any(find_violations(p.read_text()) for p in TEMP_PACKAGE.rglob("*.py"))
+
+
+ALLOWED_SAMPLES = {
+    "the package's face": TEMP_PACKAGE / "__init__.py",
+    "a private module": TEMP_PACKAGE / "_names.py",
+    "a future module": TEMP_PACKAGE / "_owners.py",
+    "the ticket's module": TICKET_MODULE,
+}
+REFUSED_SAMPLES = {
+    "a sibling that merely starts alike": PACKAGE / "temporary.py",
+    "a lookalike package": PACKAGE / "tempx" / "_names.py",
+    "the old sessions module": PACKAGE / "utils" / "temp_sessions.py",
+    "a neighbour of the ticket module": PACKAGE / "utils" / "http_retry.py",
+    "the pipeline": PACKAGE / "main.py",
+    "outside the package": PACKAGE.parent / "temp" / "_names.py",
+}
+
+
+@pytest.mark.parametrize("path", ALLOWED_SAMPLES.values(), ids=ALLOWED_SAMPLES.keys())
+def test_the_allowed_places_are_the_temp_package_and_the_ticket_module(path: Path) -> None:
+    assert is_temp_code(path)
+
+
+@pytest.mark.parametrize("path", REFUSED_SAMPLES.values(), ids=REFUSED_SAMPLES.keys())
+def test_no_other_place_is_allowed(path: Path) -> None:
+    assert not is_temp_code(path)
 
 
 BAD_SAMPLES = {
@@ -131,7 +167,8 @@ GOOD_SAMPLES = {
     "comment": "# never use tempfile or '/tmp/x' here\nx = 1\n",
     "docstring": '"""Unlike tempfile.mkstemp, /tmp is not used."""\n',
     "function docstring": 'def f():\n    """Writes nowhere near /tmp."""\n',
-    "manager": "from langflix.utils.temp_file_manager import get_temp_manager\n",
+    "manager": "from langflix.temp import get_temp_manager\n",
+    "ticket module": "from langflix.utils.temp_file_manager import get_temp_manager\n",
     "similar words": "x = '/tmpl/a.tmp'\ny = 'my_tempfiles_count'\n",
 }
 

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from langflix.cli import app
+from langflix.errors import ConfigError
 from langflix.temp import DEFAULT_PREFIX, default_base_dir, human_bytes, list_sessions, sweep_orphans
 
 __all__ = ["status", "sweep", "temp_app"]
@@ -35,11 +37,22 @@ def _format_age(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
+def _base_dir(given: Path | None) -> Path:
+    """``--base-dir``, else the configured one; an invalid setting ends the command with its message."""
+    if given is not None:
+        return given
+    try:
+        return default_base_dir()
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from exc
+
+
 @temp_app.command("status")
 def status(base_dir: BaseDirOption = None, prefix: PrefixOption = DEFAULT_PREFIX) -> None:
     """Show the base dir, its sessions (live, dead, garbage) and free disk space."""
     console = Console()
-    base = base_dir or default_base_dir()
+    base = _base_dir(base_dir)
     console.print(f"[bold]Temp base dir:[/bold] {base}")
     if base.exists():
         usage = shutil.disk_usage(base)
@@ -79,7 +92,7 @@ def sweep(
 ) -> None:
     """Reclaim the temp sessions of dead LangFlix processes; live ones are never touched."""
     started = time.perf_counter()
-    report = sweep_orphans(base_dir, prefix, min_age=min_age, dry_run=dry_run)
+    report = sweep_orphans(_base_dir(base_dir), prefix, min_age=min_age, dry_run=dry_run)
     console = Console()
     console.print(f"{report.summary()} ({time.perf_counter() - started:.2f} s)")
     for error in report.errors:

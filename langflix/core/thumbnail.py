@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Final
 
-from langflix.core.ass import AssEvent, AssStyle, ass_document, ass_filter, markup_lines, write_ass
 from langflix.cancel import CancelToken
+from langflix.core.ass import AssEvent, AssStyle, ass_document, ass_filter, markup_lines, write_ass
 from langflix.core.ffmpeg import FFMPEG_INSTALL_HINT, media_url
 from langflix.core.fonts import DEFAULT_FONT_FAMILY, TextMeasure, text_measure
 from langflix.core.process import run_process

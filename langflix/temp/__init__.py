@@ -1,49 +1,66 @@
-"""The temp-file life cycle of LangFlix (public API).
+"""The temp-file life cycle of LangFlix: every temporary byte has an owner and an end.
 
-Bridge while the package is split out of ``langflix/utils/temp_file_manager.py``:
-code outside the temp layer imports from here, so the split changes no importer.
+Only this package creates temporary files and directories (the ticket's module
+``langflix.utils.temp_file_manager`` re-exports it). Each layer of cleanup is a
+backstop for the one before:
+
+1. ``with`` block exit (also on exceptions and cancellation): ``create_temp_file``,
+   ``create_temp_dir``;
+2. scope exit: ``with manager.scope("job-42")`` removes a job's whole directory;
+3. ``cleanup_all()`` at interpreter exit, only in the process that made the files
+   (a forked child never deletes its parent's files);
+4. SIGTERM / SIGHUP handlers (:func:`install_signal_handlers`);
+5. :func:`sweep_orphans` of sessions whose owner is provably gone, after SIGKILL
+   or a power cut.
+
+Files that must outlive their block are kept with ``delete=False`` (still removed
+by ``cleanup_all``) or moved out atomically with ``persist``. :class:`TempArea`
+is the type of "a manager or a scope" in every signature.
+
+Behind this face, one module per question: ``_names`` (safe names, creation),
+``_areas`` (what a manager and a scope share), ``_views`` (what areas hand out:
+stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
+process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
+``_sessions`` (lock, owner record, heartbeat), ``_sweep``, ``_settings`` and
+``_trees`` (deleting without following links).
 """
 
 from __future__ import annotations
 
-from langflix.utils.disk_budget import DEFAULT_MIN_FREE_BYTES, free_bytes, human_bytes
-from langflix.utils.temp_file_manager import (
-    DEFAULT_PREFIX,
-    InsufficientDiskSpaceError,
-    QuotaExceededError,
-    Reservation,
-    SweepReport,
-    TempFileError,
-    TempFileManager,
-    TempScope,
-    TempStats,
-    TrackedPaths,
-    awrite_stream,
-    default_base_dir,
-    get_temp_manager,
-    install_signal_handlers,
-    sweep_orphans,
-    write_stream,
-)
-from langflix.utils.temp_file_manager import _TempArea as TempArea
-from langflix.utils.temp_sessions import OWNER_FILE, SessionInfo, list_sessions
+from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
+from langflix.temp._areas import TempArea
+from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
+from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
+from langflix.temp._names import DEFAULT_PREFIX
+from langflix.temp._scope import TempScope
+from langflix.temp._sessions import OWNER_FILE, OwnerInfo
+from langflix.temp._settings import TempSettings, default_base_dir
+from langflix.temp._signals import install_signal_handlers, uninstall_signal_handlers
+from langflix.temp._streams import awrite_stream, write_stream
+from langflix.temp._sweep import SessionInfo, SessionState, SweepReport, list_sessions, sweep_orphans
+from langflix.temp._views import TempPathContext, TempStats, TrackedPaths
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
     "DEFAULT_PREFIX",
     "OWNER_FILE",
     "InsufficientDiskSpaceError",
+    "OwnerInfo",
     "QuotaExceededError",
     "Reservation",
     "SessionInfo",
+    "SessionState",
     "SweepReport",
     "TempArea",
     "TempFileError",
     "TempFileManager",
+    "TempPathContext",
     "TempScope",
+    "TempSettings",
     "TempStats",
     "TrackedPaths",
     "awrite_stream",
+    "close_temp_manager",
     "default_base_dir",
     "free_bytes",
     "get_temp_manager",
@@ -51,5 +68,6 @@ __all__ = [
     "install_signal_handlers",
     "list_sessions",
     "sweep_orphans",
+    "uninstall_signal_handlers",
     "write_stream",
 ]

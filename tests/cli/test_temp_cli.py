@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.temp import dead_session
 
-from langflix.utils.temp_sessions import OWNER_FILE, SessionLock
+from langflix.temp import OWNER_FILE, OwnerInfo
 
 _LIVE_CHILD = """
 import os, sys, time
@@ -69,10 +70,7 @@ def langflix(env: dict[str, str], *args: str, expect: int = 0) -> str:
 
 
 def _dead_session(base: Path, size: int) -> Path:
-    lock = SessionLock(base, "langflix_")
-    (lock.path / "clip.mkv").write_bytes(b"D" * size)
-    lock.release(remove=False)  # like a SIGKILLed owner
-    return lock.path
+    return dead_session(base, files={"clip.mkv": size})
 
 
 def _rows(output: str) -> dict[str, list[str]]:
@@ -120,7 +118,9 @@ def test_status_and_sweep_with_live_dead_and_garbage(
     assert rows[live_session.name][:3] == ["live", str(live_pid), socket.gethostname()]
     assert "KiB" in rows[live_session.name][4]  # ~293 KiB of job data
     for session in dead:
-        assert rows[session.name][:3] == ["dead", str(os.getpid()), socket.gethostname()]
+        owner = OwnerInfo.read(session)
+        assert owner is not None and owner.pid != os.getpid()  # made by a process that died
+        assert rows[session.name][:3] == ["dead", str(owner.pid), socket.gethostname()]
     assert rows[garbage.name][:2] == ["garbage", "?"]
     assert "3 tree(s) can be reclaimed" in out and "langflix temp sweep" in out
 
@@ -152,7 +152,7 @@ def test_sweep_min_age_reports_unverifiable_sessions(base: Path, env: dict[str, 
     out = langflix(env, "temp", "sweep", "--base-dir", str(base))
     assert "1 kept" in out and session.exists()
     rows = _rows(langflix(env, "temp", "status", "--base-dir", str(base)))
-    assert rows[session.name][:3] == ["unknown", str(os.getpid()), "render-02.example"]
+    assert rows[session.name][:3] == ["unknown", str(record["pid"]), "render-02.example"]
 
     old = 1_000_000_000.0
     os.utime(owner, (old, old))
@@ -176,8 +176,21 @@ def test_installed_langflix_script_runs_the_same_commands(base: Path, env: dict[
 
 def test_prefix_option_limits_the_sweep(base: Path, env: dict[str, str]) -> None:
     ours = _dead_session(base, 10)
-    lock = SessionLock(base, "otherapp_")
-    lock.release(remove=False)
+    theirs = dead_session(base, "otherapp_")
     out = langflix(env, "temp", "sweep", "--prefix", "otherapp_", "--base-dir", str(base))
     assert "reclaimed 1 dead session(s)" in out
-    assert ours.exists() and not lock.path.exists()
+    assert ours.exists() and not theirs.exists()
+
+
+@pytest.mark.parametrize("command", ["status", "sweep"])
+def test_an_invalid_temp_setting_is_reported_by_name_without_a_traceback(env: dict[str, str], command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "langflix", "temp", command],
+        capture_output=True,
+        text=True,
+        env=dict(env, LANGFLIX_TEMP_MAX_BYTES="abc"),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "error: LANGFLIX_TEMP_MAX_BYTES='abc' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

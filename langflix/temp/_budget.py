@@ -23,11 +23,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError
 
-__all__ = ["Budget", "DEFAULT_MIN_FREE_BYTES", "Reservation", "free_bytes", "human_bytes"]
+__all__ = ["DEFAULT_MIN_FREE_BYTES", "Budget", "Guard", "Reservation", "free_bytes", "human_bytes"]
 
 # Free space the process-wide manager always leaves on the disk (LANGFLIX_MIN_FREE_BYTES).
 DEFAULT_MIN_FREE_BYTES: Final = 256 * 1024 * 1024
@@ -40,17 +40,26 @@ _reserving_lock = threading.Lock()
 
 def human_bytes(n: float) -> str:
     """``1536`` -> ``'1.5 KiB'``: for messages people read."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    raise AssertionError("unreachable")
+    return f"{n:.1f} TiB"
 
 
-def free_bytes(path: Path) -> int:
+def free_bytes(path: str | os.PathLike[str]) -> int:
     """Bytes an unprivileged writer may still use on the filesystem of ``path``."""
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
+
+
+class Guard(Protocol):
+    """What holds the lock a budget is checked and changed under (its area tree).
+
+    Read at each use, never kept: the holder may replace the lock (a forked child does).
+    """
+
+    lock: threading.RLock
 
 
 class Budget:
@@ -64,7 +73,7 @@ class Budget:
         max_bytes: int | None,
         min_free_bytes: int,
         parent: Budget | None,
-        lock: threading.RLock,
+        guard: Guard,
     ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0 or None, not {max_bytes}")
@@ -77,19 +86,20 @@ class Budget:
         self.parent = parent
         self.reserved = 0  # reservations held here and below (for stats)
         self.own_reserved = 0  # reservations held on this very area
-        self._lock = lock
+        self._guard = guard
         self._device: int | None = None
 
     def _device_id(self) -> int:
         # Cached: a reservation is released after its scope's directory may be
-        # gone (a cancelled job closes its scope first); stat-ing it then raised
-        # FileNotFoundError and leaked the reservation for the process's life.
+        # gone (a cancelled job closes its scope first); stat-ing it then would
+        # raise FileNotFoundError and leak the reservation for the process's life.
         if self._device is None:
             self._device = os.stat(self._directory()).st_dev
         return self._device
 
     def _chain(self) -> list[Budget]:
-        chain, node = [], self
+        chain: list[Budget] = []
+        node: Budget | None = self
         while node is not None:
             chain.append(node)
             node = node.parent
@@ -99,9 +109,9 @@ class Budget:
         """Claim ``nbytes`` now or raise; the claim lasts until released."""
         if nbytes < 0:
             raise ValueError(f"cannot reserve a negative number of bytes ({nbytes})")
-        with self._lock:
+        with self._guard.lock:
             self.check(nbytes, what)
-            reservation = Reservation(self, 0)
+            reservation = Reservation._on(self)
             reservation.grow(nbytes, what, checked=True)
         return reservation
 
@@ -153,16 +163,31 @@ class Budget:
 
 
 class Reservation:
-    """Space claimed ahead of work; release it (or leave the ``with``) when done."""
+    """Space claimed ahead of work; release it (or leave the ``with``) when done.
 
-    def __init__(self, budget: Budget, nbytes: int) -> None:
-        self._budget = budget
-        self.nbytes = nbytes
-        self.released = False
+    Made by ``reserve()`` of a manager or scope: a claim outside a budget would
+    hold nothing, so the constructor refuses.
+    """
+
+    __slots__ = ("_budget", "nbytes", "released")
+    _budget: Budget
+    nbytes: int
+    released: bool
+
+    def __init__(self) -> None:
+        raise TypeError("a Reservation is made by reserve() on a TempFileManager or TempScope")
+
+    @classmethod
+    def _on(cls, budget: Budget) -> Reservation:
+        reservation = cls.__new__(cls)
+        reservation._budget = budget
+        reservation.nbytes = 0
+        reservation.released = False
+        return reservation
 
     def grow(self, nbytes: int, what: str = "this work", *, checked: bool = False) -> None:
         """Claim ``nbytes`` more (a stream keeps its claim ahead of what it has written)."""
-        with self._budget._lock:
+        with self._budget._guard.lock:
             if self.released:
                 raise RuntimeError("this reservation was already released")
             if not checked:
@@ -172,7 +197,7 @@ class Reservation:
 
     def release(self) -> None:
         """Give the space back; calling it twice does nothing."""
-        with self._budget._lock:
+        with self._budget._guard.lock:
             if self.released:
                 return
             self.released = True

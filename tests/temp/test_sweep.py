@@ -1,4 +1,4 @@
-"""Tests for sweep_orphans: crash-safe reclamation with real, really killed processes.
+"""Tests for ``langflix/temp/_sweep.py``: crash-safe reclamation with real, really killed processes.
 
 Liveness is the kernel's flock, so these tests kill real children with SIGKILL
 (no atexit, no signal handler runs) and check that the next sweep reclaims every
@@ -24,17 +24,23 @@ from pathlib import Path
 import pytest
 from support.threads import Race, race
 
-from langflix.utils import temp_file_manager as tfm
-from langflix.utils import temp_sessions
-from langflix.utils.temp_file_manager import TempFileManager, get_temp_manager, sweep_orphans
-from langflix.utils.temp_sessions import OWNER_FILE, SessionLock, list_sessions
+from langflix.temp import (
+    OWNER_FILE,
+    SweepReport,
+    TempFileManager,
+    close_temp_manager,
+    get_temp_manager,
+    list_sessions,
+    sweep_orphans,
+)
+from langflix.temp._sessions import SessionLock
 
 TEN_YEARS = 10 * 365 * 86400
 
 # A child that fills nested scopes, reports what it wrote, then waits to be killed.
 _WORKER = """
 import json, os, sys, time
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 m = TempFileManager(base_dir=sys.argv[1])
 job = m.scope("job-1")
 step = job.scope("clip")
@@ -185,7 +191,7 @@ def test_live_session_is_never_touched_however_old(base: Path, children: Childre
 _RACER = """
 import json, os, sys, time
 from dataclasses import asdict
-from langflix.utils.temp_file_manager import sweep_orphans
+from langflix.temp import sweep_orphans
 go = sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.0005)
@@ -222,7 +228,7 @@ def test_two_sweeper_processes_share_200_dead_sessions_exactly(base: Path, tmp_p
 
 def test_two_sweeper_threads_released_by_a_barrier(base: Path) -> None:
     total = sum(_dead_session(base)[1] for _ in range(200))
-    outcome: Race[temp_sessions.SweepReport] = race(lambda: sweep_orphans(base), 2, timeout=60)
+    outcome: Race[SweepReport] = race(lambda: sweep_orphans(base), 2, timeout=60)
     reports = outcome.results
     assert outcome.errors == []
     assert sum(r.removed for r in reports) == 200
@@ -377,7 +383,7 @@ def test_enolck_makes_the_lock_unusable_and_min_age_decides(base: Path, monkeypa
             raise OSError(errno.ENOLCK, "No locks available")
         real_flock(fd, operation)
 
-    monkeypatch.setattr(temp_sessions.fcntl, "flock", no_locks)
+    monkeypatch.setattr(fcntl, "flock", no_locks)
     report = sweep_orphans(base)
     assert session.exists() and report.skipped_unverifiable == 1 and report.removed == 0
     _age(session / OWNER_FILE, 7200)
@@ -419,13 +425,13 @@ def test_missing_or_empty_base_dir_is_not_an_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def default_manager_env(base: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process-wide manager, made afresh under ``base`` and closed afterwards."""
     monkeypatch.setenv("LANGFLIX_TEMP_DIR", str(base))
     monkeypatch.delenv("LANGFLIX_TEMP_MAX_BYTES", raising=False)
     monkeypatch.delenv("LANGFLIX_MIN_FREE_BYTES", raising=False)
-    monkeypatch.setattr(tfm, "_default_manager", None)
+    close_temp_manager()
     yield
-    if tfm._default_manager is not None:
-        tfm._default_manager.close()
+    close_temp_manager()
 
 
 def test_get_temp_manager_sweeps_once_and_logs_at_info(
@@ -472,7 +478,7 @@ def test_other_users_sessions_are_skipped_quietly(base: Path, monkeypatch: pytes
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(temp_sessions.os, "open", open_as_someone_else)
+    monkeypatch.setattr(os, "open", open_as_someone_else)
     report = sweep_orphans(base)
     assert (report.removed, report.skipped_foreign, report.errors) == (1, 1, [])
     assert "other users" in report.summary()

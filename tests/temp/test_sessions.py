@@ -1,4 +1,4 @@
-"""Tests for langflix.utils.temp_sessions: the session layout on disk, proven on disk.
+"""Tests for ``langflix/temp/_sessions.py``: the session layout on disk, proven on disk.
 
 A session must be named ``<prefix>session-<pid>-<hex>``, be 0700, carry an
 ``.owner`` record, be locked before anyone can see it under that name, and have
@@ -16,15 +16,16 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from langflix.utils import temp_sessions
-from langflix.utils.temp_file_manager import TempFileManager, sweep_orphans
-from langflix.utils.temp_sessions import OWNER_FILE, OwnerInfo, SessionLock, list_sessions
+from langflix.temp import OWNER_FILE, OwnerInfo, TempFileManager, list_sessions, sweep_orphans
+from langflix.temp._sessions import PROCESS_HEARTBEAT, Heartbeat, SessionLock
+from langflix.temp._sweep import BUILDING_GRACE
 
 SESSION_RE = re.compile(r"^langflix_session-(?P<pid>\d+)-[0-9a-f]{12}$")
 
@@ -116,7 +117,7 @@ def test_session_is_locked_and_complete_before_it_gets_its_name(
             )
         real_rename(src, dst)
 
-    monkeypatch.setattr(temp_sessions.os, "rename", checking_rename)
+    monkeypatch.setattr(os, "rename", checking_rename)
     session = SessionLock(base, "langflix_")
     try:
         [(building, locked, owner, visible)] = seen
@@ -133,7 +134,7 @@ def test_session_is_locked_and_complete_before_it_gets_its_name(
 # A child that opens and closes sessions as fast as it can for a while.
 _CHURN = """
 import sys, time
-from langflix.utils.temp_file_manager import TempFileManager
+from langflix.temp import TempFileManager
 end = time.monotonic() + float(sys.argv[2])
 n = 0
 while time.monotonic() < end:
@@ -199,37 +200,64 @@ def test_young_building_dir_is_left_to_its_creator(base: Path) -> None:
     report = sweep_orphans(base)
     assert building.exists() and report.removed == 0
 
-    old = time.time() - temp_sessions.BUILDING_GRACE - 5
+    old = time.time() - BUILDING_GRACE - 5
     os.utime(building, (old, old))
     report = sweep_orphans(base)
     assert not building.exists()
     assert report.removed == 1 and report.bytes_freed == 10 and not report.errors
 
 
-# The heartbeat thread normally beats every minute; the child shortens it.
-_HEARTBEAT = """
-import os, sys, time
-from langflix.utils import temp_sessions
-temp_sessions.HEARTBEAT_INTERVAL = 0.05
-from langflix.utils.temp_file_manager import TempFileManager
-m = TempFileManager(base_dir=sys.argv[1])
-owner = m.session_dir / ".owner"
-old = time.time() - 10 * 365 * 86400
-os.utime(owner, (old, old))
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline and time.time() - owner.stat().st_mtime > 60:
-    time.sleep(0.02)
-print(time.time() - owner.stat().st_mtime)
-m.close()
-"""
-
-
 def test_heartbeat_refreshes_owner_mtime_while_the_owner_lives(base: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", _HEARTBEAT, str(base)], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert float(out) < 60, "the heartbeat never refreshed .owner"
-    assert list(base.iterdir()) == []
+    """A real heartbeat thread (at 20 Hz rather than once a minute) refreshes a live session's record."""
+    heartbeat = Heartbeat(interval=0.05)
+    session = SessionLock(base, "langflix_", heartbeat=heartbeat)
+    owner = session.path / OWNER_FILE
+    old = time.time() - 10 * 365 * 86400
+    os.utime(owner, (old, old))
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and time.time() - owner.stat().st_mtime > 60:
+            time.sleep(0.02)
+        assert time.time() - owner.stat().st_mtime < 60, "the heartbeat never refreshed .owner"
+        assert heartbeat.paths() == [session.path]
+    finally:
+        session.release()
+    assert heartbeat.paths() == [] and list(base.iterdir()) == []
+
+
+def test_every_managers_session_beats_with_the_process_heartbeat(mgr: TempFileManager) -> None:
+    assert PROCESS_HEARTBEAT.interval == 60.0
+    session = mgr.session_dir
+    assert session in PROCESS_HEARTBEAT.paths()
+    mgr.close()
+    assert session not in PROCESS_HEARTBEAT.paths()
+
+
+def _new_heartbeat_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    # By object, not ident: an ident is reused as soon as its thread ends.
+    return [t for t in threading.enumerate() if t not in before and t.name == "langflix-temp-heartbeat"]
+
+
+def test_the_heartbeat_thread_ends_with_its_last_session(base: Path) -> None:
+    heartbeat = Heartbeat(interval=0.01)
+    before = set(threading.enumerate())
+    session = SessionLock(base, "langflix_", heartbeat=heartbeat)
+    [thread] = _new_heartbeat_threads(before)
+    assert thread.daemon
+    session.release()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the heartbeat thread outlived its last session"
+    before = set(threading.enumerate())
+    again = SessionLock(base, "langflix_", heartbeat=heartbeat)
+    try:
+        assert len(_new_heartbeat_threads(before)) == 1, "a new session after the last one must beat again"
+    finally:
+        again.release()
+
+
+def test_heartbeat_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        Heartbeat(interval=0)
 
 
 def test_beat_is_silent_once_the_session_is_gone(base: Path) -> None:
@@ -268,7 +296,7 @@ def test_session_lock_survives_an_unwritable_owner_record(base: Path, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(temp_sessions.os, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     with pytest.raises(OSError):
         SessionLock(base, "langflix_")
     monkeypatch.undo()

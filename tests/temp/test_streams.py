@@ -1,9 +1,7 @@
-"""Tests for disk budgets: reservations, quotas, streaming, and a real full filesystem.
+"""Tests for ``langflix/temp/_streams.py``: a stream stops the moment it crosses a limit, and leaves nothing.
 
-Budgets must refuse work before it starts (``reserve``), stop a stream the moment
-it crosses a limit, and leave nothing half-written behind -- including when the
-OS itself says ENOSPC. The full-disk cases run on a real tmpfs mounted under
-``tmp_path`` (root only; skipped with the reason otherwise).
+Including when the OS itself says ENOSPC: those cases run on a real tmpfs
+mounted under ``tmp_path`` (root only; skipped with the reason otherwise).
 """
 
 from __future__ import annotations
@@ -11,34 +9,18 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from support.temp import leftovers
 
-from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
-from langflix.utils import temp_file_manager as tfm
-from langflix.utils.disk_budget import free_bytes, human_bytes
-from langflix.utils.temp_file_manager import TempFileManager, awrite_stream, write_stream
+from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError
+from langflix.temp import TempFileManager, awrite_stream, free_bytes, write_stream
+from langflix.temp._streams import STREAM_CHUNK_RESERVE
 
 KiB = 1024
 MiB = 1024 * KiB
-
-
-@pytest.fixture
-def make_mgr(tmp_path: Path) -> Iterator[Callable[..., TempFileManager]]:
-    managers: list[TempFileManager] = []
-
-    def make(base: Path | None = None, **kwargs: int) -> TempFileManager:
-        manager = TempFileManager(base_dir=base or tmp_path / "tmp", **kwargs)
-        managers.append(manager)
-        return manager
-
-    yield make
-    for manager in managers:
-        manager.close()
 
 
 def _chunks(total: int, size: int = 64 * KiB, byte: bytes = b"d") -> Iterator[bytes]:
@@ -52,91 +34,6 @@ async def _achunks(total: int, size: int = 64 * KiB) -> AsyncIterator[bytes]:
     for chunk in _chunks(total, size):
         await asyncio.sleep(0)
         yield chunk
-
-
-# -- reservations and quotas ------------------------------------------------------
-
-
-def test_reserve_within_and_over_the_managers_budget(make_mgr: Callable[..., TempFileManager]) -> None:
-    mgr = make_mgr(max_bytes=1 * MiB)
-    first = mgr.reserve(600 * KiB, "the first job")
-    assert mgr.stats().reserved_bytes == 600 * KiB
-    with pytest.raises(QuotaExceededError) as info:
-        mgr.reserve(600 * KiB, "the second job")
-    message = str(info.value)
-    assert isinstance(info.value, TempFileError)
-    assert "the second job" in message
-    assert human_bytes(600 * KiB) in message  # asked
-    assert human_bytes(424 * KiB) in message  # available
-    assert "max_bytes" in message and "LANGFLIX_TEMP_MAX_BYTES" in message  # the setting
-    first.release()
-    first.release()  # twice is a no-op
-    assert mgr.stats().reserved_bytes == 0
-    with mgr.reserve(600 * KiB) as again:
-        assert again.nbytes == 600 * KiB
-    assert again.released and mgr.stats().reserved_bytes == 0
-    assert leftovers(mgr) == []
-
-
-def test_bytes_on_disk_count_against_the_budget(make_mgr: Callable[..., TempFileManager]) -> None:
-    mgr = make_mgr(max_bytes=1 * MiB)
-    mgr.new_file(suffix=".bin").write_bytes(b"x" * 700 * KiB)
-    with pytest.raises(QuotaExceededError):
-        mgr.reserve(400 * KiB)
-    mgr.reserve(300 * KiB).release()
-
-
-def test_nested_scopes_check_every_ancestors_budget(make_mgr: Callable[..., TempFileManager]) -> None:
-    mgr = make_mgr(max_bytes=1 * MiB)
-    with mgr.scope("job", max_bytes=512 * KiB) as job, job.scope("step") as step, mgr.scope("other") as other:
-        with pytest.raises(QuotaExceededError) as info:
-            step.reserve(600 * KiB)
-        assert str(job.path) in str(info.value)  # the scope whose budget said no
-        held = step.reserve(400 * KiB)
-        assert job.stats().reserved_bytes == mgr.stats().reserved_bytes == 400 * KiB
-        with pytest.raises(QuotaExceededError):
-            step.reserve(200 * KiB)  # job: 400 + 200 > 512
-        with pytest.raises(QuotaExceededError) as info:
-            other.reserve(700 * KiB)  # manager: 400 + 700 > 1024
-        assert str(mgr.path) in str(info.value)
-        other.reserve(600 * KiB).release()
-        held.release()
-        assert mgr.stats().reserved_bytes == 0
-    assert leftovers(mgr) == []
-
-
-def test_negative_reservation_is_refused(make_mgr: Callable[..., TempFileManager]) -> None:
-    with pytest.raises(ValueError):
-        make_mgr().reserve(-1)
-
-
-def test_min_free_bytes_above_the_free_space_refuses_work(
-    make_mgr: Callable[..., TempFileManager], tmp_path: Path
-) -> None:
-    free = free_bytes(tmp_path)
-    mgr = make_mgr(min_free_bytes=free + 1024 * MiB)
-    with pytest.raises(InsufficientDiskSpaceError) as info:
-        mgr.reserve(1, "the upload")
-    message = str(info.value)
-    assert isinstance(info.value, TempFileError)
-    assert "the upload" in message and "1 B" in message and "0 B available" in message
-    assert "LANGFLIX_MIN_FREE_BYTES" in message and "LANGFLIX_TEMP_DIR" in message
-    # The floor can also come from a scope of a manager that has none.
-    plain = make_mgr(tmp_path / "other")
-    with plain.scope("job", min_free_bytes=free + 1024 * MiB) as job:
-        with pytest.raises(InsufficientDiskSpaceError):
-            job.reserve(1)
-        plain.reserve(1).release()
-
-
-def test_reserving_on_a_closed_manager_is_a_clear_error(make_mgr: Callable[..., TempFileManager]) -> None:
-    mgr = make_mgr()
-    mgr.close()
-    with pytest.raises(TempFileError, match="closed"):
-        mgr.reserve(1)
-
-
-# -- streaming --------------------------------------------------------------------
 
 
 def test_write_stream_within_budget(make_mgr: Callable[..., TempFileManager]) -> None:
@@ -226,20 +123,6 @@ def test_awrite_stream_cancelled_mid_stream_removes_the_file(make_mgr: Callable[
     assert leftovers(mgr) == [] and mgr.stats().reserved_bytes == 0
 
 
-def test_reservation_released_after_its_scope_closed(make_mgr: Callable[..., TempFileManager]) -> None:
-    """A job cancelled mid-upload closes its scope first; releasing must still work."""
-    mgr = make_mgr(max_bytes=1 * MiB)
-    scope = mgr.scope("job")
-    held = scope.reserve(800 * KiB)
-    scope.close()
-    held.release()
-    assert mgr.stats().reserved_bytes == 0
-    mgr.reserve(900 * KiB).release()  # the manager's budget got the space back
-
-
-# -- a real small filesystem -------------------------------------------------------------
-
-
 def _fill(path: Path) -> None:
     """Write to ``path`` until the OS says ENOSPC (unbuffered, so the error is raised here)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -250,31 +133,6 @@ def _fill(path: Path) -> None:
         assert exc.errno == errno.ENOSPC, exc
     finally:
         os.close(fd)
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """Mount small tmpfs filesystems under tmp_path (root only), unmounted afterwards."""
-    mounts: list[Path] = []
-
-    def mount(size: int) -> Path:
-        if os.geteuid() != 0:
-            pytest.skip("mounting a tmpfs needs root; the full-disk tests run in CI as root")
-        where = tmp_path / f"tmpfs-{len(mounts)}"
-        where.mkdir()
-        result = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
-        mounts.append(where)
-        return where
-
-    yield mount
-    for where in reversed(mounts):
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def test_full_tmpfs_refuses_through_the_manager_and_leaves_no_half_file(
@@ -295,20 +153,6 @@ def test_full_tmpfs_refuses_through_the_manager_and_leaves_no_half_file(
     assert mgr.stats().reserved_bytes == 0
     mgr.release(kept)
     assert free_bytes(disk) > 7 * MiB  # everything came back
-
-
-def test_outstanding_reservations_count_against_free_space(
-    make_mgr: Callable[..., TempFileManager], tmpfs: Callable[[int], Path]
-) -> None:
-    disk = tmpfs(8 * MiB)
-    first, second = make_mgr(disk / "a"), make_mgr(disk / "b")
-    held = first.reserve(5 * MiB, "job one")
-    with pytest.raises(InsufficientDiskSpaceError) as info:
-        second.reserve(4 * MiB, "job two")  # another manager, same filesystem
-    assert "reserved by running work" in str(info.value)
-    assert human_bytes(5 * MiB) in str(info.value)
-    held.release()
-    second.reserve(4 * MiB).release()
 
 
 def test_quota_fills_before_the_tmpfs(make_mgr: Callable[..., TempFileManager], tmpfs: Callable[[int], Path]) -> None:
@@ -365,50 +209,7 @@ def test_enospc_in_awrite_stream(make_mgr: Callable[..., TempFileManager], tmpfs
 def test_stream_reserve_ahead_is_what_makes_the_enospc_test_meaningful() -> None:
     # The ENOSPC tests rely on a stream reserving ahead of what it wrote by more
     # than one 1 MiB chunk on a 24 MiB disk; guard that assumption.
-    assert 2 * MiB <= tfm.STREAM_CHUNK_RESERVE <= 16 * MiB
-
-
-# -- a reservation is a floor: the files it was made for fill it --------------
-
-
-def _fill_file(path: Path, nbytes: int) -> None:
-    with open(path, "wb") as fh:
-        fh.write(b"x" * nbytes)
-
-
-def test_a_held_reservation_is_filled_by_its_files_not_counted_twice(
-    make_mgr: Callable[..., TempFileManager],
-) -> None:
-    mgr = make_mgr(max_bytes=16 * MiB)
-    with mgr.scope("job-a") as a, mgr.scope("job-b") as b:
-        with a.reserve(10 * MiB, "job a"):
-            _fill_file(a.new_file(".mp4"), 8 * MiB)  # 8 of its 10 MiB are now on disk
-            # In use: 8 MiB on disk + 2 MiB still claimed = 10 MiB; 6 MiB left.
-            b.reserve(5 * MiB, "job b").release()
-            with pytest.raises(QuotaExceededError) as info:
-                b.reserve(7 * MiB, "job b")
-            assert human_bytes(6 * MiB) in str(info.value)
-            # Files beyond the claim count as they are: 12 MiB on disk, 4 MiB left.
-            _fill_file(a.new_file(".mp4"), 4 * MiB)
-            b.reserve(4 * MiB, "job b").release()
-            with pytest.raises(QuotaExceededError):
-                b.reserve(5 * MiB, "job b")
-
-
-def test_filled_reservations_give_the_disk_back_to_other_managers(
-    make_mgr: Callable[..., TempFileManager], tmpfs: Callable[[int], Path]
-) -> None:
-    disk = tmpfs(8 * MiB)
-    first, second = make_mgr(disk / "a"), make_mgr(disk / "b")
-    with first.scope("job") as job, job.reserve(4 * MiB, "job one"):
-        with pytest.raises(InsufficientDiskSpaceError):
-            second.reserve(5 * MiB, "job two")  # 8 MiB disk, 4 MiB claimed
-        _fill_file(job.new_file(".mp4"), 3 * MiB)
-        # The 3 MiB written left the free space and the claim alike: still 4 MiB held in all.
-        with pytest.raises(InsufficientDiskSpaceError) as info:
-            second.reserve(5 * MiB, "job two")
-        assert human_bytes(1 * MiB) + " reserved by running work" in str(info.value)
-        second.reserve(3 * MiB, "job two").release()
+    assert 2 * MiB <= STREAM_CHUNK_RESERVE <= 16 * MiB
 
 
 def test_write_stream_fills_the_callers_claim_and_leaves_it_to_the_caller(

@@ -1,4 +1,4 @@
-"""Property-based (stateful) tests of ``langflix/utils/temp_file_manager.py``.
+"""Property-based (stateful) tests of the temp areas (``langflix/temp/``): managers and nested scopes.
 
 Hypothesis drives random sequences of create / delete=False / register / nested
 scopes / persist / release / cleanup_all against a plain model of what each
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from langflix.utils.temp_file_manager import TempFileManager, TempScope
+from langflix.temp import TempArea, TempFileManager, TempScope
 
 # Names from users: include separators, dots and NUL, which must never escape.
 NAME_PART = st.text(alphabet="ab._-/\\\0가", max_size=6)
@@ -24,7 +24,7 @@ NAME_PART = st.text(alphabet="ab._-/\\\0가", max_size=6)
 class _Model:
     """What one area (the manager or a scope) should track."""
 
-    def __init__(self, area: TempFileManager | TempScope, parent: _Model | None) -> None:
+    def __init__(self, area: TempArea, parent: _Model | None) -> None:
         self.area = area
         self.parent = parent
         self.files: set[Path] = set()
@@ -48,7 +48,7 @@ class TempManagerMachine(RuleBasedStateMachine):
         self.manager = TempFileManager(base_dir=self.base / f"run{n}")
         self.dest = self.base / f"dest{n}"
         self.root = _Model(self.manager, None)
-        self.manager.session_dir  # create the session now so the invariant can read it
+        _ = self.manager.session_dir  # create the session now so the invariant can read it
 
     # -- helpers -----------------------------------------------------------------
     def areas(self) -> list[_Model]:
@@ -58,7 +58,13 @@ class TempManagerMachine(RuleBasedStateMachine):
         return data.draw(st.sampled_from(self.areas()), label="area")
 
     # -- rules -------------------------------------------------------------------
-    @rule(data=st.data(), suffix=NAME_PART, prefix=st.none() | NAME_PART, delete=st.booleans(), payload=st.binary(max_size=64))
+    @rule(
+        data=st.data(),
+        suffix=NAME_PART,
+        prefix=st.none() | NAME_PART,
+        delete=st.booleans(),
+        payload=st.binary(max_size=64),
+    )
     def create_file(self, data: st.DataObject, suffix: str, prefix: str | None, delete: bool, payload: bytes) -> None:
         model = self.pick_area(data)
         with model.area.create_temp_file(suffix=suffix, prefix=prefix, delete=delete) as path:
@@ -116,7 +122,8 @@ class TempManagerMachine(RuleBasedStateMachine):
             return
         model, path = data.draw(st.sampled_from(candidates), label="persisted")
         # Through the owning area or any ancestor (a job's output persisted by the manager).
-        ancestors, node = [], model
+        ancestors: list[_Model] = []
+        node: _Model | None = model
         while node is not None:
             ancestors.append(node)
             node = node.parent
@@ -146,7 +153,7 @@ class TempManagerMachine(RuleBasedStateMachine):
         model = self.pick_area(data)
         model.area.cleanup_all()
         for child in model.children:
-            assert child.area.closed  # type: ignore[union-attr]
+            assert child.area.closed
         model.children.clear()
         model.files.clear()
         model.dirs.clear()

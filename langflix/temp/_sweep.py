@@ -1,0 +1,291 @@
+"""Reclaiming what provably has no owner, and reporting on every session under a base dir.
+
+Every tree under ``base_dir`` named like a session of the prefix has an owner;
+the sweep reclaims it only when that owner is provably gone. Today the owner is
+a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
+answers "is it abandoned?" (the kernel drops a dead owner's ``flock``). Where
+the lock cannot vouch (another host on NFS, no flock at all) only a heartbeat
+silent for longer than ``min_age`` makes a tree reclaimable.
+
+Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
+``_pytest/pathlib.py`` trick) so two sweepers never delete one tree together,
+and checks ``(st_dev, st_ino)`` so a newer tree that took the name is never deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
+from langflix.temp._sessions import (
+    BUILDING_INFIX,
+    GARBAGE_INFIX,
+    HOST,
+    OWNER_FILE,
+    SESSION_INFIX,
+    OwnerInfo,
+)
+from langflix.temp._settings import default_base_dir
+from langflix.temp._trees import DIR_FLAGS, remove_tree, tree_bytes
+
+__all__ = ["SessionInfo", "SessionState", "SweepReport", "list_sessions", "sweep_orphans"]
+
+logger = logging.getLogger("langflix.temp")
+
+# A building dir exists unlocked for the instant between mkdir and flock; a sweep
+# must not take it from under its creator, so it waits this long before trusting the lock.
+BUILDING_GRACE: Final = 60.0
+
+SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
+_Kind = Literal["session", "garbage", "building"]
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one sweep did; counts are exact even with concurrent sweepers."""
+
+    base_dir: Path
+    removed: int = 0
+    bytes_freed: int = 0
+    skipped_live: int = 0
+    stale_removed: int = 0
+    garbage_finished: int = 0
+    skipped_unverifiable: int = 0
+    skipped_foreign: int = 0
+    dry_run: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "would reclaim" if self.dry_run else "reclaimed"
+        text = (
+            f"{verb} {self.removed} dead session(s), {self.bytes_freed:,} bytes "
+            f"under {self.base_dir}; {self.skipped_live} live session(s) left alone"
+        )
+        if self.stale_removed:
+            text += f"; {self.stale_removed} of them stale by heartbeat (lock unusable)"
+        if self.garbage_finished:
+            text += f"; finished {self.garbage_finished} interrupted deletion(s)"
+        if self.skipped_unverifiable:
+            text += f"; {self.skipped_unverifiable} kept: lock unusable and not stale by --min-age"
+        if self.skipped_foreign:
+            text += f"; {self.skipped_foreign} of other users left to them (no permission)"
+        if self.errors:
+            text += f"; {len(self.errors)} error(s)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One entry of :func:`list_sessions`: what ``langflix temp status`` shows."""
+
+    path: Path
+    state: SessionState
+    owner: OwnerInfo | None
+    age: float
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    kind: Literal["removed", "stale", "garbage", "live", "unverifiable", "gone", "young", "foreign"]
+    nbytes: int = 0
+    error: str | None = None
+
+
+def _name_pattern(prefix: str) -> re.Pattern[str]:
+    # The exact names SessionLock and _reclaim make, not just their start: a
+    # user's "langflix_session-notes" directory is not a session and is never deleted.
+    p = re.escape(prefix)
+    return re.compile(
+        rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
+        rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
+        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})"
+    )
+
+
+def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
+    pattern = _name_pattern(prefix)
+    try:
+        it = os.scandir(base_dir)
+    except FileNotFoundError:
+        return
+    with it:
+        for entry in it:
+            match = pattern.fullmatch(entry.name)
+            # Only real directories: a symlink named like a session is never ours.
+            if match and entry.is_dir(follow_symlinks=False):
+                kind: _Kind = "session" if match["session"] else "garbage" if match["garbage"] else "building"
+                yield Path(entry.path), kind
+
+
+def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float) -> SessionState:
+    """Whether the process owning the tree open at ``fd`` is provably gone.
+
+    On "dead", "stale" and "garbage" the caller holds ``LOCK_EX`` through ``fd``.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock_usable = True
+    except BlockingIOError:
+        # Owners hold LOCK_SH, sweepers (and status probes) LOCK_EX. If a shared
+        # lock is still grantable the holder is an owner; otherwise another
+        # sweeper is deleting the tree and must not be counted as a live session.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "busy"
+        return "live"
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        lock_usable = False
+    if kind == "garbage":
+        return "garbage"
+    heartbeat = _heartbeat_age(path, now)
+    if kind == "building" and heartbeat < BUILDING_GRACE:
+        return "building"
+    owner = OwnerInfo.read(path)
+    # Same host, any boot: an unheld lock proves the owner dead. A different
+    # boot id only means the owner ran before a reboot or power cut -- even
+    # more dead -- and must not wait for min_age like another host's session.
+    if lock_usable and (owner is None or owner.host == HOST):
+        return "dead"
+    # The lock cannot vouch here (another host on NFS, or no flock at all):
+    # only silence longer than min_age makes a session reclaimable.
+    if min_age > 0 and heartbeat >= min_age:
+        return "stale"
+    return "unknown"
+
+
+def _heartbeat_age(path: Path, now: float) -> float:
+    for candidate in (path / OWNER_FILE, path):
+        try:
+            return now - candidate.stat().st_mtime
+        except OSError:
+            continue
+    return float("inf")
+
+
+def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool) -> _Outcome:
+    try:
+        fd = os.open(path, DIR_FLAGS)
+    except FileNotFoundError:
+        return _Outcome("gone")  # another sweeper took it first
+    except PermissionError:
+        # Another user's session (0700) on a shared base dir such as /tmp: theirs
+        # to sweep, neither an error nor ours to count.
+        return _Outcome("foreign")
+    except OSError as exc:
+        return _Outcome("gone", error=f"cannot open {path}: {exc}")
+    try:
+        state = _process_owner_state(fd, path, kind, min_age, time.time())
+        if state == "busy":
+            return _Outcome("gone")  # another sweeper holds it and counts it
+        if state == "live":
+            # Renamed away meanwhile: a sweeper that finished between our two flocks.
+            return _Outcome("gone" if kind == "garbage" or not path.exists() else "live")
+        if state == "unknown":
+            return _Outcome("unverifiable")
+        if state == "building":
+            return _Outcome("young")
+        # Never delete a newer tree that replaced the one we locked (filelock's
+        # (st_dev, st_ino) check before unlinking).
+        held, named = os.fstat(fd), os.lstat(path)
+        if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
+            return _Outcome("gone")
+        outcome: Literal["removed", "stale", "garbage"] = "removed" if state == "dead" else state
+        if dry_run:
+            return _Outcome(outcome, tree_bytes(path))
+        target = path
+        if kind != "garbage":
+            target = path.with_name(f"{prefix}{GARBAGE_INFIX}{secrets.token_hex(8)}")
+            os.rename(path, target)
+        _entries, nbytes = remove_tree(target)
+        return _Outcome(outcome, nbytes)
+    except FileNotFoundError:
+        return _Outcome("gone")
+    except OSError as exc:
+        return _Outcome("gone", error=f"cannot reclaim {path}: {exc}")
+    finally:
+        os.close(fd)
+
+
+def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, workers: int = 4) -> SweepReport:
+    # Unlinking releases the GIL, so a few threads keep the disk busy; results
+    # are merged here, so the report counts each tree once.
+    report = SweepReport(base_dir=base_dir, dry_run=dry_run)
+    candidates = list(_candidates(base_dir, prefix))
+    if not candidates:
+        return report
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(candidates)))) as pool:
+        outcomes = list(pool.map(lambda c: _reclaim(c[0], c[1], prefix, min_age, dry_run), candidates))
+    for outcome in outcomes:
+        if outcome.error:
+            report.errors.append(outcome.error)
+        if outcome.kind in ("removed", "stale"):
+            report.removed += 1
+            report.bytes_freed += outcome.nbytes
+            report.stale_removed += outcome.kind == "stale"
+        elif outcome.kind == "garbage":
+            report.garbage_finished += 1
+            report.bytes_freed += outcome.nbytes
+        elif outcome.kind == "live":
+            report.skipped_live += 1
+        elif outcome.kind == "unverifiable":
+            report.skipped_unverifiable += 1
+        elif outcome.kind == "foreign":
+            report.skipped_foreign += 1
+    for error in report.errors:
+        logger.warning("temp sweep: %s", error)
+    return report
+
+
+def sweep_orphans(
+    base_dir: str | os.PathLike[str] | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    *,
+    min_age: float = 0.0,
+    dry_run: bool = False,
+) -> SweepReport:
+    """Reclaim every abandoned session, building dir and garbage tree of ``prefix`` under ``base_dir``.
+
+    ``base_dir`` defaults to :func:`default_base_dir`. A session whose lock is
+    held is never touched, whatever its age; ``min_age`` only matters where the
+    lock cannot vouch (another host, no flock support).
+    """
+    base = Path(base_dir) if base_dir is not None else default_base_dir()
+    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run)
+    if report.removed or report.garbage_finished:
+        logger.info("temp sweep: %s", report.summary())
+    return report
+
+
+def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX) -> list[SessionInfo]:
+    """Every session-like tree of ``prefix`` under ``base_dir`` with its state; touches nothing."""
+    now = time.time()
+    infos = []
+    for path, kind in _candidates(Path(base_dir), prefix):
+        try:
+            fd = os.open(path, DIR_FLAGS)
+        except OSError:
+            continue
+        try:
+            state = _process_owner_state(fd, path, kind, 0.0, now)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            state = "unknown"
+        finally:
+            os.close(fd)
+        infos.append(SessionInfo(path, state, OwnerInfo.read(path), _heartbeat_age(path, now), tree_bytes(path)))
+    return infos
