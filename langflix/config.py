@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from langflix.cancel import CancelToken
@@ -28,7 +28,6 @@ from langflix.core.output_format import (
     Quality,
     X264Preset,
 )
-from langflix.core.validated import describe_error
 from langflix.errors import ConfigError, InvalidOptionError
 from langflix.temp import TempSettings
 from langflix.tts import (
@@ -148,13 +147,7 @@ def get_settings() -> Settings:
     """The process-wide settings, read once from the environment.
 
     A bad value raises InvalidOptionError naming the variable ("LANGFLIX_WORKERS:
-    must be at least 1, got 0"), so the CLI and the server can show it as is.
+    must be at least 1, got 0"), so the CLI and the server can show it as is;
+    the temp settings fail the same way (:meth:`TempSettings.from_env`).
     """
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = [
-            (ENV_PREFIX + "_".join(map(str, error["loc"])).upper(), describe_error(error, Settings))
-            for error in exc.errors()
-        ]
-        raise InvalidOptionError.of(problems) from exc
+    return Settings.from_env()

@@ -1,6 +1,6 @@
 """The layers, enforced: nothing in ``langflix/`` imports a layer above its own.
 
-Bottom to top: errors/cancel -> temp -> core -> tts -> config -> pipeline ->
+Bottom to top: errors/cancel/validation -> temp -> core -> tts -> config -> pipeline ->
 api/cli (the demo sits with the CLI). A lower layer that needs something from a
 higher one takes it as a parameter instead (ffmpeg's binaries, a TTS client's
 HTTP options): that is what keeps each layer testable on its own. The checks
@@ -25,7 +25,7 @@ PACKAGE = Path(langflix.__file__).resolve().parent
 TESTS = Path(__file__).resolve().parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "cancel"),
+    ("errors", "cancel", "validation"),
     ("temp", "utils"),
     ("core",),
     ("tts",),

@@ -15,8 +15,8 @@ from typing import Any, Self
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from langflix.errors import ConfigError
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES
+from langflix.validation import invalid_settings
 
 __all__ = ["TempSettings", "default_base_dir"]
 
@@ -52,29 +52,21 @@ class TempSettings(BaseSettings):
 
     @classmethod
     def from_env(cls) -> Self:
-        """The settings from the environment, or a :class:`ConfigError` naming each bad variable."""
+        """The settings from the environment; an :class:`~langflix.errors.InvalidOptionError` names each bad variable.
+
+        (That error is a ``ConfigError``.) Subclasses (the service's ``Settings``)
+        fail the same way, in the same words.
+        """
         try:
             return cls()
         except ValidationError as exc:
-            raise ConfigError(_describe(cls, exc)) from exc
+            raise invalid_settings(exc, cls) from exc
 
     def temp_base_dir(self) -> Path:
         """Where temp sessions go: ``temp_dir``, or the system temp dir when it is unset."""
         return self.temp_dir if self.temp_dir is not None else Path(tempfile.gettempdir())
 
 
-def _describe(settings: type[BaseSettings], exc: ValidationError) -> str:
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    problems = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        variable = f"{prefix}{field}".upper()
-        info = settings.model_fields.get(field)
-        meaning = f" ({info.description.rstrip('.')})" if info is not None and info.description else ""
-        problems.append(f"{variable}={error['input']!r} is not valid: {error['msg']}{meaning}")
-    return "; ".join(problems) + ". Fix or unset the variable(s) named above."
-
-
 def default_base_dir() -> Path:
-    """``LANGFLIX_TEMP_DIR`` when set, else the system temp dir (``ConfigError`` when invalid)."""
+    """``LANGFLIX_TEMP_DIR`` when set, else the system temp dir (``InvalidOptionError`` when invalid)."""
     return TempSettings.from_env().temp_base_dir()

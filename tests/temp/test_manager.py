@@ -105,7 +105,8 @@ def test_a_bad_setting_is_a_config_error_naming_it(
     with pytest.raises(ConfigError) as info:
         get_temp_manager()
     message = str(info.value)
-    assert f"{variable}={value!r} is not valid" in message and "Fix or unset" in message
+    assert message.startswith(f"{variable}: must be ") and f"got {value}" in message.replace("'", "")
+    assert "Fix or unset" in message
     assert not fresh_default.exists(), "nothing may be created from settings that failed validation"
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from langflix.config import Settings
-from langflix.errors import ConfigError
+from langflix.config import Settings, get_settings
+from langflix.errors import ConfigError, InvalidOptionError
 from langflix.temp import DEFAULT_MIN_FREE_BYTES, TempFileManager, TempSettings, default_base_dir, sweep_orphans
 
 VARIABLES = ("LANGFLIX_TEMP_DIR", "LANGFLIX_TEMP_MAX_BYTES", "LANGFLIX_MIN_FREE_BYTES")
@@ -44,38 +44,54 @@ def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch, variable
 @pytest.mark.parametrize(
     ("variable", "value", "explains"),
     [
-        ("LANGFLIX_TEMP_MAX_BYTES", "abc", "valid integer"),
-        ("LANGFLIX_TEMP_MAX_BYTES", "0", "greater than or equal to 1"),
-        ("LANGFLIX_TEMP_MAX_BYTES", "1.5", "integer"),
-        ("LANGFLIX_MIN_FREE_BYTES", "-1", "greater than or equal to 0"),
+        ("LANGFLIX_TEMP_MAX_BYTES", "abc", "must be an integer, got 'abc'"),
+        ("LANGFLIX_TEMP_MAX_BYTES", "0", "must be at least 1, got 0"),
+        ("LANGFLIX_TEMP_MAX_BYTES", "1.5", "must be an integer, got '1.5'"),
+        ("LANGFLIX_MIN_FREE_BYTES", "-1", "must be at least 0, got -1"),
     ],
 )
 def test_a_bad_value_is_a_config_error_that_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, explains: str
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidOptionError) as info:
         TempSettings.from_env()
+    assert isinstance(info.value, ConfigError)
     message = str(info.value)
-    assert message.startswith(f"{variable}={value!r} is not valid: ")
-    assert explains in message
+    assert message.startswith(f"{variable}: {explains} (")
     assert "bytes" in message  # what the variable means, from its field's description
     assert message.endswith("Fix or unset the variable(s) named above.")
+    assert [name for name, _ in info.value.problems] == [variable]
 
 
 def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANGFLIX_TEMP_MAX_BYTES", "abc")
     monkeypatch.setenv("LANGFLIX_MIN_FREE_BYTES", "-5")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidOptionError) as info:
         TempSettings.from_env()
-    assert "LANGFLIX_TEMP_MAX_BYTES='abc'" in str(info.value) and "LANGFLIX_MIN_FREE_BYTES='-5'" in str(info.value)
+    assert [name for name, _ in info.value.problems] == ["LANGFLIX_TEMP_MAX_BYTES", "LANGFLIX_MIN_FREE_BYTES"]
+
+
+def test_temp_and_service_settings_fail_through_one_mechanism(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same error type and the same words, whichever settings class reads the variable.
+    monkeypatch.setenv("LANGFLIX_TEMP_MAX_BYTES", "0")
+    errors = []
+    for read in (TempSettings.from_env, Settings.from_env, get_settings):
+        get_settings.cache_clear()
+        with pytest.raises(InvalidOptionError) as info:
+            read()
+        errors.append((type(info.value), info.value.problems))
+    get_settings.cache_clear()
+    assert errors[0] == errors[1] == errors[2], errors
 
 
 def test_what_reads_the_settings_reports_a_bad_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANGFLIX_TEMP_DIR", str(tmp_path / "never-made"))
     monkeypatch.setenv("LANGFLIX_TEMP_MAX_BYTES", "abc")
     for reads_the_settings in (default_base_dir, TempFileManager, sweep_orphans):
-        with pytest.raises(ConfigError, match="LANGFLIX_TEMP_MAX_BYTES='abc'"):
+        with pytest.raises(ConfigError, match="LANGFLIX_TEMP_MAX_BYTES: must be an integer, got 'abc'"):
             reads_the_settings()
     assert not (tmp_path / "never-made").exists()
     # An explicit base dir needs no settings at all.
@@ -91,5 +107,5 @@ def test_the_service_settings_inherit_the_temp_fields_declared_once(monkeypatch:
     monkeypatch.setenv("LANGFLIX_TEMP_MAX_BYTES", "4096")
     assert Settings().temp_max_bytes == TempSettings.from_env().temp_max_bytes == 4096
     monkeypatch.setenv("LANGFLIX_TEMP_MAX_BYTES", "abc")
-    with pytest.raises(ConfigError, match="LANGFLIX_TEMP_MAX_BYTES='abc'"):
+    with pytest.raises(ConfigError, match="LANGFLIX_TEMP_MAX_BYTES: must be an integer, got 'abc'"):
         Settings.from_env()  # the same clear error for the service's settings
