@@ -9,7 +9,8 @@ message, which is written for the person who has to act on it::
     │   └── InvalidOptionError   an option (flag, form field, setting) is out of its range or choices
     ├── TempFileError            the temp-file life cycle failed
     │   ├── QuotaExceededError   a manager's or scope's byte budget would be exceeded
-    │   └── InsufficientDiskSpaceError   the filesystem lacks the free space asked for
+    │   ├── InsufficientDiskSpaceError   the filesystem lacks the space (or the inodes) asked for
+    │   └── DestinationExistsError       persist was told not to replace what is there
     ├── SubtitleError            a subtitle file cannot be read or holds no usable cue
     ├── ExpressionError          no expression could be chosen
     ├── FFmpegError              ffmpeg/ffprobe failed, timed out or is missing
@@ -29,6 +30,7 @@ from typing import Self
 __all__ = [
     "CancelledError",
     "ConfigError",
+    "DestinationExistsError",
     "ExpressionError",
     "FFmpegError",
     "InsufficientDiskSpaceError",
@@ -78,7 +80,11 @@ class QuotaExceededError(TempFileError):
 
 
 class InsufficientDiskSpaceError(TempFileError):
-    """The filesystem does not have the free space the work needs."""
+    """The filesystem does not have the free space (or the free inodes) the work needs."""
+
+
+class DestinationExistsError(TempFileError):
+    """``persist(..., replace=False)`` found its destination taken; nothing was moved."""
 
 
 class SubtitleError(LangFlixError):

@@ -5,15 +5,29 @@ Every external tool LangFlix starts (ffmpeg, ffprobe, espeak-ng) goes through
 started (argument list, stdin closed), how its output is captured (stderr kept
 as a bounded tail) and how it is stopped (terminate, wait, kill, reap) on a
 timeout, a cancellation, Ctrl-C or any other exception.
+
+A child also dies with its parent, however the parent dies (SIGKILL, OOM kill):
+it is launched through util-linux's ``setpriv --pdeathsig KILL``, which asks the
+kernel to kill it when the thread that started it ends (that thread waits in
+:func:`run_process` for as long as the child runs). ``preexec_fn`` could do the
+same but is not safe in a process with threads. A parent that dies before
+``setpriv`` has armed the signal is caught by a one-line ``sh`` check of its
+parent pid, run after the arming and before the tool is exec'd. The child also
+inherits this process's temp session locks (:func:`langflix.temp.session_lock_fds`),
+so even a child that outlived its parent keeps its sessions locked, and
+unreclaimable, until it ends.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import logging
 import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +36,7 @@ from typing import Final
 
 from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, LangFlixError
+from langflix.temp import session_lock_fds
 
 __all__ = ["STDERR_TAIL_BYTES", "STDERR_TAIL_LINES", "run_process", "tool_version"]
 
@@ -38,6 +53,10 @@ _TERMINATE_GRACE: Final[float] = 3.0
 _READ_CHUNK: Final[int] = 64 * 1024
 _ORPHAN_PIPE_GRACE: Final[float] = 2.0
 _VERSION_TIMEOUT: Final[float] = 10.0
+_SH: Final[str] = "/bin/sh"
+# $0 is the pid that launched us; $PPID is read by sh after setpriv armed the
+# death signal: if they differ the launcher died first and nothing is exec'd.
+_PARENT_CHECK: Final[str] = '[ "$PPID" = "$0" ] || exit 1; exec "$@"'
 
 
 def run_process(
@@ -70,16 +89,20 @@ def run_process(
         cancel.raise_if_cancelled()
     logger.debug("run: %s", shown)
 
+    program = _resolve(args[0], error_cls, install_hint)
     try:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        # Under session_lock_fds(): the session locks are handed over whole (no
+        # session opens or closes, nothing forks, until the child holds them).
+        with session_lock_fds() as session_locks:
+            proc = subprocess.Popen(
+                _dies_with_parent([program, *args[1:]]),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=session_locks,
+            )
     except FileNotFoundError as exc:
-        hint = install_hint or f"install {args[0]} or put it on PATH"
-        raise error_cls(f"{args[0]} is not installed: {hint}") from exc
+        raise error_cls(f"{args[0]} is not installed: {_hint(args[0], install_hint)}") from exc
     except PermissionError as exc:
         raise error_cls(
             f"{args[0]} cannot be executed (permission denied): check the path and its mode"
@@ -125,6 +148,53 @@ def run_process(
             stderr,
         )
     return subprocess.CompletedProcess(args, returncode, bytes(stdout), bytes(stderr))
+
+
+def _resolve(name: str, error_cls: type[LangFlixError], install_hint: str | None) -> str:
+    """The absolute path of the program ``name``, or the family's error when it is missing or not executable.
+
+    Resolved here, not by the wrapper's ``exec``: a missing tool must be the
+    clear "not installed" error, not the shell's exit status 127.
+    """
+    found = shutil.which(name)
+    if found is not None:
+        return os.path.abspath(found)
+    if os.sep in name and os.path.exists(name):
+        denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        raise error_cls(f"{name} cannot be executed (permission denied): check the path and its mode") from denied
+    missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+    raise error_cls(f"{name} is not installed: {_hint(name, install_hint)}") from missing
+
+
+def _hint(name: str, install_hint: str | None) -> str:
+    return install_hint or f"install {name} or put it on PATH"
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's setpriv if it can arm a death signal here (util-linux >= 2.33); None otherwise."""
+    found = shutil.which("setpriv")
+    if found is None:
+        logger.warning(
+            "setpriv (util-linux) is not installed: a child process may outlive a killed LangFlix; install util-linux"
+        )
+        return None
+    try:
+        done = subprocess.run([found, "--pdeathsig", "KILL", "--", "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        logger.warning("%s cannot set a parent-death signal here: a child process may outlive a killed LangFlix", found)
+        return None
+    return found
+
+
+def _dies_with_parent(args: list[str]) -> list[str]:
+    """``args`` wrapped so the kernel kills the child when the thread that launches it ends."""
+    setpriv = _setpriv()
+    if setpriv is None:
+        return args
+    return [setpriv, "--pdeathsig", "KILL", "--", _SH, "-c", _PARENT_CHECK, str(os.getpid()), *args]
 
 
 def _pump(

@@ -24,7 +24,7 @@ from langflix.pipeline.manifest import (
 )
 from langflix.pipeline.options import PipelineOptions
 from langflix.pipeline.pipeline import LangFlixPipeline, PipelineResult
-from langflix.pipeline.publish import claim_episode_dir, sanitize_episode_name, unpublish
+from langflix.pipeline.publish import episode_dir_candidates, sanitize_episode_name, unpublish
 
 __all__ = [
     "COMPILATION_NAME",
@@ -36,7 +36,7 @@ __all__ = [
     "ProgressEvent",
     "SummaryRow",
     "build_manifest",
-    "claim_episode_dir",
+    "episode_dir_candidates",
     "sanitize_episode_name",
     "summary_rows",
     "unpublish",

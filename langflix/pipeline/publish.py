@@ -1,9 +1,12 @@
 """Publishing an episode: all of it at once under ``OUTPUT_DIR/<episode>/``, or nothing.
 
-The episode is assembled in the job's scope, then renamed over an empty directory
-claimed for it with ``mkdir`` (atomic: two jobs publishing the same name get two
-directories, an earlier run is never clobbered). A reader sees no episode or all of
-it; a job that fails after publishing takes back exactly what it put there.
+The episode is assembled in the job's scope, index included, then renamed to a
+free name with ``persist(..., replace=False)``: one rename(2) of a full directory,
+which fails when the name holds a file or a non-empty directory. So no episode
+directory ever exists empty or half-filled, whenever the job is killed (SIGTERM,
+SIGKILL, a power cut); two jobs publishing the same name get two directories; an
+earlier run is never clobbered. A job that fails after publishing takes back
+exactly what it put there.
 """
 
 from __future__ import annotations
@@ -12,18 +15,18 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from langflix.errors import JobError
+from langflix.errors import DestinationExistsError, JobError
 from langflix.temp import TempArea
 
 __all__ = [
     "MAX_CLAIM_ATTEMPTS",
     "Publication",
-    "claim_episode_dir",
+    "episode_dir_candidates",
     "publish_episode",
     "sanitize_episode_name",
     "unclaim",
@@ -50,13 +53,11 @@ def sanitize_episode_name(name: str) -> str:
     return text[:_MAX_NAME_CHARS].rstrip("._-")
 
 
-def claim_episode_dir(output_dir: Path, name: str) -> Path:
-    """Create and return ``output_dir/name`` or the first free ``name-2``, ``name-3``...
+def episode_dir_candidates(output_dir: Path, name: str) -> Iterator[Path]:
+    """``output_dir/name``, then ``name-2``, ``name-3``... that nothing holds yet (creating ``output_dir``).
 
-    ``os.mkdir`` is the claim: it fails atomically when the directory exists, so
-    two pipelines publishing the same episode at once can never both pick the
-    same directory (a check-then-create would race) and an earlier run is never
-    clobbered.
+    Only a guess: the rename that publishes is the claim, and a name taken
+    between this look and that rename just moves the episode on to the next one.
     """
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -67,20 +68,15 @@ def claim_episode_dir(output_dir: Path, name: str) -> Path:
         ) from exc
     for attempt in range(1, MAX_CLAIM_ATTEMPTS + 1):
         candidate = output_dir / (name if attempt == 1 else f"{name}-{attempt}")
-        try:
-            os.mkdir(candidate, 0o755)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise JobError(f"cannot create {candidate}: {exc.strerror}; check the permissions of {output_dir}") from exc
-        return candidate
+        if not os.path.lexists(candidate):
+            yield candidate
     raise JobError(
         f"{output_dir} already holds {MAX_CLAIM_ATTEMPTS} runs of {name!r}; clean it up or pass another --episode-name"
     )
 
 
 def unclaim(episode_dir: Path) -> None:
-    """Give back a claimed episode dir that nothing was published into."""
+    """Remove an episode dir that nothing (any more) is in; one that holds something stays."""
     try:
         episode_dir.rmdir()
     except OSError as exc:
@@ -123,22 +119,23 @@ def publish_episode(
     files: Mapping[str, Path],
     index: tuple[str, Callable[[Path], str]],
 ) -> Publication:
-    """Move ``files`` (name -> file of ``area``) and an index into a new episode dir.
+    """Move ``files`` (name -> file of ``area``) and an index into a new episode dir, all in one rename.
 
-    ``index`` is the index file's name and a function of the claimed episode dir
-    giving its text (the manifest names its own directory); it is written last
-    inside the staging dir, and the whole dir is renamed over the claimed empty
-    one, so whoever finds the index finds every file it names, complete.
+    ``index`` is the index file's name and a function of the episode dir giving
+    its text (the manifest names its own directory); it is written into the
+    staging dir for the name about to be taken, and written again if another
+    job takes that name first. Whoever finds the episode dir finds the index
+    and every file it names, complete.
     """
     staging = area.new_dir(prefix="episode-")
     for file_name, path in files.items():
         area.persist(path, staging / file_name)
     index_name, index_text = index
-    episode_dir = claim_episode_dir(output_dir, name)
-    try:
+    for episode_dir in episode_dir_candidates(output_dir, name):
         (staging / index_name).write_text(index_text(episode_dir), encoding="utf-8")
-        area.persist(staging, episode_dir)  # rename(2) over an empty dir: atomic
-    except BaseException:
-        unclaim(episode_dir)
-        raise
-    return Publication(episode_dir, (*files, index_name))
+        try:
+            area.persist(staging, episode_dir, replace=False)
+        except DestinationExistsError:
+            continue  # taken since we looked: the next name
+        return Publication(episode_dir, (*files, index_name))
+    raise AssertionError("unreachable: episode_dir_candidates raises when it runs out")

@@ -27,9 +27,10 @@ process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
 
 from __future__ import annotations
 
-from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
+from langflix.errors import DestinationExistsError, InsufficientDiskSpaceError, QuotaExceededError, TempFileError
 from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
+from langflix.temp._fds import session_lock_fds
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
 from langflix.temp._scope import TempScope
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
     "DEFAULT_PREFIX",
     "OWNER_FILE",
+    "DestinationExistsError",
     "InsufficientDiskSpaceError",
     "OwnerInfo",
     "QuotaExceededError",
@@ -67,6 +69,7 @@ __all__ = [
     "human_bytes",
     "install_signal_handlers",
     "list_sessions",
+    "session_lock_fds",
     "sweep_orphans",
     "uninstall_signal_handlers",
     "write_stream",

@@ -15,14 +15,16 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from langflix.errors import TempFileError
 from langflix.temp._budget import Budget, Reservation
 from langflix.temp._names import create_dir, create_file, is_inside, safe_prefix, safe_suffix
-from langflix.temp._persist import publish
+from langflix.temp._persist import SessionAnchor, publish
 from langflix.temp._trees import remove_tree, tree_bytes
 from langflix.temp._views import TempPathContext, TempStats, TrackedPaths, path_in, path_key
 
@@ -37,16 +39,65 @@ logger = logging.getLogger("langflix.temp")
 
 @dataclass(slots=True)
 class Tree:
-    """What every area of one manager's tree shares: its lock and the process that owns its files.
+    """What every area of one manager's tree shares: its lock, the process that owns its files, its persists.
 
-    A forked child gets both replaced (see ``_manager``): a fresh lock, because
-    a parent thread may have held this one at the fork and will never release
-    it there; and ``owner_pid`` -1, so the child never deletes (or adds to) its
-    parent's files. Hence ``tree.lock`` is read at each use, never kept.
+    A forked child gets the lock replaced (see ``_manager``), because a parent
+    thread may have held it at the fork and will never release it there; and
+    ``owner_pid`` -1, so the child never deletes (or adds to) its parent's
+    files. Hence ``tree.lock`` is read at each use, never kept. ``flights`` are
+    the persists running now; ``settled`` (on ``lock``) is notified as each ends.
     """
 
     lock: threading.RLock
     owner_pid: int
+    flights: dict[PersistFlight, None] = field(default_factory=dict)
+    settled: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settled = threading.Condition(self.lock)
+
+    def replace_lock(self) -> None:
+        """A fresh lock (and condition), for a forked child."""
+        self.lock = threading.RLock()
+        self.settled = threading.Condition(self.lock)
+        self.flights = {}
+
+
+class PersistFlight:
+    """One persist in flight: a close of the area its source lies in stops it, and waits for it.
+
+    A close in another thread marks it stopped and waits until it ends: the copy
+    notices between chunks and raises, or the rename, which runs under the
+    tree's lock, is already done. A close in the persist's own thread (a signal
+    handler interrupting it) cannot wait for it; the stop mark is enough there,
+    because the persist raises at its next check or never resumes.
+    """
+
+    __slots__ = ("area", "key", "stopped", "thread")
+
+    def __init__(self, area: TempArea, key: str) -> None:
+        self.area = area
+        self.key = key
+        self.stopped = False
+        self.thread = threading.get_ident()
+
+    def check(self) -> None:
+        if self.stopped:
+            raise TempFileError(
+                f"{self.area._describe()} was closed (or cleaned up) while {self.key} was being persisted; "
+                "nothing was published. Persist outputs before closing their scope."
+            )
+
+    @contextmanager
+    def final(self) -> Iterator[None]:
+        # Under the lock: a close either stopped us before the rename, or starts after it.
+        with self.area._tree.lock:
+            self.check()
+            yield
+            self.area._forget_everywhere(self.key)
+
+    def hits(self, paths: Iterable[str]) -> bool:
+        return any(self.key == p or self.key.startswith(p + "/") for p in paths)
 
 
 class _Counters:
@@ -132,11 +183,19 @@ class TempArea(ABC):
     def _untrack(self, kind: Literal["file", "dir"], key: str) -> bool:
         """Stop tracking ``key`` (nothing is deleted); whether it was tracked."""
         with self._tree.lock:
-            return self._tracked(kind).pop(key, 0) is None
+            tracked = self._tracked(kind).pop(key, 0) is None
+            if tracked and key not in self._files and key not in self._dirs:
+                self._outside.pop(key, None)  # or its bytes would still count against the budget
+            return tracked
 
     def _untrack_all(self, kind: Literal["file", "dir"]) -> None:
         with self._tree.lock:
-            self._tracked(kind).clear()
+            tracked = self._tracked(kind)
+            other = self._dirs if kind == "file" else self._files
+            for key in tracked:
+                if key not in other:
+                    self._outside.pop(key, None)
+            tracked.clear()
 
     # -- state ------------------------------------------------------------
     @property
@@ -145,8 +204,12 @@ class TempArea(ABC):
         return self._closed or self._not_owner()
 
     async def aclose(self) -> None:
-        """:meth:`close` in a worker thread, so a large tree never blocks the event loop."""
-        await asyncio.to_thread(self.close)
+        """:meth:`close` in a worker thread, so a large tree never blocks the event loop.
+
+        Cancelling the caller does not cancel the close: it is a shielded
+        executor job, which the executor runs even once the loop is gone.
+        """
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, self.close))
 
     def _not_owner(self) -> bool:
         # True in a forked child (os.fork, multiprocessing "fork"): everything it
@@ -285,6 +348,8 @@ class TempArea(ABC):
     def _release_key(self, key: str) -> None:
         if self._not_owner():
             return  # a forked child leaving the parent's `with` block deletes nothing
+        if self._tree.flights:  # (read without the lock: only a persist of this very key matters)
+            self._stop_persists([key])
         with self._tree.lock:
             is_file = self._files.pop(key, 0) is None
             is_dir = not is_file and self._dirs.pop(key, 0) is None
@@ -330,6 +395,11 @@ class TempArea(ABC):
         with self._tree.lock:
             scopes = list(self._scopes)
             paths = list(self._files) + list(self._dirs)
+        # A persist must not see its source deleted half-way: it is stopped (and
+        # waited for) first, so it publishes the whole thing or nothing.
+        self._stop_persists(paths)
+        with self._tree.lock:
+            paths = list(self._files) + list(self._dirs)
             self._files.clear()
             self._dirs.clear()
             self._outside.clear()
@@ -337,6 +407,18 @@ class TempArea(ABC):
             scope.close()
         for path in paths:
             self._delete(path)
+
+    def _stop_persists(self, paths: Iterable[str]) -> None:
+        """Stop every persist whose source lies in ``paths``; wait for those of other threads to end."""
+        paths = list(paths)
+        me = threading.get_ident()
+        tree = self._tree
+        with tree.lock:
+            stopping = [flight for flight in tree.flights if flight.hits(paths)]
+            for flight in stopping:
+                flight.stopped = True
+            while any(flight in tree.flights and flight.thread != me for flight in stopping):
+                tree.settled.wait()
 
     # -- scopes, persist, budgets, stats -----------------------------------
     def scope(self, name: str = "scope", *, max_bytes: int | None = None, min_free_bytes: int = 0) -> TempScope:
@@ -351,37 +433,58 @@ class TempArea(ABC):
         with self._tree.lock:
             self._scopes.pop(scope, None)
 
-    def persist(self, temp_path: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    def persist(
+        self, temp_path: str | os.PathLike[str], destination: str | os.PathLike[str], *, replace: bool = True
+    ) -> Path:
         """Move a finished temp file or dir to ``destination`` atomically and stop tracking it.
 
-        Same filesystem: ``os.replace``. Across filesystems: copy to a hidden
-        name beside the destination, fsync, then rename. Either way a reader
-        (or a crash) sees the old destination or the complete new one, never
-        half a file. The result gets the usual permissions (0666/0777 & ~umask).
+        Same filesystem: one rename. Across filesystems: copy to a hidden name
+        beside the destination, fsync, then rename. Either way a reader (or a
+        crash) sees the old destination or the complete new one, never half a
+        file. The result gets the usual permissions (0666/0777 & ~umask). A
+        symbolic link or a special file (device, FIFO, socket), as the source or
+        anywhere in its tree, is refused: nothing is ever published through a
+        link. Closing the area meanwhile (from another thread, a signal
+        handler, ``cleanup_all()``) makes this raise ``TempFileError`` with
+        nothing published. ``replace=False``: an existing destination is kept
+        and :class:`~langflix.errors.DestinationExistsError` raised.
         """
         source = Path(temp_path)
         dest = Path(destination)
         key = str(source)
         with self._tree.lock:
+            self._check_open()
             if key not in self._files and key not in self._dirs and not source.is_relative_to(self.path):
                 raise TempFileError(
                     f"cannot persist {source}: it is not a temp path of {self._describe()}. "
                     "Persist only files made through this manager or scope."
                 )
-        publish(source, dest)
-        with self._tree.lock:
-            # The path may be tracked by a nested scope (a job's output persisted
-            # through the manager): forget it wherever it is tracked, or that
-            # scope would keep counting a file that is gone.
-            stack: list[TempArea] = [self]
-            while stack:
-                area = stack.pop()
-                area._files.pop(key, None)
-                area._dirs.pop(key, None)
-                area._outside.pop(key, None)
-                stack.extend(area._scopes)
+            flight = PersistFlight(self, key)
+            self._tree.flights[flight] = None
+        try:
+            publish(source, dest, anchor=self._root._anchor(), flight=flight, replace=replace)
+        finally:
+            with self._tree.lock:
+                self._tree.flights.pop(flight, None)
+                self._tree.settled.notify_all()
         logger.debug("temp path persisted: %s -> %s (%s)", source, dest, self._describe())
         return dest
+
+    def _forget_everywhere(self, key: str) -> None:
+        # The path may be tracked by a nested scope (a job's output persisted
+        # through the manager): forget it wherever it is tracked, or that scope
+        # would keep counting a file that is gone. Called with the lock held.
+        stack: list[TempArea] = [self._root]
+        while stack:
+            area = stack.pop()
+            area._files.pop(key, None)
+            area._dirs.pop(key, None)
+            area._outside.pop(key, None)
+            stack.extend(area._scopes)
+
+    def _anchor(self) -> SessionAnchor | None:
+        """The session this tree's files live in, for persist's link-free walk (the root provides it)."""
+        return None
 
     def reserve(self, nbytes: int, what: str = "this work") -> Reservation:
         """Claim disk space before large work; raises a clear error when it is not there.
@@ -390,8 +493,11 @@ class TempArea(ABC):
         exceeded. ``InsufficientDiskSpaceError``: the filesystem lacks the space.
         Use it as a context manager or call ``release()``.
         """
-        self._check_open()
-        return self._budget.reserve(nbytes, what)
+        # Under the lock: a close cannot remove the directory between the check
+        # and the budget's look at its filesystem.
+        with self._tree.lock:
+            self._check_open()
+            return self._budget.reserve(nbytes, what)
 
     def stats(self) -> TempStats:
         """Live files/dirs/bytes (bytes read from the filesystem) and life-time counters."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol
 
-from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError
+from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
 
 __all__ = ["DEFAULT_MIN_FREE_BYTES", "Budget", "Guard", "Reservation", "free_bytes", "human_bytes"]
 
@@ -88,6 +88,7 @@ class Budget:
         self.own_reserved = 0  # reservations held on this very area
         self._guard = guard
         self._device: int | None = None
+        self._claims: dict[Reservation, None] = {}  # held on this very area
 
     def _device_id(self) -> int:
         # Cached: a reservation is released after its scope's directory may be
@@ -151,6 +152,11 @@ class Budget:
                 "point LANGFLIX_TEMP_DIR at a larger disk, or lower LANGFLIX_MIN_FREE_BYTES."
             )
 
+    def release_all(self) -> None:
+        """Release every claim held on this area: a closed area holds nothing (call with the lock held)."""
+        for reservation in list(self._claims):
+            reservation.release()
+
     def _add(self, nbytes: int) -> None:
         for budget in self._chain():
             budget.reserved += nbytes
@@ -183,13 +189,17 @@ class Reservation:
         reservation._budget = budget
         reservation.nbytes = 0
         reservation.released = False
+        budget._claims[reservation] = None
         return reservation
 
     def grow(self, nbytes: int, what: str = "this work", *, checked: bool = False) -> None:
         """Claim ``nbytes`` more (a stream keeps its claim ahead of what it has written)."""
         with self._budget._guard.lock:
             if self.released:
-                raise RuntimeError("this reservation was already released")
+                raise TempFileError(
+                    f"this reservation of {human_bytes(self.nbytes)} was already released (by release(), "
+                    "or because its temp area was closed); reserve again on an open area"
+                )
             if not checked:
                 self._budget.check(nbytes, what)
             self._budget._add(nbytes)
@@ -201,6 +211,7 @@ class Reservation:
             if self.released:
                 return
             self.released = True
+            self._budget._claims.pop(self, None)
             self._budget._add(-self.nbytes)
 
     def __enter__(self) -> Reservation:

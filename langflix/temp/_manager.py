@@ -9,10 +9,11 @@ neither its exit nor its ``with`` blocks delete its parent's files.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
+import signal
+import sys
 import threading
 import warnings
 import weakref
@@ -68,6 +69,7 @@ class TempFileManager(TempArea):
         tree = Tree(lock=threading.RLock(), owner_pid=os.getpid())
         super().__init__(tree=tree, root=self, parent=None, max_bytes=max_bytes, min_free_bytes=min_free_bytes)
         _live_managers.add(self)
+        _hook_multiprocessing_child()
         # Backstop for a manager dropped without close(): like TemporaryDirectory,
         # clean up and warn with ResourceWarning -- but only in the creating process.
         self._finalizer = weakref.finalize(self, _finalize_manager, self._box, tree.owner_pid)
@@ -114,7 +116,11 @@ class TempFileManager(TempArea):
         return TempScope(parent, name, max_bytes=max_bytes, min_free_bytes=min_free_bytes)
 
     def close(self) -> None:
-        """Clean up everything, remove the session dir and drop its lock; twice is a no-op."""
+        """Clean up everything, remove the session dir and drop its lock; twice is a no-op.
+
+        Persists in flight are stopped first (see :meth:`persist`); every
+        reservation of the tree is released.
+        """
         if self._not_owner():
             return  # a forked child never deletes its parent's files
         with self._tree.lock:
@@ -123,6 +129,11 @@ class TempFileManager(TempArea):
         self.cleanup_all()
         with self._tree.lock:
             self._closed = True
+            self._budget.release_all()
+            session = self._box.session
+        if session is not None:
+            self._stop_persists([str(session.path)])
+        with self._tree.lock:
             session, self._box.session = self._box.session, None
         self._finalizer.detach()
         if session is not None:
@@ -131,6 +142,9 @@ class TempFileManager(TempArea):
             except OSError as exc:
                 self._failed(session.path, exc)
             logger.debug("temp session closed: %s", session.path)
+
+    def _anchor(self) -> SessionLock | None:
+        return self._box.session
 
     def __enter__(self) -> TempFileManager:
         return self
@@ -146,14 +160,14 @@ class TempFileManager(TempArea):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await asyncio.shield(self.aclose())
+        await self.aclose()  # shielded: see aclose()
 
     def _disown_after_fork(self) -> None:
         # The whole tree (this manager and every scope) shares self._tree, so
         # these two changes reach each of them: none creates or deletes here, and
         # none waits forever on a lock a parent thread held at the fork.
         self._tree.owner_pid = -1
-        self._tree.lock = threading.RLock()
+        self._tree.replace_lock()
         self._finalizer.detach()
         session, self._box.session = self._box.session, None
         if session is not None:
@@ -218,6 +232,37 @@ def close_live_managers(when: str) -> None:
             manager.close()
         except Exception:  # the other managers must still be closed
             logger.exception("temp cleanup %s failed for %r", when, manager)
+
+
+_hooked_pid = 0
+
+
+def _hook_multiprocessing_child() -> None:
+    """In a multiprocessing child, make this process's managers end with it, however it ends.
+
+    Such a child ends with ``os._exit`` (fork, forkserver), which skips
+    ``atexit``, but after multiprocessing's own exit finalizers; and its
+    ``Process.terminate()`` is a SIGTERM whose default skips both. So the
+    managers are closed by a multiprocessing finalizer, and by a SIGTERM handler
+    that then dies by the same signal (the exit code stays ``-SIGTERM``). A
+    handler the program installed is left alone.
+    """
+    global _hooked_pid
+    multiprocessing = sys.modules.get("multiprocessing")  # never imported: not a multiprocessing child
+    if multiprocessing is None or _hooked_pid == os.getpid() or multiprocessing.parent_process() is None:
+        return
+    _hooked_pid = os.getpid()
+    from multiprocessing import util
+
+    util.Finalize(None, close_live_managers, args=("at multiprocessing child exit",), exitpriority=100)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _close_then_die)
+
+
+def _close_then_die(signum: int, frame: object) -> None:
+    close_live_managers("on signal")
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 @atexit.register

@@ -8,17 +8,19 @@ New files are 0600, created exclusively under 48 random bits; new dirs 0700.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Final, Literal
 
-from langflix.errors import TempFileError
+from langflix.errors import InsufficientDiskSpaceError, TempFileError
 
 __all__ = [
     "DEFAULT_PREFIX",
     "create_dir",
     "create_file",
+    "creation_error",
     "is_inside",
     "safe_prefix",
     "safe_suffix",
@@ -85,6 +87,8 @@ def create_file(directory: str, prefix: str, suffix: str) -> str:
             fd = os.open(path, _FILE_FLAGS, 0o600)
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise creation_error(directory, exc, "a temp file") from exc
         os.close(fd)
         return path
     raise TempFileError(
@@ -95,7 +99,26 @@ def create_file(directory: str, prefix: str, suffix: str) -> str:
 
 def create_dir(directory: str | os.PathLike[str], prefix: str) -> str:
     """Create a new directory (0700) named ``<prefix><random>`` in ``directory``; returns its path."""
-    return tempfile.mkdtemp(prefix=prefix, dir=directory)
+    try:
+        return tempfile.mkdtemp(prefix=prefix, dir=directory)
+    except OSError as exc:
+        raise creation_error(directory, exc, "a temp directory") from exc
+
+
+def creation_error(where: str | os.PathLike[str], exc: OSError, what: str = "a temp session") -> TempFileError:
+    """The family's error for an ``OSError`` raised while creating ``what`` in ``where``.
+
+    ENOSPC is also what a filesystem out of inodes says: the message names both.
+    """
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientDiskSpaceError(
+            f"cannot create {what} in {where}: the filesystem has no space or no free inodes left "
+            f"({exc.strerror}). Free some space, or point LANGFLIX_TEMP_DIR at a larger disk."
+        )
+    return TempFileError(
+        f"cannot create {what} in {where}: {exc.strerror or exc}. Check that the directory exists and is "
+        "writable by you, or point LANGFLIX_TEMP_DIR elsewhere."
+    )
 
 
 def is_inside(path: Path, base: Path) -> bool:

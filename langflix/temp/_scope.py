@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import warnings
@@ -65,7 +64,12 @@ class TempScope(TempArea):
         return f"<TempScope {self.name!r} at {self._key}{' closed' if self._closed else ''}>"
 
     def close(self) -> None:
-        """Remove the scope's directory and everything it tracks; twice is a no-op."""
+        """Remove the scope's directory and everything it tracks; twice is a no-op.
+
+        A persist from it in flight is stopped first (and, in another thread,
+        waited for): it publishes all of its source or raises, never half. The
+        scope's reservations are released.
+        """
         if self._not_owner():
             return  # a forked child unwinding `with scope:` must not remove the parent's job
         with self._tree.lock:
@@ -78,13 +82,18 @@ class TempScope(TempArea):
             if self.closed:  # another thread closed it while the nested scopes were closing
                 return
             self._closed = True
+            self._budget.release_all()
+            outside = [p for p in list(self._files) + list(self._dirs) if p in self._outside]
+            if self._parent is not None:
+                self._parent._forget_scope(self)
+        # Closed first: no new persist can start; then the ones running end.
+        self._stop_persists([self._key, *outside])
+        with self._tree.lock:
             outside = [p for p in list(self._files) + list(self._dirs) if p in self._outside]
             tracked = len(self._files) + len(self._dirs)
             self._files.clear()
             self._dirs.clear()
             self._outside.clear()
-            if self._parent is not None:
-                self._parent._forget_scope(self)
         self._finalizer.detach()
         for path in outside:
             self._delete(path)
@@ -113,8 +122,8 @@ class TempScope(TempArea):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # Shielded: a cancelled task must still finish removing its tree.
-        await asyncio.shield(self.aclose())
+        # aclose() is shielded: a cancelled task still finishes removing its tree.
+        await self.aclose()
 
 
 def _finalize_scope(path: str, owner_pid: int, description: str) -> None:

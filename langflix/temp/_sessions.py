@@ -17,8 +17,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pwd
 import secrets
 import socket
+import stat
 import threading
 import time
 import weakref
@@ -26,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from langflix.temp._trees import DIR_FLAGS, remove_tree
+from langflix.errors import TempFileError
+from langflix.temp._fds import LockedDir
+from langflix.temp._names import creation_error
+from langflix.temp._trees import remove_tree
 
 __all__ = [
     "BOOT_ID",
@@ -39,6 +44,7 @@ __all__ = [
     "Heartbeat",
     "OwnerInfo",
     "SessionLock",
+    "check_base_dir",
 ]
 
 OWNER_FILE: Final = ".owner"
@@ -46,6 +52,9 @@ SESSION_INFIX: Final = "session-"
 GARBAGE_INFIX: Final = "garbage-"
 BUILDING_INFIX: Final = "building-"
 HEARTBEAT_INTERVAL: Final = 60.0
+# A sweep reclaims a building dir left unlocked past its grace (its creator
+# stalled, SIGSTOP or a frozen VM); the creator then starts over this many times.
+BUILD_ATTEMPTS: Final = 3
 
 
 def _boot_id() -> str:
@@ -79,7 +88,47 @@ class OwnerInfo:
 
     @property
     def is_this_machine(self) -> bool:
-        return self.host == HOST and self.boot_id == BOOT_ID
+        """Whether the owner ran under this very kernel (any container of it: the boot id is the kernel's)."""
+        return self.boot_id == BOOT_ID and BOOT_ID != "unknown"
+
+
+def _user(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_base_dir(base_dir: Path) -> None:
+    """Refuse a base dir that another user controls, as pytest refuses such a basetemp.
+
+    Whoever may rename entries of the base dir may swap a session for a link
+    and make this process chmod, publish or delete what the link points to. So
+    it must belong to the current user or root, and must not be writable by
+    others unless the sticky bit (as on ``/tmp``) stops them renaming our entries.
+    """
+    try:
+        st = os.stat(base_dir)
+    except OSError as exc:
+        raise creation_error(base_dir, exc) from exc
+    me = os.geteuid()
+    if not stat.S_ISDIR(st.st_mode):
+        raise TempFileError(
+            f"the temp base dir {base_dir} is not a directory; point LANGFLIX_TEMP_DIR at a directory."
+        )
+    if st.st_uid not in (me, 0):
+        raise TempFileError(
+            f"the temp base dir {base_dir} is owned by {_user(st.st_uid)}, not by you ({_user(me)}) or root, "
+            "so that user could replace the temp files LangFlix keeps there. Use a directory you own "
+            f"(set LANGFLIX_TEMP_DIR), or chown {base_dir} to yourself, and try again."
+        )
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise TempFileError(
+            f"the temp base dir {base_dir} is writable by every user (mode {stat.S_IMODE(st.st_mode):04o}) "
+            "without the sticky bit, so anyone could rename or replace the sessions in it. "
+            f"Run chmod o-w {base_dir} (or chmod +t, as /tmp has), or set LANGFLIX_TEMP_DIR to a private "
+            "directory, and try again."
+        )
 
 
 class Heartbeat:
@@ -138,32 +187,67 @@ PROCESS_HEARTBEAT: Final = Heartbeat()
 
 
 class SessionLock:
-    """A session directory that is locked before it becomes visible under its name."""
+    """A session directory that is locked before it becomes visible under its name.
+
+    ``path`` and ``identity`` (its ``(st_dev, st_ino)``) never change. Failures
+    are ``TempFileError`` subclasses naming the base dir and the fix.
+    """
 
     def __init__(self, base_dir: Path, prefix: str, *, heartbeat: Heartbeat = PROCESS_HEARTBEAT) -> None:
-        base_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # 0700 when we make it: nobody else has business in it (sessions are 0700 too).
+            base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise creation_error(base_dir, exc) from exc
+        check_base_dir(base_dir)
         pid = os.getpid()
+        for _attempt in range(BUILD_ATTEMPTS):
+            try:
+                self._lock, self.path = self._build(base_dir, prefix, pid)
+                break
+            except FileNotFoundError:
+                # A sweep took the building dir from under us: we stalled past
+                # its grace between mkdir and flock. Start over with a new one.
+                continue
+            except OSError as exc:
+                raise creation_error(base_dir, exc) from exc
+        else:
+            raise TempFileError(
+                f"cannot create a temp session in {base_dir}: it vanished while being set up, {BUILD_ATTEMPTS} "
+                "times (a sweep reclaims a set-up that stalls for over a minute, or something deletes the "
+                "directory). Check what else cleans it, and try again."
+            )
+        st = os.fstat(self._lock.fd)
+        self.identity: tuple[int, int] = (st.st_dev, st.st_ino)
+        self.owner_pid = pid
+        self._heartbeat = heartbeat
+        heartbeat.add(self)
+
+    @staticmethod
+    def _build(base_dir: Path, prefix: str, pid: int) -> tuple[LockedDir, Path]:
         token = secrets.token_hex(6)
         building = base_dir / f".{prefix}{BUILDING_INFIX}{pid}-{token}"
         os.mkdir(building, 0o700)
-        self._fd: int | None = None
+        lock: LockedDir | None = None
         try:
-            self._fd = os.open(building, DIR_FLAGS)
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            lock = LockedDir(building, session=True)
+            fcntl.flock(lock.fd, fcntl.LOCK_SH)
             owner = {"pid": pid, "host": HOST, "boot_id": BOOT_ID, "started": time.time()}
             fd = os.open(building / OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 json.dump(owner, fh)
-            self.path = base_dir / f"{prefix}{SESSION_INFIX}{pid}-{token}"
+            path = base_dir / f"{prefix}{SESSION_INFIX}{pid}-{token}"
             # The rename is what makes the session visible: it is already locked here.
-            os.rename(building, self.path)
+            os.rename(building, path)
         except BaseException:
-            self._close_fd()
-            remove_tree(building)
+            if lock is not None:
+                lock.close()
+            try:
+                remove_tree(building)
+            except OSError:
+                pass  # the sweep takes what is left once our lock is gone
             raise
-        self.owner_pid = pid
-        self._heartbeat = heartbeat
-        heartbeat.add(self)
+        return lock, path
 
     def beat(self) -> None:
         """Refresh the heartbeat mtime; silent when the session is gone."""
@@ -172,19 +256,14 @@ class SessionLock:
         except OSError:
             pass
 
-    def _close_fd(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the last fd drops the flock
-
     def release(self, *, remove: bool = True) -> tuple[int, int]:
         """Delete the directory (when asked) and drop the lock; returns (files, bytes) removed."""
         removed = (0, 0)
         try:
-            if remove and self._fd is not None:
+            if remove and self._lock.fd >= 0:
                 removed = remove_tree(self.path)
         finally:
-            self._close_fd()
+            self._lock.close()  # closing the last fd drops the flock
             self._heartbeat.discard(self)
         return removed
 
@@ -193,8 +272,9 @@ class SessionLock:
 
         The lock belongs to the open file description the parent shares; once the
         child's copy of the fd is closed, the parent's death frees the session.
+        (The fork hook of ``_fds`` has closed it already; this makes it explicit.)
         """
-        self._close_fd()
+        self._lock.close()
 
 
 def _after_fork_in_child() -> None:

@@ -3,8 +3,12 @@
 Every tree under ``base_dir`` named like a session of the prefix has an owner;
 the sweep reclaims it only when that owner is provably gone. Today the owner is
 a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
-answers "is it abandoned?" (the kernel drops a dead owner's ``flock``). Where
-the lock cannot vouch (another host on NFS, no flock at all) only a heartbeat
+answers "is it abandoned?" (the kernel drops a dead owner's ``flock``, and keeps
+it while any child the owner handed it to still runs). A free lock is proof when
+the owner ran under this very kernel (the same boot id: any container of this
+machine, whatever its hostname) or when the filesystem is local (only this
+kernel can lock it; another boot's owner is gone). Where it cannot vouch
+(another machine over a network filesystem, no flock at all) only a heartbeat
 silent for longer than ``min_age`` makes a tree reclaimable.
 
 Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
@@ -27,25 +31,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from langflix.temp._fds import LockedDir
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
+from langflix.temp._persist import remove_recorded_staging
 from langflix.temp._sessions import (
     BUILDING_INFIX,
     GARBAGE_INFIX,
-    HOST,
     OWNER_FILE,
     SESSION_INFIX,
     OwnerInfo,
+    check_base_dir,
 )
 from langflix.temp._settings import default_base_dir
-from langflix.temp._trees import DIR_FLAGS, remove_tree, tree_bytes
+from langflix.temp._trees import remove_tree, tree_bytes
 
-__all__ = ["SessionInfo", "SessionState", "SweepReport", "list_sessions", "sweep_orphans"]
+__all__ = [
+    "NETWORK_FILESYSTEMS",
+    "SessionInfo",
+    "SessionState",
+    "SweepReport",
+    "filesystem_type",
+    "is_network_filesystem",
+    "list_sessions",
+    "sweep_orphans",
+]
 
 logger = logging.getLogger("langflix.temp")
 
 # A building dir exists unlocked for the instant between mkdir and flock; a sweep
 # must not take it from under its creator, so it waits this long before trusting the lock.
 BUILDING_GRACE: Final = 60.0
+
+# Filesystems where another machine may hold (or have held) a session's lock, so
+# a free lock of another boot proves nothing. FUSE counts: sshfs, rclone, ...
+NETWORK_FILESYSTEMS: Final = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "9p", "afs", "coda", "glusterfs", "lustre", "gfs2",
+     "ocfs2", "gpfs", "beegfs", "orangefs", "pvfs2", "virtiofs", "davfs", "ncpfs"}
+)  # fmt: skip
 
 SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
 _Kind = Literal["session", "garbage", "building"]
@@ -73,11 +95,14 @@ class SweepReport:
             f"under {self.base_dir}; {self.skipped_live} live session(s) left alone"
         )
         if self.stale_removed:
-            text += f"; {self.stale_removed} of them stale by heartbeat (lock unusable)"
+            text += f"; {self.stale_removed} of them stale by heartbeat (their lock proves nothing here)"
         if self.garbage_finished:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
-            text += f"; {self.skipped_unverifiable} kept: lock unusable and not stale by --min-age"
+            text += (
+                f"; {self.skipped_unverifiable} kept: made on another machine over a network filesystem "
+                "(or where flock fails), so a free lock proves nothing, and not silent for --min-age"
+            )
         if self.skipped_foreign:
             text += f"; {self.skipped_foreign} of other users left to them (no permission)"
         if self.errors:
@@ -129,18 +154,53 @@ def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
                 yield Path(entry.path), kind
 
 
-def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float) -> SessionState:
+def filesystem_type(path: str | os.PathLike[str], mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem holding ``path`` ("ext4", "nfs4", "fuse.sshfs"), from its device id; None if unknown.
+
+    ``mountinfo``: the text of ``/proc/self/mountinfo`` (read when None).
+    """
+    try:
+        st = os.stat(path)
+        text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    for line in text.splitlines():
+        # "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": the type follows " - ".
+        fields, _, tail = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) > 2 and parts[2] == device and tail:
+            return tail.split()[0]
+    return None
+
+
+def is_network_filesystem(path: str | os.PathLike[str]) -> bool:
+    """Whether another machine could lock files under ``path`` (or nobody knows: unknown is not local)."""
+    kind = filesystem_type(path)
+    return kind is None or kind in NETWORK_FILESYSTEMS or kind.startswith("fuse")
+
+
+def _lock_vouches(owner: OwnerInfo | None, network: bool) -> bool:
+    """Whether a free lock proves the owner dead: it could only have locked it through this kernel."""
+    # No record: the owner died before writing it, on this machine (a building
+    # dir is only ever made and then locked by its creator).
+    return owner is None or owner.is_this_machine or not network
+
+
+def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float, network: bool) -> SessionState:
     """Whether the process owning the tree open at ``fd`` is provably gone.
 
     On "dead", "stale" and "garbage" the caller holds ``LOCK_EX`` through ``fd``.
+    ``network``: the base dir is on a filesystem other machines may lock.
     """
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock_usable = True
     except BlockingIOError:
         # Owners hold LOCK_SH, sweepers (and status probes) LOCK_EX. If a shared
-        # lock is still grantable the holder is an owner; otherwise another
-        # sweeper is deleting the tree and must not be counted as a live session.
+        # lock is still grantable the holder is an owner (or a helper process it
+        # handed the lock to); otherwise another sweeper is deleting the tree and
+        # must not be counted as a live session.
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -155,13 +215,11 @@ def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: 
     heartbeat = _heartbeat_age(path, now)
     if kind == "building" and heartbeat < BUILDING_GRACE:
         return "building"
-    owner = OwnerInfo.read(path)
-    # Same host, any boot: an unheld lock proves the owner dead. A different
-    # boot id only means the owner ran before a reboot or power cut -- even
-    # more dead -- and must not wait for min_age like another host's session.
-    if lock_usable and (owner is None or owner.host == HOST):
+    # Not the hostname: a container of this machine has its own, yet the same
+    # kernel, the same boot id and locks that work.
+    if lock_usable and _lock_vouches(OwnerInfo.read(path), network):
         return "dead"
-    # The lock cannot vouch here (another host on NFS, or no flock at all):
+    # The lock cannot vouch here (another machine on NFS, or no flock at all):
     # only silence longer than min_age makes a session reclaimable.
     if min_age > 0 and heartbeat >= min_age:
         return "stale"
@@ -177,9 +235,9 @@ def _heartbeat_age(path: Path, now: float) -> float:
     return float("inf")
 
 
-def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool) -> _Outcome:
+def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool, network: bool) -> _Outcome:
     try:
-        fd = os.open(path, DIR_FLAGS)
+        lock = LockedDir(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
     except FileNotFoundError:
         return _Outcome("gone")  # another sweeper took it first
     except PermissionError:
@@ -188,8 +246,9 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         return _Outcome("foreign")
     except OSError as exc:
         return _Outcome("gone", error=f"cannot open {path}: {exc}")
+    fd = lock.fd
     try:
-        state = _process_owner_state(fd, path, kind, min_age, time.time())
+        state = _process_owner_state(fd, path, kind, min_age, time.time(), network)
         if state == "busy":
             return _Outcome("gone")  # another sweeper holds it and counts it
         if state == "live":
@@ -211,14 +270,17 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         if kind != "garbage":
             target = path.with_name(f"{prefix}{GARBAGE_INFIX}{secrets.token_hex(8)}")
             os.rename(path, target)
+        # A persist that crashed mid-copy left its staging dir beside its
+        # destination, outside base_dir; the session's record of it says where.
+        staged = remove_recorded_staging(target)
         _entries, nbytes = remove_tree(target)
-        return _Outcome(outcome, nbytes)
+        return _Outcome(outcome, nbytes + staged)
     except FileNotFoundError:
         return _Outcome("gone")
     except OSError as exc:
         return _Outcome("gone", error=f"cannot reclaim {path}: {exc}")
     finally:
-        os.close(fd)
+        lock.close()
 
 
 def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, workers: int = 4) -> SweepReport:
@@ -228,8 +290,11 @@ def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, worker
     candidates = list(_candidates(base_dir, prefix))
     if not candidates:
         return report
+    # What lies in a base dir another user controls must not steer our deletions.
+    check_base_dir(base_dir)
+    network = is_network_filesystem(base_dir)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(candidates)))) as pool:
-        outcomes = list(pool.map(lambda c: _reclaim(c[0], c[1], prefix, min_age, dry_run), candidates))
+        outcomes = list(pool.map(lambda c: _reclaim(c[0], c[1], prefix, min_age, dry_run, network), candidates))
     for outcome in outcomes:
         if outcome.error:
             report.errors.append(outcome.error)
@@ -275,17 +340,19 @@ def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX
     """Every session-like tree of ``prefix`` under ``base_dir`` with its state; touches nothing."""
     now = time.time()
     infos = []
-    for path, kind in _candidates(Path(base_dir), prefix):
+    candidates = list(_candidates(Path(base_dir), prefix))
+    network = is_network_filesystem(base_dir) if candidates else False
+    for path, kind in candidates:
         try:
-            fd = os.open(path, DIR_FLAGS)
+            lock = LockedDir(path)
         except OSError:
             continue
         try:
-            state = _process_owner_state(fd, path, kind, 0.0, now)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            state = _process_owner_state(lock.fd, path, kind, 0.0, now, network)
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
         except OSError:
             state = "unknown"
         finally:
-            os.close(fd)
+            lock.close()
         infos.append(SessionInfo(path, state, OwnerInfo.read(path), _heartbeat_age(path, now), tree_bytes(path)))
     return infos

@@ -108,7 +108,8 @@ class TempPathContext:
 
     At block exit the path is removed (unless made with ``delete=False``); in
     ``async with`` a large directory is removed in a worker thread so the event
-    loop never blocks on it. A small class rather than ``@contextmanager``: it
+    loop never blocks on it, and cancelling the task again meanwhile does not
+    stop the removal. A small class rather than ``@contextmanager``: it
     costs less per call.
     """
 
@@ -143,5 +144,11 @@ class TempPathContext:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._delete:
-            await asyncio.to_thread(self._area._release_key, self._key)
+        if not self._delete:
+            return
+        # A plain executor future, shielded: a second cancellation while the
+        # removal waits for a busy executor must not cancel the removal itself
+        # (an awaited to_thread() would be). The executor runs it, even after
+        # the loop is gone: asyncio.run and the interpreter wait for its jobs.
+        removal = asyncio.get_running_loop().run_in_executor(None, self._area._release_key, self._key)
+        await asyncio.shield(removal)

@@ -40,7 +40,7 @@ def test_a_reservation_is_made_by_reserve_only(make_mgr: Callable[..., TempFileM
     assert repr(held) == "<Reservation 1 B held>"
     held.release()
     assert repr(held) == "<Reservation 1 B released>"
-    with pytest.raises(RuntimeError, match="already released"):
+    with pytest.raises(TempFileError, match="already released"):
         held.grow(1)
 
 

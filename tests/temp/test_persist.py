@@ -11,7 +11,6 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.temp import leftovers
@@ -87,87 +86,62 @@ def _old_destination_and_new_file(
     return dest, src
 
 
-def _fail_replace_with_exdev_once(monkeypatch: pytest.MonkeyPatch, source: Path) -> list[tuple[str, str]]:
-    """os.replace raises EXDEV for ``source`` once, as it would across filesystems."""
-    real_replace = os.replace
-    calls: list[tuple[str, str]] = []
-
-    def fake_replace(src: os.PathLike[str] | str, dst: os.PathLike[str] | str, **kw: Any) -> None:
-        calls.append((os.fspath(src), os.fspath(dst)))
-        if Path(src) == source and len(calls) == 1:
-            raise OSError(errno.EXDEV, "Invalid cross-device link", os.fspath(src))
-        real_replace(src, dst, **kw)
-
-    monkeypatch.setattr(os, "replace", fake_replace)
-    return calls
+def _no_staging_left(*dirs: Path) -> None:
+    for directory in dirs:
+        assert [p.name for p in directory.iterdir() if p.name.endswith(".partial")] == [], directory
 
 
-def test_persist_across_filesystems_copies_beside_then_renames(
-    mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    out = tmp_path / "out"
-    dest, src = _old_destination_and_new_file(mgr, out, b"old", b"N" * 100_000)
-    calls = _fail_replace_with_exdev_once(monkeypatch, src)
+def test_persist_across_filesystems_copies_then_renames(mgr: TempFileManager, tmpfs: Callable[[int], Path]) -> None:
+    out = tmpfs(4 * 1024 * 1024)
+    dest, src = _old_destination_and_new_file(mgr, out / "out", b"old", b"N" * 100_000)
     mgr.persist(src, dest)
-    monkeypatch.undo()
     assert dest.read_bytes() == b"N" * 100_000
-    # The second rename went from a hidden name beside the destination (same dir, same fs).
-    assert len(calls) == 2
-    staged = Path(calls[1][0])
-    assert staged.is_relative_to(out) and staged.parent.name.startswith(".final.mp4.")
-    assert Path(calls[1][1]) == dest
-    assert sorted(p.name for p in out.iterdir()) == ["final.mp4"]  # no .partial left
+    assert mode(dest) == 0o666 & ~current_umask()
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["final.mp4"]  # no .partial left
     assert not src.exists() and src not in mgr.temp_files
-    assert leftovers(mgr) == []
+    assert leftovers(mgr) == [], "the staging record is gone too"
 
 
-def test_persist_directory_across_filesystems(
-    mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_persist_directory_across_filesystems(mgr: TempFileManager, tmpfs: Callable[[int], Path]) -> None:
+    other = tmpfs(4 * 1024 * 1024)
     d = mgr.new_dir()
     (d / "x").mkdir()
     (d / "x" / "y.bin").write_bytes(b"y")
-    dest = tmp_path / "published"
-    _fail_replace_with_exdev_once(monkeypatch, d)
+    dest = other / "published"
     mgr.persist(d, dest)
-    monkeypatch.undo()
     assert (dest / "x" / "y.bin").read_bytes() == b"y"
+    assert mode(dest) == mode(dest / "x") == 0o777 & ~current_umask()
     assert not d.exists() and d not in mgr.temp_dirs
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    _no_staging_left(other)
 
 
-def test_persist_directory_over_a_claimed_empty_directory(
-    mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_persist_directory_over_an_empty_directory(
+    mgr: TempFileManager, tmp_path: Path, tmpfs: Callable[[int], Path]
 ) -> None:
-    # The pipeline claims <episode>/ with mkdir, then renames its finished
-    # episode over it: readers see no episode or all of it, on one filesystem or two.
-    for exdev in (False, True):
-        claimed = tmp_path / f"episode-{exdev}"
+    # rename(2) replaces an empty directory, on one filesystem or across two.
+    for where in (tmp_path, tmpfs(4 * 1024 * 1024)):
+        claimed = where / "episode"
         claimed.mkdir()
         staged = mgr.new_dir()
         (staged / "01.mp4").write_bytes(b"v")
         (staged / "manifest.json").write_text("{}")
-        if exdev:
-            _fail_replace_with_exdev_once(monkeypatch, staged)
         mgr.persist(staged, claimed)
-        monkeypatch.undo()
         assert sorted(p.name for p in claimed.iterdir()) == ["01.mp4", "manifest.json"]
         assert not staged.exists() and staged not in mgr.temp_dirs
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+        _no_staging_left(where)
     assert leftovers(mgr) == []
 
 
 def test_persist_crash_mid_copy_keeps_the_old_destination(
-    mgr: TempFileManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mgr: TempFileManager, tmpfs: Callable[[int], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
+    out = tmpfs(4 * 1024 * 1024) / "out"
     dest, src = _old_destination_and_new_file(mgr, out, b"old complete video", b"new" * 50_000)
-    _fail_replace_with_exdev_once(monkeypatch, src)
 
     def broken_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)  # the disk fails under the copy
     with pytest.raises(TempFileError, match="cannot copy"):
         mgr.persist(src, dest)
     monkeypatch.undo()

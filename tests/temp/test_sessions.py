@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from langflix.errors import InsufficientDiskSpaceError
 from langflix.temp import OWNER_FILE, OwnerInfo, TempFileManager, list_sessions, sweep_orphans
 from langflix.temp._sessions import PROCESS_HEARTBEAT, Heartbeat, SessionLock
 from langflix.temp._sweep import BUILDING_GRACE
@@ -297,7 +298,7 @@ def test_session_lock_survives_an_unwritable_owner_record(base: Path, monkeypatc
         return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "open", failing_open)
-    with pytest.raises(OSError):
+    with pytest.raises(InsufficientDiskSpaceError, match="no space or no free inodes"):
         SessionLock(base, "langflix_")
     monkeypatch.undo()
     assert list(base.iterdir()) == []

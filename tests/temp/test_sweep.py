@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from support.threads import Race, race
 
+import langflix.temp._sweep as sweep_module
 from langflix.temp import (
     OWNER_FILE,
     SweepReport,
@@ -332,7 +333,13 @@ def test_symlinks_inside_a_dead_session_are_unlinked_not_followed(base: Path, tm
 # -- sessions the lock cannot vouch for ----------------------------------------------
 
 
-def test_foreign_host_session_kept_unless_stale_by_heartbeat(base: Path) -> None:
+@pytest.fixture
+def network_filesystem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The base dir counts as a network filesystem (no NFS server here: its classification is patched)."""
+    monkeypatch.setattr(sweep_module, "is_network_filesystem", lambda path: True)
+
+
+def test_foreign_host_session_kept_unless_stale_by_heartbeat(base: Path, network_filesystem: None) -> None:
     session, nbytes = _dead_session(base)
     _rewrite_owner(session, host="render-02.example", boot_id="0000-other-boot")
     nbytes = sum(p.stat().st_size for p in session.rglob("*") if p.is_file())
@@ -354,11 +361,13 @@ def test_foreign_host_session_kept_unless_stale_by_heartbeat(base: Path) -> None
     assert "stale by heartbeat" in report.summary()
 
 
-def test_locked_foreign_host_session_survives_min_age(base: Path, children: Children) -> None:
+def test_locked_foreign_host_session_survives_min_age(
+    base: Path, children: Children, network_filesystem: None
+) -> None:
     """A held lock settles it: min_age never applies to a session whose owner is alive."""
     proc, info = children.start(base)
     session = Path(str(info["session"]))
-    _rewrite_owner(session, host="render-02.example")
+    _rewrite_owner(session, host="render-02.example", boot_id="0000-other-boot")
     report = sweep_orphans(base, min_age=3600)
     assert session.exists() and report.skipped_live == 1  # still locked: that settles it
 
