@@ -1,9 +1,11 @@
-"""Suite-wide guards: no test touches the real system temp dir, and none leaks a session."""
+"""Suite-wide guards (no test touches the real system temp dir, none leaks a session) and real tmpfs mounts."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,33 @@ def _isolated_temp_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     else:
         os.environ["LANGFLIX_TEMP_DIR"] = previous
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Mount small tmpfs filesystems under tmp_path (root only), unmounted afterwards.
+
+    ``tmpfs(size)``, or ``tmpfs(size, inodes=n)`` for one that runs out of inodes first.
+    """
+    mounts: list[Path] = []
+
+    def mount(size: int, *, inodes: int | None = None) -> Path:
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root and mount(8); the full-disk tests run in CI as root")
+        where = tmp_path / f"tmpfs-{len(mounts)}"
+        where.mkdir()
+        options = f"size={size},mode=0755" + (f",nr_inodes={inodes}" if inodes is not None else "")
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
+        mounts.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounts):
+        subprocess.run(["umount", "-l", str(where)], check=False)

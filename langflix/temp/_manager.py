@@ -22,6 +22,7 @@ from types import TracebackType
 
 from langflix.temp._areas import TempArea, Tree
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
+from langflix.temp._persist import remove_recorded_staging
 from langflix.temp._scope import TempScope
 from langflix.temp._sessions import OWNER_FILE, SessionLock
 from langflix.temp._settings import TempSettings, default_base_dir
@@ -137,6 +138,9 @@ class TempFileManager(TempArea):
             session, self._box.session = self._box.session, None
         self._finalizer.detach()
         if session is not None:
+            # A persist interrupted here (a signal handler closing us in its own
+            # thread) may have left its staging dir beside its destination.
+            remove_recorded_staging(session.path)
             try:
                 session.release(remove=True)
             except OSError as exc:

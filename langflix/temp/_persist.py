@@ -440,7 +440,7 @@ def remove_recorded_staging(session_dir: Path) -> int:
         if stat.S_ISDIR(st.st_mode) and st.st_uid == owner:
             try:
                 freed += remove_tree(hidden)[1]
-                logger.info("removed %s, left by a persist that crashed", hidden)
+                logger.info("removed %s, left by an interrupted persist", hidden)
             except OSError as exc:
                 logger.warning("could not remove the staging dir %s: %s", hidden, exc)
     return freed

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support.procs import when_encoding
+from support.procs import encoder_of, gone_within, when_encoding
 from support.temp import leftovers, temp_manager
 from typer.testing import CliRunner
 
@@ -18,7 +20,7 @@ import langflix.cli.pipeline as cli_pipeline
 from langflix.cli import app
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.demo import make_sample_episode
-from langflix.temp import TempFileManager
+from langflix.temp import TempFileManager, sweep_orphans
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +169,93 @@ def test_ctrl_c_exits_130_with_the_summary(
     assert "temp files left: 0" in output
     assert not out.exists() or list(out.iterdir()) == []
     assert leftovers(manager) == []
+
+
+# -- a real `langflix process`, killed for real ----------------------------------------------
+
+
+class _RealCommand:
+    """``python -m langflix process`` as its own process, with its own temp base dir."""
+
+    def __init__(self, tmp_path: Path, sample: tuple[Path, Path], out: Path) -> None:
+        self.temp_dir = tmp_path / "temp-base"
+        self.log = tmp_path / "langflix.log"
+        env = dict(os.environ, LANGFLIX_TEMP_DIR=str(self.temp_dir), PYTHONPATH=os.pathsep.join(sys.path))
+        with open(self.log, "wb") as log:  # noqa: PTH123 - the child writes it; a pipe could fill up
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "langflix", "process", str(sample[0]), str(sample[1]), "-o", str(out),
+                 "--max-expressions", "1", *TINY],
+                env=env, stdout=log, stderr=log,
+            )  # fmt: skip
+
+    def finish(self) -> int:
+        try:
+            return self.proc.wait(60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def sessions_left(self) -> list[str]:
+        return sorted(p.name for p in self.temp_dir.iterdir()) if self.temp_dir.exists() else []
+
+
+def _complete(episode: Path) -> bool:
+    """Whether ``episode`` holds its manifest and every file the manifest names, none empty."""
+    try:
+        manifest = json.loads((episode / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = [e["file"] for e in manifest["expressions"]] + ["compilation.mp4", "manifest.json"]
+    return sorted(p.name for p in episode.iterdir()) == sorted(names) and all(
+        (episode / name).stat().st_size > 0 for name in names
+    )
+
+
+@pytest.mark.parametrize("where", ["same-fs", "cross-fs"])
+def test_sigterm_the_moment_the_episode_dir_appears_leaves_it_complete_or_absent(
+    tmp_path: Path, sample: tuple[Path, Path], tmpfs: Callable[..., Path], where: str
+) -> None:
+    out = tmpfs(64 * 1024 * 1024) / "out" if where == "cross-fs" else tmp_path / "out"
+    command = _RealCommand(tmp_path, sample, out)
+    first_sight: list[str] | None = None
+    while command.proc.poll() is None and first_sight is None:
+        visible = [name for name in (os.listdir(out) if out.exists() else []) if not name.startswith(".")]
+        if visible:
+            os.kill(command.proc.pid, signal.SIGSTOP)  # freeze it as the dir is first seen
+            first_sight = [name for name in visible if _complete(out / name)]
+            os.kill(command.proc.pid, signal.SIGTERM)
+            os.kill(command.proc.pid, signal.SIGCONT)
+    code = command.finish()
+    assert first_sight is not None, f"the episode never appeared (exit {code}): {command.log.read_text()[-2000:]}"
+    assert first_sight == ["langflix-sample"], "the episode dir was visible before it was complete"
+    assert code in (0, 128 + signal.SIGTERM), command.log.read_text()[-2000:]
+    left = sorted(os.listdir(out))
+    assert left in ([], ["langflix-sample"]), f"left behind in the output dir: {left}"
+    assert all(_complete(out / name) for name in left)
+    assert command.sessions_left() == [], "SIGTERM cleanup left temp files"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_mid_encode_no_ffmpeg_outlives_the_command(
+    tmp_path: Path, sample: tuple[Path, Path], signum: int
+) -> None:
+    out = tmp_path / "out"
+    command = _RealCommand(tmp_path, sample, out)
+    encoder = 0
+    try:
+        encoder = encoder_of(command.proc.pid)
+        # Stopped, the encoder cannot finish by itself: only its parent's end can end it.
+        os.kill(encoder, signal.SIGSTOP)
+        os.kill(command.proc.pid, signum)
+        code = command.finish()
+        assert code == (-signal.SIGKILL if signum == signal.SIGKILL else 128 + signal.SIGTERM)
+        assert gone_within(encoder, 10), f"ffmpeg {encoder} outlived `langflix process`"
+    finally:
+        if encoder and not gone_within(encoder, 0):
+            os.kill(encoder, signal.SIGKILL)
+    assert not out.exists() or os.listdir(out) == [], "a killed job left something in the output dir"
+    # The next start reclaims whatever the command could not clean up; nothing holds it any more.
+    report = sweep_orphans(command.temp_dir)
+    assert report.skipped_live == 0 and report.errors == []
+    assert command.sessions_left() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from langflix.cancel import CancelToken
-from langflix.core.process import STDERR_TAIL_BYTES, run_process
+from langflix.core.process import STDERR_TAIL_BYTES, _dies_with_parent, _setpriv, run_process
 from langflix.errors import CancelledError, FFmpegError, LangFlixError, TTSError
+from langflix.temp import TempFileManager
 
 # A child that publishes its pid atomically (so a reader never sees half a
 # number), optionally ignores SIGTERM, then sleeps far longer than any test.
@@ -247,3 +249,84 @@ def test_exports() -> None:
 
     assert module.__all__ == sorted(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+# -- children die with their parent, however it dies -----------------------------------------
+
+# A process that runs a long child through run_process, from its main thread
+# or from a worker thread (as the service's job pool does), and reports the
+# child's pid; then it waits to be killed.
+_PARENT = """
+import os, sys, threading, time
+from langflix.core.process import run_process
+
+def run():
+    run_process([sys.executable, "-c", sys.argv[2], sys.argv[1], "normal"], timeout=120)
+
+if sys.argv[3] == "worker":
+    threading.Thread(target=run, daemon=True).start()
+    time.sleep(120)
+else:
+    run()
+"""
+
+
+def _state(pid: int) -> str | None:
+    """The /proc state letter of ``pid`` (Z for a zombie), None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def _dead_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _state(pid) in (None, "Z"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("where", ["main", "worker"])
+def test_a_child_dies_with_its_sigkilled_parent(tmp_path: Path, where: str) -> None:
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(pid_file), _SLEEPER, where])
+    child = 0
+    try:
+        child = _wait_for_pid(pid_file)
+        # Stopped, the child could never exit by itself: only the kernel's death
+        # signal can end it once its parent is gone.
+        os.kill(child, signal.SIGSTOP)
+        parent.kill()
+        assert parent.wait(10) == -signal.SIGKILL
+        assert _dead_within(child, 10), f"pid {child} outlived its SIGKILLed parent ({_state(child)})"
+    finally:
+        if child and _state(child) not in (None, "Z"):
+            os.kill(child, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_a_launch_whose_parent_died_before_the_death_signal_was_armed_runs_nothing(tmp_path: Path) -> None:
+    # The race: the parent is SIGKILLed after the fork but before setpriv arms
+    # PR_SET_PDEATHSIG. The wrapper's check of its parent pid, run after the
+    # arming, then sees another parent than the one that launched it.
+    marker = tmp_path / "ran"
+    command = _dies_with_parent(["/bin/sh", "-c", f"touch {marker}"])
+    assert command[:4] == [_setpriv(), "--pdeathsig", "KILL", "--"], "setpriv is installed here"
+    launcher = command.index(str(os.getpid()))
+    stranger = list(command)
+    stranger[launcher] = "1"  # what getppid() says once the launcher is gone: init (or a subreaper)
+    assert subprocess.run(stranger, check=False).returncode == 1
+    assert not marker.exists(), "the tool ran although its launcher was gone"
+    assert subprocess.run(command, check=False).returncode == 0 and marker.exists()
+
+
+def test_a_child_inherits_this_processs_session_locks(tmp_path: Path) -> None:
+    with TempFileManager(base_dir=tmp_path / "tmp") as manager:
+        session = manager.session_dir
+        listing = run_process(["/bin/sh", "-c", 'for f in /proc/$$/fd/*; do readlink "$f"; done; true'])
+    assert str(session) in listing.stdout.decode().splitlines(), "the child does not hold the session's lock"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Process", "child_pids", "children", "processes", "when_encoding"]
+__all__ = ["Process", "child_pids", "children", "encoder_of", "gone_within", "processes", "when_encoding"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,39 @@ def children(parent: int | None = None) -> list[Process]:
 def child_pids(name_prefix: str) -> list[int]:
     """PIDs of this process's children (zombies included) whose command starts with ``name_prefix``."""
     return [p.pid for p in children() if p.comm.startswith(name_prefix)]
+
+
+def _encodes(pid: int) -> bool:
+    try:
+        return b"libx264" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def encoder_of(parent: int, *, within: float = 60.0) -> int:
+    """The pid of the first child ffmpeg of ``parent`` that is encoding (libx264 on its command line)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for child in children(parent):
+            if child.comm == "ffmpeg" and child.state != "Z" and _encodes(child.pid):
+                return child.pid
+        time.sleep(0.002)
+    raise AssertionError(f"pid {parent} started no encoding ffmpeg within {within} s")
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    """Whether ``pid`` ends (gone, or a zombie nobody reaps yet) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        if stat[stat.rindex(")") + 2] == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def when_encoding(action: Callable[[int], None], *, within: float = 60.0) -> threading.Thread:

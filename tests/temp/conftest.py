@@ -1,10 +1,7 @@
-"""Fixtures of the temp package's tests: managers under ``tmp_path``, real tmpfs mounts, real children."""
+"""Fixtures of the temp package's tests: managers under ``tmp_path``, real children (tmpfs: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,32 +32,6 @@ def make_mgr(tmp_path: Path) -> Iterator[Callable[..., TempFileManager]]:
     yield make
     for manager in managers:
         manager.close()
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """Mount small tmpfs filesystems under tmp_path (root only), unmounted afterwards."""
-    mounts: list[Path] = []
-
-    def mount(size: int) -> Path:
-        if os.geteuid() != 0 or shutil.which("mount") is None:
-            pytest.skip("mounting a tmpfs needs root and mount(8); the full-disk tests run in CI as root")
-        where = tmp_path / f"tmpfs-{len(mounts)}"
-        where.mkdir()
-        result = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
-        mounts.append(where)
-        return where
-
-    yield mount
-    for where in reversed(mounts):
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 @pytest.fixture

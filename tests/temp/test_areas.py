@@ -6,6 +6,7 @@ fails although we run as root); the rest is real files under ``tmp_path``.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import inspect
 import logging
@@ -14,6 +15,7 @@ import random
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +281,81 @@ def test_tracking_is_a_map_not_a_searched_list(mgr: TempFileManager) -> None:
     # does not matter.
     assert cost(many[-1]) < 3 * cost(many[0])
     mgr.cleanup_all()
+
+
+def test_untracking_an_outside_path_stops_counting_its_bytes(mgr: TempFileManager, tmp_path: Path) -> None:
+    outside = []
+    for name in ("a.bin", "b.bin", "c.bin"):
+        path = tmp_path / name
+        path.write_bytes(b"o" * 10_000)
+        outside.append(path)
+    mgr.register_file(outside[0], allow_outside=True)
+    mgr.register_file(outside[1], allow_outside=True)
+    mgr.register_dir(outside[2], allow_outside=True)
+    assert mgr.stats().live_bytes == 30_000
+    mgr.temp_files.remove(outside[0])
+    assert mgr.stats().live_bytes == 20_000, "a path no longer tracked still counted against the budget"
+    mgr.temp_files.clear()
+    assert mgr.stats().live_bytes == 10_000
+    mgr.temp_dirs.discard(outside[2])
+    assert mgr.stats().live_bytes == 0
+    mgr.cleanup_all()
+    assert all(p.exists() for p in outside), "untracked paths are the caller's again"
+
+
+def test_a_second_cancellation_while_the_block_exits_still_removes_the_file(mgr: TempFileManager) -> None:
+    # The executor is busy, so the removal waits for a worker; the task is then
+    # cancelled again while it waits. The removal must still happen.
+    async def scenario() -> tuple[Path, bool]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        busy = threading.Event()
+        loop.run_in_executor(None, busy.wait, 30)
+        made: list[Path] = []
+
+        async def job() -> None:
+            async with mgr.create_temp_file(suffix=".wav") as path:
+                made.append(path)
+                await asyncio.sleep(30)
+
+        task = asyncio.create_task(job())
+        await asyncio.sleep(0.01)
+        task.cancel()  # the first: leaves the block, whose exit waits for the executor
+        await asyncio.sleep(0.01)
+        task.cancel()  # the second, while the removal waits
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        still_there = made[0].exists()
+        busy.set()
+        return made[0], still_there
+
+    path, waited = asyncio.run(scenario())  # asyncio.run waits for the executor's jobs
+    assert waited, "the scenario did not make the removal wait: it proves nothing"
+    assert not path.exists() and path not in mgr.temp_files
+
+
+def test_aclose_cancelled_twice_still_closes_the_scope(mgr: TempFileManager) -> None:
+    async def scenario() -> Path:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        busy = threading.Event()
+        loop.run_in_executor(None, busy.wait, 30)
+        scope = mgr.scope("job")
+        scope.new_file().write_bytes(b"x")
+
+        async def job() -> None:
+            async with scope:
+                await asyncio.sleep(30)
+
+        task = asyncio.create_task(job())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        busy.set()
+        return scope.path
+
+    path = asyncio.run(scenario())
+    assert not path.exists()

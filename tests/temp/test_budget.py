@@ -8,6 +8,7 @@ skipped with the reason otherwise).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,3 +187,55 @@ def test_filled_reservations_give_the_disk_back_to_other_managers(
             second.reserve(5 * MiB, "job two")
         assert human_bytes(1 * MiB) + " reserved by running work" in str(info.value)
         second.reserve(3 * MiB, "job two").release()
+
+
+def test_closing_releases_the_claims_an_area_still_held(
+    make_mgr: Callable[..., TempFileManager], tmpfs: Callable[[int], Path]
+) -> None:
+    disk = tmpfs(16 * MiB)
+    first = make_mgr(disk / "a", min_free_bytes=0)
+    second = make_mgr(disk / "b", min_free_bytes=0)
+    forgotten = first.reserve(10 * MiB, "a job that never released its claim")
+    scope = first.scope("job")
+    scope.reserve(3 * MiB)
+    with pytest.raises(InsufficientDiskSpaceError):
+        second.reserve(10 * MiB)
+    scope.close()
+    assert first.stats().reserved_bytes == 10 * MiB, "the closed scope's claim went with it"
+    first.close()
+    assert forgotten.released
+    second.reserve(10 * MiB).release()  # the closed manager no longer holds the disk
+    forgotten.release()  # releasing again is still harmless
+    with pytest.raises(TempFileError, match="already released"):
+        forgotten.grow(1)
+
+
+def test_a_claim_growing_while_its_scope_closes_fails_in_the_family(make_mgr: Callable[..., TempFileManager]) -> None:
+    # A stream keeps growing its claim while another thread closes the scope
+    # (a cancelled job): never a FileNotFoundError from the removed directory.
+    mgr = make_mgr()
+    unexpected: list[BaseException] = []
+    refused = 0
+    for _ in range(50):
+        scope = mgr.scope("job")
+        claim = scope.reserve(1024)
+        started = threading.Event()
+
+        def grow(claim: Reservation, started: threading.Event) -> None:
+            started.set()
+            try:
+                while True:
+                    claim.grow(1)
+            except TempFileError:
+                pass  # released with its closed scope: the clear error
+            except BaseException as exc:
+                unexpected.append(exc)
+
+        worker = threading.Thread(target=grow, args=(claim, started))
+        worker.start()
+        started.wait()
+        scope.close()
+        worker.join(10)
+        refused += not worker.is_alive()
+    assert unexpected == [] and refused == 50
+    assert mgr.stats().reserved_bytes == 0

@@ -7,7 +7,11 @@ test looks only at the disk and at exit codes, so nothing here is mocked.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from support.temp_child import Spawn, sessions, wait_for_exit_status
@@ -190,3 +194,51 @@ def test_forked_child_is_told_to_make_its_own_manager(spawn: Spawn) -> None:
     assert ok == "True"
     assert "inherited through fork" in message and "get_temp_manager()" in message
     assert not session.exists() and sessions(child.base) == []
+
+
+# Every start method, every way a child ends; the parent looks right after join(),
+# before any sweep could hide a session the child left.
+_MULTIPROCESSING_CHILDREN = """
+import json, multiprocessing, sys, time
+from pathlib import Path
+from support.temp_mp import make_a_session_then
+
+base, out = sys.argv[1], Path(sys.argv[2])
+results = {}
+for method in ("fork", "forkserver", "spawn"):
+    ctx = multiprocessing.get_context(method)
+    for how in ("return", "raise", "wait"):
+        report = out / f"{method}-{how}"
+        child = ctx.Process(target=make_a_session_then, args=(base, how, str(report)))
+        child.start()
+        if how == "wait":
+            deadline = time.monotonic() + 30
+            while not report.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            child.terminate()
+        child.join(30)
+        results[f"{method}-{how}"] = [child.exitcode, Path(report.read_text()).exists()]
+print(json.dumps(results))
+"""
+
+
+def test_multiprocessing_childrens_sessions_end_with_them_however_started_and_ended(tmp_path: Path) -> None:
+    base, out = tmp_path / "base", tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _MULTIPROCESSING_CHILDREN, str(base), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    expected_codes = {"return": 0, "raise": 1, "wait": -signal.SIGTERM}
+    for case, (exitcode, session_left) in results.items():
+        how = case.split("-")[1]
+        assert exitcode == expected_codes[how], (case, exitcode)
+        assert not session_left, f"{case}: the child's session outlived it"
+    assert len(results) == 9
+    assert sessions(base) == []

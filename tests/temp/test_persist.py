@@ -1,22 +1,30 @@
 """Tests for ``langflix/temp/_persist.py`` through ``persist``: whole at the destination or not there.
 
-EXDEV is produced for real on a tmpfs mounted under ``tmp_path`` where the
-tests run as root, and by a patched ``os.replace`` everywhere else.
+EXDEV is produced for real on a tmpfs mounted under ``tmp_path`` (the tests run
+as root, as in CI); links, device nodes, FIFOs and sockets are made for real, and
+closes race persists from real threads.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import random
+import re
+import shutil
+import socket
 import stat
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.temp import leftovers
 
-from langflix.errors import TempFileError
-from langflix.temp import TempFileManager
+from langflix.errors import DestinationExistsError, TempFileError
+from langflix.temp import TempFileManager, TempScope
 
 
 def mode(path: Path) -> int:
@@ -179,3 +187,187 @@ def test_persist_through_the_manager_forgets_a_scope_file(mgr: TempFileManager, 
         assert out not in scope.temp_files
         assert scope.stats().live_files == 0 and mgr.stats().live_files == 0
     assert (tmp_path / "final.mp4").read_bytes() == b"final"
+
+
+# -- never through a link, never a special file ------------------------------------------
+
+
+def test_a_symlink_source_is_refused_and_its_target_untouched(mgr: TempFileManager, tmp_path: Path) -> None:
+    key = tmp_path / "id_ed25519"
+    key.write_text("private key")
+    key.chmod(0o600)
+    link = mgr.session_dir / "innocent.mp4"
+    link.symlink_to(key)
+    with pytest.raises(TempFileError, match="is a symbolic link; persist never follows a link"):
+        mgr.persist(link, tmp_path / "published.mp4")
+    assert mode(key) == 0o600, "persist chmodded what the link points to"
+    assert not os.path.lexists(tmp_path / "published.mp4")
+
+
+def test_a_symlink_anywhere_in_a_tree_is_refused_before_anything_moves(
+    mgr: TempFileManager, tmp_path: Path
+) -> None:
+    key = tmp_path / "secret"
+    key.write_text("s")
+    key.chmod(0o600)
+    d = mgr.new_dir()
+    (d / "ok.mp4").write_bytes(b"v")
+    (d / "deep" / "er").mkdir(parents=True)
+    (d / "deep" / "er" / "key").symlink_to(key)
+    with pytest.raises(TempFileError, match=r"deep/er/key: it is a symbolic link"):
+        mgr.persist(d, tmp_path / "tree")
+    assert mode(key) == 0o600 and not os.path.lexists(tmp_path / "tree")
+    assert (d / "ok.mp4").exists() and d in mgr.temp_dirs, "the tree stays the manager's, cleaned up as usual"
+
+
+def test_a_directory_on_the_way_swapped_for_a_link_is_refused(mgr: TempFileManager, tmp_path: Path) -> None:
+    # What whoever may rename entries of the base dir could do: put a link
+    # where a job's directory was, pointing at a tree of private files laid
+    # out like the job's. Persist must reach the source through no link.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with mgr.scope("job") as scope:
+        out = scope.new_file(suffix=".mp4")
+        (private / out.name).write_text("root's private file")
+        (private / out.name).chmod(0o600)
+        os.rename(scope.path, tmp_path / "moved-away")
+        scope.path.symlink_to(private)
+        with pytest.raises(TempFileError, match="never follows a link"):
+            scope.persist(out, tmp_path / "published.mp4")
+        assert mode(private / out.name) == 0o600 and (private / out.name).exists()
+        assert not os.path.lexists(tmp_path / "published.mp4")
+        scope.path.unlink()
+        os.rename(tmp_path / "moved-away", scope.path)
+
+
+def _special(kind: str, where: Path) -> Path:
+    if kind == "character device":
+        os.mknod(where, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero: endless bytes
+    elif kind == "named pipe (FIFO)":
+        os.mkfifo(where, 0o600)
+    else:
+        # A socket's path is limited to 108 bytes: bind it by a name relative to its directory.
+        here = os.getcwd()
+        os.chdir(where.parent)
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.bind(where.name)
+        finally:
+            os.chdir(here)
+    return where
+
+
+@pytest.mark.parametrize("kind", ["character device", "named pipe (FIFO)", "socket"])
+def test_special_files_are_refused_across_filesystems_and_on_one(
+    mgr: TempFileManager, tmp_path: Path, tmpfs: Callable[..., Path], kind: str
+) -> None:
+    other = tmpfs(8 * 1024 * 1024)
+    d = mgr.new_dir()
+    (d / "lesson.mp4").write_bytes(b"v" * 1000)
+    (d / "sub").mkdir()
+    _special(kind, d / "sub" / "node")
+    used = shutil.disk_usage(other).used
+    for dest in (other / "published", tmp_path / "published"):
+        with pytest.raises(TempFileError, match=rf"sub/node: it is a {re.escape(kind)}"):
+            mgr.persist(d, dest)
+        assert not os.path.lexists(dest)
+    assert shutil.disk_usage(other).used == used, "nothing was copied from the special file"
+    _no_staging_left(other)
+    assert (d / "sub" / "node").exists() and d in mgr.temp_dirs
+
+
+# -- replace=False ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cross_fs", [False, True], ids=["same-fs", "cross-fs"])
+def test_replace_false_keeps_what_is_there(
+    mgr: TempFileManager, tmp_path: Path, tmpfs: Callable[..., Path], cross_fs: bool
+) -> None:
+    out = tmpfs(4 * 1024 * 1024) if cross_fs else tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    (out / "taken.mp4").write_bytes(b"theirs")
+    (out / "taken-dir").mkdir()
+    (out / "taken-dir" / "x").write_bytes(b"theirs")
+    f = mgr.new_file()
+    f.write_bytes(b"ours")
+    d = mgr.new_dir()
+    (d / "y").write_bytes(b"ours")
+    for source, taken in ((f, out / "taken.mp4"), (d, out / "taken-dir")):
+        with pytest.raises(DestinationExistsError, match="exists and must not be replaced"):
+            mgr.persist(source, taken, replace=False)
+        assert source.exists()
+    assert (out / "taken.mp4").read_bytes() == b"theirs" and os.listdir(out / "taken-dir") == ["x"]
+    assert mgr.persist(f, out / "free.mp4", replace=False).read_bytes() == b"ours"
+    assert (mgr.persist(d, out / "free-dir", replace=False) / "y").read_bytes() == b"ours"
+    _no_staging_left(out)
+
+
+def test_replace_false_loses_the_race_to_a_name_taken_after_the_look(tmp_path: Path) -> None:
+    # The look for the name and the rename are two steps: the rename itself
+    # must refuse a name taken in between (a directory that is not empty, a file).
+    from langflix.temp._persist import _move
+
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_bytes(b"ours")
+    (src / "file").write_bytes(b"ours")
+    (tmp_path / "taken-dir").mkdir()
+    (tmp_path / "taken-dir" / "x").write_bytes(b"theirs")
+    (tmp_path / "taken-file").write_bytes(b"theirs")
+    fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name, taken in (("d", "taken-dir"), ("file", "taken-file"), ("d", "taken-file")):
+            with pytest.raises(DestinationExistsError):
+                _move(fd, name, tmp_path / taken, replace=False, what=src / name)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "taken-file").read_bytes() == b"theirs" and os.listdir(tmp_path / "taken-dir") == ["x"]
+    assert (src / "file").read_bytes() == b"ours" and (src / "d" / "f").exists()
+
+
+# -- persist racing a close --------------------------------------------------------------------
+
+
+FILES_IN_TREE = 400
+
+
+@pytest.mark.parametrize("cross_fs", [False, True], ids=["same-fs", "cross-fs"])
+@pytest.mark.parametrize("closer", ["scope.close", "manager.cleanup_all"])
+def test_persist_racing_a_close_publishes_everything_or_raises(
+    mgr: TempFileManager, tmp_path: Path, tmpfs: Callable[..., Path], cross_fs: bool, closer: str
+) -> None:
+    out = tmpfs(64 * 1024 * 1024) if cross_fs else tmp_path / "out"
+    rng = random.Random(16)
+    outcomes: Counter[str] = Counter()
+    for trial in range(12):
+        scope = mgr.scope("job")
+        tree = scope.new_dir()
+        for i in range(FILES_IN_TREE):
+            (tree / f"{i:04}.bin").write_bytes(b"x" * 64)
+        dest = out / f"published-{trial}"
+        go = threading.Event()
+
+        def close(scope: TempScope, go: threading.Event, delay: float) -> None:
+            go.wait()
+            time.sleep(delay)
+            scope.close() if closer == "scope.close" else mgr.cleanup_all()
+
+        closing = threading.Thread(target=close, args=(scope, go, rng.uniform(0, 0.02)))
+        closing.start()
+        go.set()
+        try:
+            scope.persist(tree, dest)
+        except TempFileError as exc:
+            assert "closed" in str(exc), exc
+            assert not os.path.lexists(dest), f"a failed persist left {dest} behind"
+            outcomes["raised"] += 1
+        else:
+            assert len(os.listdir(dest)) == FILES_IN_TREE, "persist returned with part of the tree"
+            outcomes["published"] += 1
+        closing.join(30)
+        assert not closing.is_alive(), "the close never finished"
+        scope.close()
+        assert not scope.path.exists()
+    _no_staging_left(out)
+    assert leftovers(mgr) == []
+    assert sum(outcomes.values()) == 12, outcomes

@@ -18,12 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.users import NOBODY, as_nobody
 
-from langflix.errors import InsufficientDiskSpaceError
+from langflix.errors import InsufficientDiskSpaceError, TempFileError
 from langflix.temp import OWNER_FILE, OwnerInfo, TempFileManager, list_sessions, sweep_orphans
 from langflix.temp._sessions import PROCESS_HEARTBEAT, Heartbeat, SessionLock
 from langflix.temp._sweep import BUILDING_GRACE
@@ -301,4 +302,146 @@ def test_session_lock_survives_an_unwritable_owner_record(base: Path, monkeypatc
     with pytest.raises(InsufficientDiskSpaceError, match="no space or no free inodes"):
         SessionLock(base, "langflix_")
     monkeypatch.undo()
+    assert list(base.iterdir()) == []
+
+
+# -- base dirs another user controls ---------------------------------------------------
+
+
+def test_a_base_dir_another_user_made_is_refused(tmp_path: Path) -> None:
+    # The attack: nobody pre-creates the configured LANGFLIX_TEMP_DIR mode 0777,
+    # so that it may later swap root's job directories for links.
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    as_nobody(shared, "import os; os.mkdir('/mnt/langflix', 0o777); os.chmod('/mnt/langflix', 0o777)")
+    base = shared / "langflix"
+    assert base.stat().st_uid == NOBODY
+    manager = TempFileManager(base_dir=base)
+    try:
+        with pytest.raises(TempFileError, match=r"owned by nobody \(uid 65534\), not by you") as info:
+            manager.new_file()
+        assert "LANGFLIX_TEMP_DIR" in str(info.value) and "chown" in str(info.value)
+        assert list(base.iterdir()) == [], "nothing of root's went into it"
+        # Nor does a sweep act on what such a dir holds.
+        as_nobody(shared, "import os; os.mkdir('/mnt/langflix/langflix_session-1-0123456789ab')")
+        with pytest.raises(TempFileError, match="owned by nobody"):
+            sweep_orphans(base)
+        assert [p.name for p in base.iterdir()] == ["langflix_session-1-0123456789ab"]
+    finally:
+        manager.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "refused"),
+    [(0o777, True), (0o773, True), (0o1777, False), (0o755, False), (0o775, False)],
+)
+def test_a_base_dir_others_may_write_needs_the_sticky_bit(tmp_path: Path, mode: int, refused: bool) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    base.chmod(mode)
+    manager = TempFileManager(base_dir=base)
+    try:
+        if refused:
+            with pytest.raises(TempFileError, match=rf"writable by every user \(mode {mode:04o}\).*chmod o-w"):
+                manager.new_file()
+        else:
+            assert manager.session_dir.parent == base
+    finally:
+        manager.close()
+
+
+def test_a_base_dir_made_here_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        with TempFileManager(base_dir=tmp_path / "new" / "base") as manager:
+            assert manager.session_dir.exists()
+            assert stat.S_IMODE((tmp_path / "new" / "base").stat().st_mode) == 0o700
+    finally:
+        os.umask(old)
+
+
+# -- creation failures stay in the error family ---------------------------------------------
+
+
+def test_a_full_disk_while_writing_the_owner_record_is_a_clear_error(tmpfs: Callable[..., Path]) -> None:
+    full = tmpfs(64 * 1024)
+    (full / "base").mkdir()  # a directory costs no data blocks: only the record will not fit
+    fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"f" * 4096)  # fill the filesystem to its last byte
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    manager = TempFileManager(base_dir=full / "base")
+    try:
+        with pytest.raises(InsufficientDiskSpaceError, match=r"cannot create a temp session in .*no space or no free"):
+            manager.new_file()
+    finally:
+        manager.close()
+    assert list((full / "base").iterdir()) == [], "the half-made session was removed"
+
+
+def test_out_of_inodes_creating_a_session_is_a_clear_error(tmpfs: Callable[..., Path]) -> None:
+    full = tmpfs(1024 * 1024, inodes=4)  # the root dir and three more
+    (full / "base").mkdir()
+    used = 2
+    while True:
+        try:
+            (full / f"f{used}").write_bytes(b"")
+            used += 1
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            break
+    with pytest.raises(InsufficientDiskSpaceError, match="no free inodes"):
+        SessionLock(full / "base", "langflix_")
+
+
+# A child whose start-up stalls between mkdir and flock for longer than the
+# building grace (SIGSTOP, a frozen VM): here a real sweep of another process
+# runs at that very moment on its building dir, aged past the grace.
+_STALLED_START = """
+import fcntl, os, subprocess, sys, time
+from pathlib import Path
+from langflix.temp import TempFileManager
+
+base = Path(sys.argv[1])
+real_flock = fcntl.flock
+stalls = [int(sys.argv[2])]
+
+def stalled_flock(fd, operation):
+    if stalls[0] and operation == fcntl.LOCK_SH:
+        stalls[0] -= 1
+        for building in base.glob(".langflix_building-*"):
+            os.utime(building, (time.time() - 3600, time.time() - 3600))
+        sweep = "import sys; from langflix.temp import sweep_orphans; print(sweep_orphans(sys.argv[1]).removed)"
+        subprocess.run([sys.executable, "-c", sweep, str(base)], check=True)
+    real_flock(fd, operation)
+
+fcntl.flock = stalled_flock
+manager = TempFileManager(base_dir=base)
+try:
+    print("session", manager.session_dir, flush=True)
+except Exception as exc:
+    print(type(exc).__name__, exc, flush=True)
+manager.close()
+"""
+
+
+@pytest.mark.parametrize("stalls", [1, 3])
+def test_a_start_up_stalled_past_the_building_grace_starts_over_or_says_why(base: Path, stalls: int) -> None:
+    base.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _STALLED_START, str(base), str(stalls)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcome = done.stdout.splitlines()[-1]
+    if stalls == 1:
+        assert outcome.startswith("session "), outcome  # a sweep took the first try: a second one worked
+    else:
+        assert outcome.startswith("TempFileError cannot create a temp session in"), outcome
+        assert "vanished while being set up" in outcome
     assert list(base.iterdir()) == []

@@ -241,3 +241,22 @@ def test_write_stream_grows_a_claim_the_data_outgrows(make_mgr: Callable[..., Te
         assert not claim.released
         claim.release()
         assert mgr.stats().reserved_bytes == 0
+
+
+def test_out_of_inodes_is_the_same_clear_failure(
+    make_mgr: Callable[..., TempFileManager], tmpfs: Callable[..., Path]
+) -> None:
+    disk = tmpfs(8 * MiB, inodes=16)
+    mgr = make_mgr(disk / "base", min_free_bytes=0)
+    made = []
+    with pytest.raises(InsufficientDiskSpaceError, match="no free inodes") as info:
+        for _ in range(32):
+            made.append(mgr.new_file(suffix=".bin"))
+    assert str(mgr.session_dir) in str(info.value)
+    with pytest.raises(InsufficientDiskSpaceError, match="no free inodes"):
+        write_stream(mgr, _chunks(10 * KiB), suffix=".upload")
+    with pytest.raises(InsufficientDiskSpaceError, match="no free inodes"):
+        mgr.new_dir()
+    with pytest.raises(InsufficientDiskSpaceError, match="no free inodes"):
+        mgr.scope("job")
+    assert sorted(leftovers(mgr)) == sorted(made), "only the files made before the inodes ran out"

@@ -492,3 +492,40 @@ def test_other_users_sessions_are_skipped_quietly(base: Path, monkeypatch: pytes
     assert (report.removed, report.skipped_foreign, report.errors) == (1, 1, [])
     assert "other users" in report.summary()
     assert theirs.exists() and not ours.exists()
+
+
+# -- a helper process still writing in a session keeps it --------------------------------------
+
+# The owner hands its session locks to a helper (as run_process does for ffmpeg),
+# then dies without any cleanup while the helper runs on.
+_HELPER_OUTLIVES_ITS_OWNER = """
+import os, subprocess, sys
+from langflix.temp import TempFileManager, session_lock_fds
+manager = TempFileManager(base_dir=sys.argv[1])
+(manager.session_dir / "clip.mp4").write_bytes(b"v" * 1000)
+with session_lock_fds() as locks:
+    helper = subprocess.Popen(["sleep", "60"], pass_fds=locks, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(manager.session_dir, helper.pid, flush=True)
+os._exit(0)
+"""
+
+
+def test_a_session_stays_live_while_a_helper_holding_its_lock_runs(base: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _HELPER_OUTLIVES_ITS_OWNER, str(base)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    session_text, pid_text = done.stdout.split()
+    session, helper = Path(session_text), int(pid_text)
+    try:
+        [info] = list_sessions(base)
+        assert info.state == "live", "the owner is dead but its helper still writes there"
+        report = sweep_orphans(base)
+        assert report.skipped_live == 1 and session.exists() and (session / "clip.mp4").exists()
+    finally:
+        os.kill(helper, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while sweep_orphans(base).removed == 0:  # the kernel drops the lock as the helper dies
+        assert time.monotonic() < deadline, "the session stayed locked after its helper died"
+        time.sleep(0.02)
+    assert not session.exists() and list(base.iterdir()) == []
