@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from langflix.cli import app
-from langflix.errors import ConfigError
+from langflix.errors import ConfigError, TempFileError
 from langflix.temp import DEFAULT_PREFIX, default_base_dir, human_bytes, list_sessions, sweep_orphans
 
 __all__ = ["status", "sweep", "temp_app"]
@@ -92,7 +92,11 @@ def sweep(
 ) -> None:
     """Reclaim the temp sessions of dead LangFlix processes; live ones are never touched."""
     started = time.perf_counter()
-    report = sweep_orphans(_base_dir(base_dir), prefix, min_age=min_age, dry_run=dry_run)
+    try:
+        report = sweep_orphans(_base_dir(base_dir), prefix, min_age=min_age, dry_run=dry_run)
+    except TempFileError as exc:  # a base dir another user controls: the message says what to do
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from exc
     console = Console()
     console.print(f"{report.summary()} ({time.perf_counter() - started:.2f} s)")
     for error in report.errors:

@@ -14,15 +14,23 @@ backstop for the one before:
    or a power cut.
 
 Files that must outlive their block are kept with ``delete=False`` (still removed
-by ``cleanup_all``) or moved out atomically with ``persist``. :class:`TempArea`
-is the type of "a manager or a scope" in every signature.
+by ``cleanup_all``) or moved out atomically with ``persist``, which never follows
+a link, refuses special files, and publishes all of its source or nothing even
+when the area is closed meanwhile. :class:`TempArea` is the type of "a manager
+or a scope" in every signature.
+
+A session's lock is its owner's life: a forked child never keeps it, an exec'd
+helper (ffmpeg) is handed it with :func:`session_lock_fds`, so no sweep reclaims
+a session while a helper still writes in it. A base dir another user controls
+is refused.
 
 Behind this face, one module per question: ``_names`` (safe names, creation),
 ``_areas`` (what a manager and a scope share), ``_views`` (what areas hand out:
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
-``_sessions`` (lock, owner record, heartbeat), ``_sweep``, ``_settings`` and
-``_trees`` (deleting without following links).
+``_sessions`` (lock, owner record, heartbeat, base dir checks), ``_fds`` (who
+holds a lock fd), ``_sweep``, ``_settings`` and ``_trees`` (deleting without
+following links).
 """
 
 from __future__ import annotations

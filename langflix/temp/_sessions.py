@@ -3,12 +3,14 @@
 A session is one live manager's directory under ``base_dir``. Liveness is an OS
 lock, not a PID guess (Dask's ``diskutils`` idea): the owner holds
 ``flock(LOCK_SH)`` on the directory for its whole life and the kernel drops it
-when the owner dies, however it dies. On disk::
+when the owner dies, however it dies, and when the helpers it handed the lock
+to (``_fds``) have ended too. On disk::
 
     <base_dir>/
       .<prefix>building-<pid>-<rand>/   being set up; invisible to sweeps for a grace period
       <prefix>session-<pid>-<rand>/     a session (locked while its owner lives)
         .owner                          pid, host, boot id, start time; mtime = heartbeat
+        .staging-<token>                where a cross-filesystem persist in flight stages its copy
       <prefix>garbage-<rand>/           being deleted by a sweeper (which holds its lock)
 """
 

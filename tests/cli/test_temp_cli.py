@@ -190,3 +190,18 @@ def test_an_invalid_temp_setting_is_reported_by_name_without_a_traceback(env: di
     assert result.returncode == 1
     assert "error: LANGFLIX_TEMP_MAX_BYTES: must be an integer, got 'abc'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_sweep_of_a_base_dir_others_may_rewrite_is_refused_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    base = tmp_path / "open-to-all"
+    base.mkdir()
+    base.chmod(0o777)
+    (base / "langflix_session-1-0123456789ab").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "langflix", "temp", "sweep", "--base-dir", str(base)],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "error: the temp base dir" in result.stderr and "chmod o-w" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (base / "langflix_session-1-0123456789ab").is_dir()
