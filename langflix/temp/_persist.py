@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from langflix.errors import DestinationExistsError, InsufficientDiskSpaceError, TempFileError
+from langflix.temp._names import creation_error
 from langflix.temp._trees import DIR_FLAGS, remove_tree, remove_tree_at
 
 __all__ = ["STAGING_RECORD_PREFIX", "Flight", "SessionAnchor", "publish", "remove_recorded_staging"]
@@ -35,7 +36,7 @@ __all__ = ["STAGING_RECORD_PREFIX", "Flight", "SessionAnchor", "publish", "remov
 logger = logging.getLogger("langflix.temp")
 
 STAGING_RECORD_PREFIX: Final = ".staging-"
-_STAGING_NAME: Final = re.compile(r"\..+\.(?P<token>[0-9a-f]{16})\.partial")
+_STAGING_NAME: Final = re.compile(r"\..+\.(?P<token>[0-9a-f]{16})\.partial", re.DOTALL)
 _COPY_CHUNK: Final = 1024 * 1024
 _READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PATH_FLAGS: Final = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -288,7 +289,8 @@ def _copy_then_rename(
     replace: bool,
 ) -> None:
     token = secrets.token_hex(8)
-    hidden = dest.parent / f".{dest.name[:200]}.{token}.partial"
+    # 60 characters of the name: even in a 3-byte script the staging name stays under NAME_MAX.
+    hidden = dest.parent / f".{dest.name[:60]}.{token}.partial"
     with _staging_recorded(anchor, token, hidden):
         try:
             os.mkdir(hidden, 0o700)
@@ -401,7 +403,7 @@ def _staging_recorded(anchor: SessionAnchor | None, token: str, hidden: Path) ->
         finally:
             os.close(fd)
     except OSError as exc:
-        raise _copy_error(anchor.path, hidden.parent, exc) from exc
+        raise creation_error(anchor.path, exc, f"the record of a staging dir for {hidden.parent}") from exc
     try:
         yield
     finally:

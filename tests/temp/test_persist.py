@@ -146,10 +146,15 @@ def test_persist_crash_mid_copy_keeps_the_old_destination(
     out = tmpfs(4 * 1024 * 1024) / "out"
     dest, src = _old_destination_and_new_file(mgr, out, b"old complete video", b"new" * 50_000)
 
-    def broken_fsync(fd: int) -> None:
-        raise OSError(errno.EIO, "Input/output error")
+    real_fsync = os.fsync
+    destination_disk = os.stat(out).st_dev
 
-    monkeypatch.setattr(os, "fsync", broken_fsync)  # the disk fails under the copy
+    def broken_fsync(fd: int) -> None:
+        if os.fstat(fd).st_dev == destination_disk:
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)  # the destination's disk fails under the copy
     with pytest.raises(TempFileError, match="cannot copy"):
         mgr.persist(src, dest)
     monkeypatch.undo()
@@ -371,3 +376,12 @@ def test_persist_racing_a_close_publishes_everything_or_raises(
     _no_staging_left(out)
     assert leftovers(mgr) == []
     assert sum(outcomes.values()) == 12, outcomes
+
+
+def test_a_long_korean_name_still_fits_its_staging_dir(mgr: TempFileManager, tmpfs: Callable[..., Path]) -> None:
+    other = tmpfs(4 * 1024 * 1024)
+    name = "에" * 80 + ".mp4"  # 244 bytes: a valid name, whose staging dir must be shorter than it
+    src = mgr.new_file()
+    src.write_bytes(b"v")
+    assert mgr.persist(src, other / name).read_bytes() == b"v"
+    _no_staging_left(other)
