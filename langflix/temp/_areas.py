@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +46,15 @@ class Tree:
     ``owner_pid`` -1, so the child never deletes (or adds to) its parent's
     files. Hence ``tree.lock`` is read at each use, never kept. ``flights`` are
     the persists running now; ``settled`` (on ``lock``) is notified as each ends.
+    ``doomed`` are the paths a close or a release is deleting now (with how many
+    deleters): no persist of them, or of anything under them, may start.
     """
 
     lock: threading.RLock
     owner_pid: int
     flights: dict[PersistFlight, None] = field(default_factory=dict)
     settled: threading.Condition = field(init=False)
+    doomed: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settled = threading.Condition(self.lock)
@@ -61,6 +64,21 @@ class Tree:
         self.lock = threading.RLock()
         self.settled = threading.Condition(self.lock)
         self.flights = {}
+        self.doomed = {}
+
+    def is_doomed(self, key: str) -> bool:
+        """Whether ``key``, or a directory it lies in, is being deleted (call with the lock held)."""
+        doomed = self.doomed
+        return bool(doomed) and (key in doomed or any(str(parent) in doomed for parent in Path(key).parents))
+
+    def spare(self, paths: Iterable[str]) -> None:
+        """The deletion of ``paths`` is over: persists of them are refused as missing, no longer as doomed."""
+        with self.lock:
+            doomed = self.doomed
+            for path in paths:
+                left = doomed.pop(path, 1) - 1
+                if left:
+                    doomed[path] = left
 
 
 class PersistFlight:
@@ -83,10 +101,7 @@ class PersistFlight:
 
     def check(self) -> None:
         if self.stopped:
-            raise TempFileError(
-                f"{self.area._describe()} was closed (or cleaned up) while {self.key} was being persisted; "
-                "nothing was published. Persist outputs before closing their scope."
-            )
+            raise _closed_meanwhile(self.area, self.key)
 
     @contextmanager
     def final(self) -> Iterator[None]:
@@ -96,8 +111,16 @@ class PersistFlight:
             yield
             self.area._forget_everywhere(self.key)
 
-    def hits(self, paths: Iterable[str]) -> bool:
-        return any(self.key == p or self.key.startswith(p + "/") for p in paths)
+    def hits(self, paths: Container[str]) -> bool:
+        """Whether this persist's source is one of ``paths`` or lies under one of them."""
+        return self.key in paths or any(str(parent) in paths for parent in Path(self.key).parents)
+
+
+def _closed_meanwhile(area: TempArea, key: str) -> TempFileError:
+    return TempFileError(
+        f"{area._describe()} was closed (or cleaned up) while {key} was being persisted; "
+        "nothing was published. Persist outputs before closing their scope."
+    )
 
 
 class _Counters:
@@ -348,14 +371,22 @@ class TempArea(ABC):
     def _release_key(self, key: str) -> None:
         if self._not_owner():
             return  # a forked child leaving the parent's `with` block deletes nothing
-        if self._tree.flights:  # (read without the lock: only a persist of this very key matters)
-            self._stop_persists([key])
+        doomed: list[str] = []
         with self._tree.lock:
+            # A directory's deletion walks it by fds: a persist renaming it
+            # meanwhile would have its published tree emptied. A file needs it
+            # only when a persist of it runs (an unlink cannot follow a rename).
+            if self._tree.flights or key in self._dirs:
+                doomed = self._doom(lambda: [key])
             is_file = self._files.pop(key, 0) is None
             is_dir = not is_file and self._dirs.pop(key, 0) is None
             self._outside.pop(key, None)
-        if is_file or is_dir:
-            self._delete(key)
+        try:
+            if is_file or is_dir:
+                self._delete(key)
+        finally:
+            if doomed:
+                self._tree.spare(doomed)
 
     def _delete(self, path: str) -> bool:
         try:
@@ -394,31 +425,51 @@ class TempArea(ABC):
             return  # never the parent's files from a forked child
         with self._tree.lock:
             scopes = list(self._scopes)
-            paths = list(self._files) + list(self._dirs)
-        # A persist must not see its source deleted half-way: it is stopped (and
-        # waited for) first, so it publishes the whole thing or nothing.
-        self._stop_persists(paths)
-        with self._tree.lock:
-            paths = list(self._files) + list(self._dirs)
+            # A persist must not see its source deleted half-way: the running
+            # ones are stopped (and waited for), and no new one may start, so
+            # each publishes the whole thing or nothing.
+            paths = self._doom(lambda: list(self._files) + list(self._dirs))
             self._files.clear()
             self._dirs.clear()
             self._outside.clear()
-        for scope in scopes:
-            scope.close()
-        for path in paths:
-            self._delete(path)
+        try:
+            for scope in scopes:
+                scope.close()
+            for path in paths:
+                self._delete(path)
+        finally:
+            self._tree.spare(paths)
 
-    def _stop_persists(self, paths: Iterable[str]) -> None:
-        """Stop every persist whose source lies in ``paths``; wait for those of other threads to end."""
-        paths = list(paths)
-        me = threading.get_ident()
+    def _doom(self, paths: Callable[[], list[str]]) -> list[str]:
+        """Mark ``paths()`` as being deleted, once no persist of them runs in another thread; returns them.
+
+        Call with the lock held; it waits on it. Persists of those paths (or of
+        anything under them) are stopped, and those of other threads waited for;
+        ``paths()`` is read again after each wait, since a persist that finished
+        took its source out of tracking. From the return on, no persist of them
+        can start (:meth:`persist` refuses a doomed path) until
+        :meth:`Tree.spare`. A persist of this very thread (a signal handler
+        closing the area under it) cannot be waited for: its stop mark makes it
+        raise when it resumes.
+        """
         tree = self._tree
-        with tree.lock:
-            stopping = [flight for flight in tree.flights if flight.hits(paths)]
-            for flight in stopping:
-                flight.stopped = True
-            while any(flight in tree.flights and flight.thread != me for flight in stopping):
-                tree.settled.wait()
+        me = threading.get_ident()
+        while True:
+            chosen = paths()
+            waiting = False
+            if tree.flights:
+                wanted = set(chosen)
+                for flight in tree.flights:
+                    if flight.hits(wanted):
+                        flight.stopped = True
+                        waiting = waiting or flight.thread != me
+            if not waiting:
+                break
+            tree.settled.wait()
+        doomed = tree.doomed
+        for path in chosen:
+            doomed[path] = doomed.get(path, 0) + 1
+        return chosen
 
     # -- scopes, persist, budgets, stats -----------------------------------
     def scope(self, name: str = "scope", *, max_bytes: int | None = None, min_free_bytes: int = 0) -> TempScope:
@@ -459,6 +510,8 @@ class TempArea(ABC):
                     f"cannot persist {source}: it is not a temp path of {self._describe()}. "
                     "Persist only files made through this manager or scope."
                 )
+            if self._tree.is_doomed(key):
+                raise _closed_meanwhile(self, key)
             flight = PersistFlight(self, key)
             self._tree.flights[flight] = None
         try:

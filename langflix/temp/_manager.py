@@ -131,11 +131,12 @@ class TempFileManager(TempArea):
         with self._tree.lock:
             self._closed = True
             self._budget.release_all()
-            session = self._box.session
-        if session is not None:
-            self._stop_persists([str(session.path)])
-        with self._tree.lock:
             session, self._box.session = self._box.session, None
+            # Closed: no persist starts; the ones running from untracked paths
+            # of the session end before it goes (the tree is closed for good:
+            # the mark stays).
+            if session is not None:
+                self._doom(lambda: [str(session.path)])
         self._finalizer.detach()
         if session is not None:
             # A persist interrupted here (a signal handler closing us in its own

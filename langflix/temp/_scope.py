@@ -83,17 +83,22 @@ class TempScope(TempArea):
                 return
             self._closed = True
             self._budget.release_all()
-            outside = [p for p in list(self._files) + list(self._dirs) if p in self._outside]
             if self._parent is not None:
                 self._parent._forget_scope(self)
-        # Closed first: no new persist can start; then the ones running end.
-        self._stop_persists([self._key, *outside])
-        with self._tree.lock:
-            outside = [p for p in list(self._files) + list(self._dirs) if p in self._outside]
+            # Closed: no new persist from this scope. Doomed: none from the
+            # manager of a path in it either; and the running ones end first.
+            doomed = self._doom(lambda: [self._key, *(p for p in [*self._files, *self._dirs] if p in self._outside)])
+            outside = doomed[1:]
             tracked = len(self._files) + len(self._dirs)
             self._files.clear()
             self._dirs.clear()
             self._outside.clear()
+        try:
+            self._remove_everything(outside, tracked)
+        finally:
+            self._tree.spare(doomed)
+
+    def _remove_everything(self, outside: list[str], tracked: int) -> None:
         self._finalizer.detach()
         for path in outside:
             self._delete(path)

@@ -24,7 +24,7 @@ import pytest
 from support.temp import leftovers
 
 from langflix.errors import DestinationExistsError, TempFileError
-from langflix.temp import TempFileManager, TempScope
+from langflix.temp import TempArea, TempFileManager, TempScope
 
 
 def mode(path: Path) -> int:
@@ -385,3 +385,56 @@ def test_a_long_korean_name_still_fits_its_staging_dir(mgr: TempFileManager, tmp
     src.write_bytes(b"v")
     assert mgr.persist(src, other / name).read_bytes() == b"v"
     _no_staging_left(other)
+
+
+SUBDIRS, FILES_EACH = 48, 4
+
+
+@pytest.mark.parametrize("closer", ["scope.close", "manager.cleanup_all", "release"])
+def test_a_persist_started_while_its_source_is_being_deleted_publishes_nothing(
+    mgr: TempFileManager, tmp_path: Path, closer: str
+) -> None:
+    # The other order of the race: the close has already begun deleting the
+    # tree when the persist starts (through the manager, which still accepts a
+    # path inside its own directory). A rename then would hand the deletion,
+    # still walking by fds, the published tree.
+    out = tmp_path / "out"
+    outcomes: Counter[str] = Counter()
+    for trial in range(4):
+        scope = mgr.scope("job")
+        area = scope if closer == "scope.close" else mgr
+        tree = area.new_dir()
+        for d in range(SUBDIRS):
+            (tree / f"{d:02}").mkdir()
+            for i in range(FILES_EACH):
+                (tree / f"{d:02}" / f"{i:02}.bin").write_bytes(b"")
+        dest = out / f"published-{trial}"
+
+        def close(scope: TempScope = scope, area: TempArea = area, tree: Path = tree) -> None:
+            if closer == "scope.close":
+                scope.close()
+            elif closer == "manager.cleanup_all":
+                mgr.cleanup_all()
+            else:
+                area.release(tree)
+
+        closing = threading.Thread(target=close)
+        closing.start()
+        # A directory's link count is 2 + its subdirectories: it drops once the deletion is under way.
+        while tree.exists() and os.stat(tree).st_nlink == 2 + SUBDIRS:
+            time.sleep(0.0002)
+        try:
+            mgr.persist(tree, dest)
+        except TempFileError as exc:
+            assert "closed (or cleaned up) while" in str(exc) or "does not exist" in str(exc), exc
+            assert not os.path.lexists(dest), f"a failed persist left {dest} behind"
+            outcomes["raised"] += 1
+        else:
+            closing.join(30)
+            published = sum(len(files) for _, _, files in os.walk(dest))
+            assert published == SUBDIRS * FILES_EACH, "persist returned, and the close then emptied what it published"
+            outcomes["published"] += 1
+        closing.join(30)
+        assert not closing.is_alive(), "the close never finished"
+        scope.close()
+    assert outcomes["raised"] == 4, outcomes
