@@ -69,6 +69,9 @@ NETWORK_FILESYSTEMS: Final = frozenset(
      "ocfs2", "gpfs", "beegfs", "orangefs", "pvfs2", "virtiofs", "davfs", "ncpfs"}
 )  # fmt: skip
 
+# mountinfo writes a space, a tab, a newline or a backslash in a path as \040, \011, \012, \134.
+_MOUNTINFO_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
+
 SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
 _Kind = Literal["session", "garbage", "building"]
 
@@ -155,23 +158,36 @@ def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
 
 
 def filesystem_type(path: str | os.PathLike[str], mountinfo: str | None = None) -> str | None:
-    """The type of the filesystem holding ``path`` ("ext4", "nfs4", "fuse.sshfs"), from its device id; None if unknown.
+    """The type of the filesystem holding ``path`` ("ext4", "nfs4", "fuse.sshfs"); None if unknown.
 
-    ``mountinfo``: the text of ``/proc/self/mountinfo`` (read when None).
+    Found by the device id of ``path``; where no mount shows that id (a btrfs
+    subvolume that is not mounted by itself has its own), by the deepest mount
+    point above ``path``. ``mountinfo``: the text of ``/proc/self/mountinfo``
+    (read when None).
     """
     try:
         st = os.stat(path)
+        real = os.path.realpath(path)
         text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
     except OSError:
         return None
     device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    deepest: tuple[int, str] | None = None
     for line in text.splitlines():
         # "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw": the type follows " - ".
         fields, _, tail = line.partition(" - ")
         parts = fields.split()
-        if len(parts) > 2 and parts[2] == device and tail:
-            return tail.split()[0]
-    return None
+        if len(parts) < 5 or not tail:
+            continue
+        kind = tail.split()[0]
+        if parts[2] == device:
+            return kind
+        mount_point = _MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m[1], 8)), parts[4])
+        above = mount_point == "/" or real == mount_point or real.startswith(mount_point + "/")
+        # ">=": a later mount on the same point hides the earlier one.
+        if above and (deepest is None or len(mount_point) >= deepest[0]):
+            deepest = (len(mount_point), kind)
+    return deepest[1] if deepest is not None else None
 
 
 def is_network_filesystem(path: str | os.PathLike[str]) -> bool:

@@ -14,11 +14,12 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -529,3 +530,118 @@ def test_a_session_stays_live_while_a_helper_holding_its_lock_runs(base: Path) -
         assert time.monotonic() < deadline, "the session stayed locked after its helper died"
         time.sleep(0.02)
     assert not session.exists() and list(base.iterdir()) == []
+
+
+# -- staging dirs that a killed persist left beside its destination ----------------------------
+
+# A process that persists a 3 MiB file across filesystems and is held after the
+# first chunk of the copy (only to be killed there for certain), then SIGKILLed.
+_PERSIST_HELD_MID_COPY = """
+import os, sys, time
+from langflix.temp import TempFileManager
+
+real_sendfile = os.sendfile
+
+def sendfile_then_hold(out_fd, in_fd, offset, count):
+    sent = real_sendfile(out_fd, in_fd, offset, count)
+    print("mid-copy", flush=True)
+    time.sleep(120)
+    return sent
+
+manager = TempFileManager(base_dir=sys.argv[1])
+video = manager.new_file(suffix=".mp4")
+video.write_bytes(b"v" * (3 * 1024 * 1024))
+print(manager.session_dir, flush=True)
+os.sendfile = sendfile_then_hold
+manager.persist(video, sys.argv[2])
+"""
+
+
+def test_a_persist_killed_mid_copy_leaves_a_staging_dir_the_next_sweep_removes(
+    base: Path, tmpfs: Callable[..., Path]
+) -> None:
+    out = tmpfs(16 * 1024 * 1024)
+    dest = out / "lesson.mp4"
+    dest.write_bytes(b"the previous, complete lesson")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PERSIST_HELD_MID_COPY, str(base), str(dest)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        session = Path(proc.stdout.readline().strip())
+        assert proc.stdout.readline().strip() == "mid-copy", f"the persist never copied ({proc.poll()})"
+        [staging] = [p for p in out.iterdir() if p.name.endswith(".partial")]
+        assert (staging / "lesson.mp4").stat().st_size > 0, "the kill must land with bytes staged"
+        _sigkill(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert staging.exists(), "a SIGKILL runs no cleanup: the staging dir is still there"
+    report = sweep_orphans(base)
+    assert (report.removed, report.errors) == (1, []), report.summary()
+    assert report.bytes_freed > 3 * 1024 * 1024, "the staged bytes are counted as freed"
+    assert not session.exists() and not staging.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["lesson.mp4"]
+    assert dest.read_bytes() == b"the previous, complete lesson"
+
+
+def test_a_staging_record_removes_only_what_a_persist_of_its_session_could_have_made(
+    base: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    photos = out / "photos"  # a user's directory: a name no persist stages under
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"j")
+    other_token = out / ".lesson.mp4.00000000000000aa.partial"  # named for another record
+    other_token.mkdir()
+    linked = out / ".lesson.mp4.00000000000000bb.partial"  # a link to the user's directory
+    linked.symlink_to(photos)
+    real = out / ".lesson.mp4.00000000000000cc.partial"  # what a killed persist leaves
+    real.mkdir()
+    (real / "lesson.mp4").write_bytes(b"s" * 100)
+    session, _ = _dead_session(base)
+    for token, target in (
+        ("00000000000000dd", photos),
+        ("00000000000000ee", other_token),
+        ("00000000000000bb", linked),
+        ("00000000000000cc", real),
+        ("00000000000000ff", Path("relative") / ".x.00000000000000ff.partial"),
+    ):
+        (session / f".staging-{token}").write_bytes(os.fsencode(target))
+    report = sweep_orphans(base)
+    assert (report.removed, report.errors) == (1, []) and not session.exists()
+    assert not real.exists(), "the staging dir its record names is removed"
+    assert (photos / "a.jpg").read_bytes() == b"j" and other_token.is_dir() and linked.is_symlink()
+
+
+# -- which filesystems a free lock can vouch for --------------------------------------------
+
+
+def test_the_filesystem_type_is_the_one_the_kernel_reports(tmp_path: Path, tmpfs: Callable[..., Path]) -> None:
+    if shutil.which("findmnt") is None:
+        pytest.skip("findmnt (util-linux) tells the expected type")
+    for where in (tmp_path, tmpfs(1024 * 1024)):
+        expected = subprocess.run(
+            ["findmnt", "-n", "-o", "FSTYPE", "--target", str(where)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert sweep_module.filesystem_type(where) == expected
+    assert sweep_module.filesystem_type(where) == "tmpfs" and not sweep_module.is_network_filesystem(where)
+
+
+def test_a_path_no_mount_shows_the_device_of_takes_the_type_of_the_deepest_mount_above_it(tmp_path: Path) -> None:
+    # A btrfs subvolume has a device id of its own that no mountinfo line shows.
+    share = tmp_path / "my share" / "deep"
+    share.mkdir(parents=True)
+    escaped = str(tmp_path / "my share").replace(" ", "\\040")
+    mountinfo = "\n".join([
+        "21 1 0:900 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        f"60 21 0:901 / {escaped} rw,relatime shared:2 - nfs4 server:/export rw",
+        f"61 21 0:902 / {tmp_path}/my rw,relatime shared:3 - xfs /dev/sdb1 rw",
+    ])  # fmt: skip
+    assert sweep_module.filesystem_type(share, mountinfo) == "nfs4"
+    assert sweep_module.filesystem_type(tmp_path, mountinfo) == "ext4"
+    assert sweep_module.filesystem_type(tmp_path / "missing", mountinfo) is None
