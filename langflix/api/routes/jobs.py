@@ -281,9 +281,11 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
         # the client's share. Shielded: a cancelled request must still finish
         # the removal, in a thread to spare the loop.
         with anyio.CancelScope(shield=True):
-            if not handed_over:
-                await anyio.to_thread.run_sync(resources.close)
-            holds.close()
+            try:
+                if not handed_over:
+                    await anyio.to_thread.run_sync(resources.close)
+            finally:
+                holds.close()
     url = _url(request, services, "get_job", job_id=job_id)
     return JSONResponse({"job_id": job_id, "url": url}, status_code=202, headers={"Location": url})
 
