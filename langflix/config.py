@@ -11,9 +11,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from langflix.cancel import CancelToken
@@ -65,7 +66,28 @@ class Settings(TempSettings):
     # Service.
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
     workers: int = Field(default=2, ge=1)
-    max_queue: int = Field(default=16, ge=1)
+    max_queue: int = Field(default=16, ge=1, description="Jobs waiting or uploading at once; more get 503.")
+    upload_idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds an upload's body may pause before it is dropped (408)."
+    )
+    upload_min_rate: int = Field(
+        default=32 * 1024,
+        ge=1,
+        le=1024**3,
+        description="Bytes per second an upload's body must average (after the idle timeout's grace), or 408.",
+    )
+    upload_client_max_uploads: int = Field(
+        default=8, ge=1, le=1000, description="Uploads one client (peer address) may have in flight at once (429)."
+    )
+    upload_client_max_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Bytes one client may have in flight at once (429); twice LANGFLIX_MAX_UPLOAD_BYTES when unset.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's public base URL (https://host/prefix) for the URLs it gives; relative when unset.",
+    )
 
     # The jobs' video format, for the service and the CLI alike (its flags override it).
     video_width: Pixels = DEFAULT_FORMAT.width
@@ -95,6 +117,30 @@ class Settings(TempSettings):
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(default=DEFAULT_LLM_HTTP.timeout, gt=0)
+
+    @field_validator("upload_client_max_bytes", "public_url", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL of a host and an optional path, kept without its trailing slash."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"must be an http(s) URL of the service's host and optional path, such as "
+                f"https://langflix.example.com/app, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @property
+    def client_max_bytes(self) -> int:
+        """``LANGFLIX_UPLOAD_CLIENT_MAX_BYTES``, or twice the largest upload when unset."""
+        return self.upload_client_max_bytes or 2 * self.max_upload_bytes
 
     def output_format(self) -> OutputFormat:
         """The jobs' video format from ``LANGFLIX_VIDEO_*``; ConfigError naming the setting."""

@@ -76,6 +76,40 @@ def test_a_bad_variable_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch, f
     assert "choose one of espeak, google, lemonfox" in str(info.value)
 
 
+# -- the service ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LANGFLIX_UPLOAD_IDLE_TIMEOUT", "0", "must be more than 0"),
+        ("LANGFLIX_UPLOAD_IDLE_TIMEOUT", "7200", "must be at most 3600"),
+        ("LANGFLIX_UPLOAD_MIN_RATE", "0", "between 1 and"),
+        ("LANGFLIX_UPLOAD_CLIENT_MAX_UPLOADS", "0", "between 1 and 1000"),
+        ("LANGFLIX_UPLOAD_CLIENT_MAX_BYTES", "0", "at least 1"),
+        ("LANGFLIX_PUBLIC_URL", "ftp://langflix.example", r"must be an http\(s\) URL"),
+        ("LANGFLIX_PUBLIC_URL", "https://langflix.example/?next=evil", r"must be an http\(s\) URL"),
+    ],
+)
+def test_service_limits_are_checked_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: None, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidOptionError, match=f"{variable}: .*{message}"):
+        get_settings()
+
+
+def test_service_limit_defaults() -> None:
+    settings = _settings(max_upload_bytes=1000)
+    assert (settings.upload_idle_timeout, settings.upload_min_rate, settings.upload_client_max_uploads) == (
+        30.0, 32 * 1024, 8,
+    )  # fmt: skip
+    assert settings.client_max_bytes == 2000  # twice the largest upload when unset
+    assert _settings(upload_client_max_bytes=5).client_max_bytes == 5
+    assert _settings(public_url="https://langflix.example/app/").public_url == "https://langflix.example/app"
+    assert _settings(public_url="").public_url is None
+
+
 # -- ffmpeg ------------------------------------------------------------------------------
 
 

@@ -22,6 +22,8 @@ from fastapi import FastAPI
 
 from langflix.api.deps import Services
 from langflix.api.errors import install_error_handlers
+from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.redact import Redactor, server_dirs
 from langflix.api.routes import health, jobs
 from langflix.api.runner import JobRunner, PipelineFactory
 from langflix.api.store import JobStore
@@ -94,7 +96,15 @@ def create_app(
                 output_format=fmt,
                 tools=tools,
                 tool_versions=ToolVersions(tools, cfg.espeak_binary),
+                clients=ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads),
+                pace=BodyPace(min_rate=cfg.upload_min_rate, idle_timeout=cfg.upload_idle_timeout),
+                redact=Redactor(server_dirs((mgr.path, mgr.base_dir), cfg.data_dir, cfg.output_dir)),
             )
+            # Clients see setting names, never these paths: the operator reads them here.
+            logger.info(
+                "temp sessions under %s (this server's: %s); job store in %s; outputs in %s",
+                mgr.base_dir, mgr.path, store.path, cfg.output_dir.resolve(),
+            )  # fmt: skip
             runner.start()
             yield
         finally:

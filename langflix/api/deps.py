@@ -12,6 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.redact import Redactor
 from langflix.api.runner import JobRunner
 from langflix.api.store import JobStore
 from langflix.api.tools import ToolVersions
@@ -45,6 +47,10 @@ class Services:
     output_format: OutputFormat
     tools: FFmpegTools
     tool_versions: ToolVersions
+    clients: ClientLedger
+    pace: BodyPace
+    redact: Redactor
+    """Server paths -> what a client may read (its names, setting names)."""
 
 
 def get_services(request: Request) -> Services:

@@ -10,19 +10,15 @@ while any other quota error is 507.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from langflix.api.store import JobNotFoundError, JobStateError, StoreLockedError
-from langflix.api.uploads import (
-    InvalidFieldError,
-    MalformedUploadError,
-    UnsupportedMediaError,
-    UploadTooLargeError,
-)
+from langflix.api.limits import ClientLimitError, UploadTimeoutError
+from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
+from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
 from langflix.errors import (
     CancelledError,
     ConfigError,
@@ -35,6 +31,7 @@ from langflix.errors import (
     QuotaExceededError,
     SubtitleError,
     TempFileError,
+    UnsupportedMediaError,
 )
 
 __all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
@@ -43,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
     UploadTooLargeError: 413,
+    UploadTimeoutError: 408,
+    ClientLimitError: 429,
+    InvalidCursorError: 422,
     UnsupportedMediaError: 415,
     InvalidFieldError: 422,
     InvalidOptionError: 422,  # a job's options out of range or choices
@@ -74,27 +74,31 @@ def status_for(exc: LangFlixError) -> int:
     return 500
 
 
-def error_response(exc: LangFlixError, redact: Mapping[str, str] | None = None) -> JSONResponse:
-    """The JSON answer for ``exc``; 503s tell the client when to retry.
+def error_response(exc: LangFlixError, redact: Callable[[str], str] | None = None) -> JSONResponse:
+    """The JSON answer for ``exc``; 503s and 429s tell the client when to retry.
 
-    ``redact`` maps server paths to the setting that names them: messages are
-    written for an operator ("raise LANGFLIX_TEMP_MAX_BYTES under /srv/tmp"),
-    and a client needs the advice, not the server's directory layout.
+    ``redact`` rewrites server paths as the settings that name them: messages
+    are written for an operator ("raise LANGFLIX_TEMP_MAX_BYTES under
+    /srv/tmp"), and a client needs the advice, not the server's directory layout.
     """
     status = status_for(exc)
-    message = str(exc)
-    for path, name in (redact or {}).items():
-        message = message.replace(path, name)
+    message = redact(str(exc)) if redact is not None else str(exc)
     body: dict[str, object] = {"detail": message, "error": type(exc).__name__}
     if isinstance(exc, InvalidOptionError) and exc.problems:
         # Same shape as FastAPI's own 422s so one client parser handles both.
         body["detail"] = [
             {"loc": ["body", name], "msg": reason, "type": "value_error"} for name, reason in exc.problems
         ]
-    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status == 503 else None
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    if status == 408:
+        # The body stalled mid-way: nothing more on this connection can be trusted
+        # to be a new request, so it is closed after the answer.
+        headers["Connection"] = "close"
     if status >= 500 and status not in (503, 507):
         logger.error("request failed: %s", exc, exc_info=exc)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -103,15 +107,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, LangFlixError)
         services = getattr(request.app.state, "services", None)
-        redact: dict[str, str] = {}
-        if services is not None:
-            # Longest first: the temp dir may sit inside the data dir or vice versa.
-            paths = {
-                str(services.manager.base_dir): "<LANGFLIX_TEMP_DIR>",
-                str(services.settings.data_dir.resolve()): "<LANGFLIX_DATA_DIR>",
-                str(services.settings.output_dir.resolve()): "<LANGFLIX_OUTPUT_DIR>",
-            }
-            redact = dict(sorted(paths.items(), key=lambda item: -len(item[0])))
-        return error_response(exc, redact)
+        return error_response(exc, services.redact if services is not None else None)
 
     app.add_exception_handler(LangFlixError, _handle)

@@ -13,6 +13,8 @@ its holder dies, however it dies).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fcntl
 import json
 import os
@@ -30,11 +32,13 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
     "INTERRUPTED_REASON",
+    "InvalidCursorError",
     "JobNotFoundError",
     "JobRecord",
     "JobStateError",
     "JobStatus",
     "JobStore",
+    "MAX_OFFSET",
     "OutputFile",
     "StoreLockedError",
 ]
@@ -43,6 +47,8 @@ JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset({"completed", "failed", "cancelled"})
 INTERRUPTED_REASON: Final[str] = "interrupted by restart"
+MAX_OFFSET: Final[int] = 1_000_000
+"""The deepest ``offset`` a listing takes (SQLite's integers end at 2**63; the cursor has no limit)."""
 _DB_NAME: Final[str] = "jobs.db"
 _SCHEMA_VERSION: Final[int] = 1
 
@@ -64,6 +70,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
 """
 
 
@@ -77,6 +84,30 @@ class JobStateError(JobError):
 
 class StoreLockedError(JobError):
     """Another live process owns the job store."""
+
+
+class InvalidCursorError(JobError):
+    """A listing cursor that this store did not give out."""
+
+
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    """An opaque token for "after this job" in the listing's order (newest first, then by id)."""
+    raw = json.dumps([created_at, job_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = json.loads(raw)
+        if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not isinstance(job_id, str):
+            raise ValueError("not a (time, id) pair")
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(
+            f"cursor {cursor[:40]!r} is not one this server gave out; use the next_cursor of a listing, "
+            "or leave it out to start from the newest job"
+        ) from exc
+    return float(created_at), job_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +264,39 @@ class JobStore:
 
     def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         """Newest first."""
+        return self.list_page(status=status, limit=limit, offset=offset)[0]
+
+    def list_page(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
+    ) -> tuple[list[JobRecord], str | None]:
+        """One page of jobs, newest first, and the cursor of the next page (None after the last).
+
+        One query whatever the page's size. The cursor names the last job of
+        the page, so a job created or deleted meanwhile never shifts the next
+        page (an offset would skip or repeat one).
+        """
         if status is not None and status not in get_args(JobStatus):
             raise JobStateError(f"unknown status {status!r}; use one of {', '.join(get_args(JobStatus))}")
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
+            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+        where: list[str] = []
+        params: list[Any] = []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if cursor is not None:
+            created_at, job_id = _decode_cursor(cursor)
+            where.append("(created_at < ? OR (created_at = ? AND id > ?))")
+            params += [created_at, created_at, job_id]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        # One row more than the page: whether a next page exists, in the same query.
         rows = self._execute(
-            f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit + 1, offset],
         ).fetchall()
-        return [_row_to_record(r) for r in rows]
+        records = [_row_to_record(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return records, _encode_cursor(records[-1].created_at, records[-1].id) if more else None
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (every status present, 0 when none)."""

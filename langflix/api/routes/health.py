@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -30,35 +30,58 @@ __all__ = ["ServiceCollector", "health_report", "make_registry", "router"]
 
 router = APIRouter(tags=["health"])
 
-def _disk(path: Path) -> dict[str, Any]:
+
+_DISK_SETTINGS: Final[dict[str, str]] = {
+    "temp": "LANGFLIX_TEMP_DIR",
+    "output": "LANGFLIX_OUTPUT_DIR",
+    "data": "LANGFLIX_DATA_DIR",
+}
+"""Each disk area by the setting that places it: clients never see the server's paths (they are in its log)."""
+
+
+def _disk(path: Path, setting: str) -> dict[str, Any]:
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     usage = shutil.disk_usage(probe)
-    return {"path": str(path), "free_bytes": usage.free, "total_bytes": usage.total}
+    return {"setting": setting, "free_bytes": usage.free, "total_bytes": usage.total}
+
+
+def _problems(services: Services, tools: dict[str, str | None], temp_disk: dict[str, Any]) -> list[str]:
+    """Why the service cannot do its work now, in words an operator acts on; empty when it can."""
+    problems = [
+        f"{name} is not installed: uploads are refused until it is (see LANGFLIX_FFMPEG_BINARY, "
+        "LANGFLIX_FFPROBE_BINARY, LANGFLIX_ESPEAK_BINARY)"
+        for name in REQUIRED_TOOLS
+        if not tools.get(name)
+    ]
+    floor = services.settings.min_free_bytes
+    if temp_disk["free_bytes"] <= floor:
+        problems.append(
+            f"the temp disk has {temp_disk['free_bytes']} bytes free, not above LANGFLIX_MIN_FREE_BYTES "
+            f"({floor} bytes): every upload is refused with 507 until space is freed or the floor lowered"
+        )
+    return problems
 
 
 def health_report(services: Services) -> dict[str, Any]:
-    """Everything ``/health`` shows; plain data."""
+    """Everything ``/health`` shows; plain data, and no server path (the setting names them)."""
     manager = services.manager
     tools = services.tool_versions()
     sessions = list_sessions(manager.base_dir, manager.prefix)
     stats = dataclasses.asdict(manager.stats())
     sweep = services.sweep
     runner = services.runner.stats()
-    ok = all(tools.get(name) for name in REQUIRED_TOOLS)
+    dirs = {"temp": manager.base_dir, "output": services.settings.output_dir, "data": services.settings.data_dir}
+    disk = {area: _disk(path, _DISK_SETTINGS[area]) for area, path in dirs.items()}
+    problems = _problems(services, tools, disk["temp"])
     return {
-        "status": "ok" if ok else "degraded",
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
         "uptime_seconds": round(time.time() - services.started_at, 3),
         "tools": tools,
-        "disk": {
-            "temp": _disk(manager.base_dir),
-            "output": _disk(services.settings.output_dir),
-            "data": _disk(services.settings.data_dir),
-        },
+        "disk": disk,
         "temp": {
-            "base_dir": str(manager.base_dir),
-            "session_dir": str(manager.path),
             "live_sessions": sum(1 for s in sessions if getattr(s, "state", "live") == "live"),
             **stats,
             "reclaimed_at_start": None
@@ -66,8 +89,9 @@ def health_report(services: Services) -> dict[str, Any]:
             else {
                 "sessions": sweep.removed,
                 "bytes": sweep.bytes_freed,
+                # Errors name paths: their count here, their text in the server log.
+                "errors": len(sweep.errors),
                 "skipped_live": sweep.skipped_live,
-                "errors": list(sweep.errors),
             },
         },
         "jobs": services.store.counts(),
@@ -119,6 +143,7 @@ class ServiceCollector(Collector):
         queue = report["queue"]
         yield gauge("queue_depth", "Jobs waiting for a worker", queue["queued"])
         yield gauge("jobs_running", "Jobs running now", queue["running"])
+        yield gauge("uploads_in_flight", "Queue places held by submissions still uploading", queue["reserved"])
         yield gauge("workers", "Worker threads", queue["workers"])
         yield gauge("queue_capacity", "Maximum queued jobs", queue["max_queue"])
         disk = GaugeMetricFamily("langflix_disk_free_bytes", "Free bytes per area", labels=["area"])
