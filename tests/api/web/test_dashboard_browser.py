@@ -182,6 +182,25 @@ def test_refusals_of_options_and_size_are_next_to_their_fields(ui: Session, samp
     assert ui.api("GET", "/jobs").json()["jobs"] == [], "nothing was submitted"
 
 
+def test_a_full_disk_is_told_next_to_the_start_button(ui: Session, sample: tuple[Path, Path]) -> None:
+    # A second server whose free-space floor no disk can meet: every upload is refused with 507.
+    full = start_server(ui.media.parent / "full", min_free_bytes=2**62)
+    try:
+        video, subtitles = sample
+        # By another name: cookies ignore ports, and this server's session must not replace the first one's.
+        ui.driver.get(full.base_url.replace("127.0.0.1", "localhost") + "/")
+        ui.driver.find_element(By.ID, "field-video").send_keys(str(video))
+        ui.driver.find_element(By.ID, "field-subtitle").send_keys(str(subtitles))
+        ui.driver.find_element(By.ID, "start-button").click()
+        error = wait_until(lambda: ui.driver.find_element(By.ID, "error-form").text, what="the 507 by the button")
+        assert error.startswith("The server has no disk space (or temp budget) left for this upload right now.")
+        assert "LANGFLIX_MIN_FREE_BYTES" in error
+        assert ui.driver.find_element(By.ID, "error-video").text == ""
+        ui.no_console_errors(507)
+    finally:
+        full.stop()
+
+
 def test_upload_shows_progress_to_100_and_the_job_runs_live(ui: Session, sample: tuple[Path, Path]) -> None:
     video, subtitles = sample
     ui.get("/")
