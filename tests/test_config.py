@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from support.fake_http import FakeServer
 from support.media import tone_wav
 from support.temp import temp_manager
@@ -211,3 +212,35 @@ def test_llm_settings_reach_the_selector() -> None:
     )
     assert (selector.model, selector.http.timeout, selector.http.cancel) == ("x", 5.0, token)
     assert selector.url == "http://127.0.0.1:1/v1/chat/completions"
+
+
+def test_the_api_token_comes_from_the_variable_or_a_file(tmp_path: Path) -> None:
+    assert _settings().access_token() is None
+    assert _settings(api_token="t" * 16).access_token() == "t" * 16
+    assert "t" * 16 not in repr(_settings(api_token="t" * 16)), "never shown in a repr or a log of the settings"
+    token_file = tmp_path / "token"
+    token_file.write_text("  file-token-0123456789\n", encoding="utf-8")
+    assert _settings(api_token_file=token_file).access_token() == "file-token-0123456789"
+    assert _settings(api_token="", api_token_file="").access_token() is None, "empty means unset"
+
+
+def test_a_bad_token_setting_names_the_variable_and_never_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value, expected in (
+        ("LANGFLIX_API_TOKEN", "sekrit-x", "LANGFLIX_API_TOKEN: the token is 8 characters long; use at least 16"),
+        ("LANGFLIX_API_TOKEN_FILE", str(tmp_path / "missing"), f"cannot read the token file {tmp_path / 'missing'}"),
+    ):
+        monkeypatch.setenv(variable, value)
+        get_settings.cache_clear()
+        with pytest.raises(InvalidOptionError) as caught:
+            get_settings()
+        assert expected in str(caught.value)
+        assert caught.value.__cause__ is None, "pydantic's error (which repeats the input) is not chained"
+        assert "sekrit" not in str(caught.value)
+        monkeypatch.delenv(variable)
+    get_settings.cache_clear()
+    token_file = tmp_path / "token"
+    token_file.write_text("file-token-0123456789", encoding="utf-8")
+    with pytest.raises(ValidationError, match="set LANGFLIX_API_TOKEN or LANGFLIX_API_TOKEN_FILE, not both"):
+        _settings(api_token="t" * 16, api_token_file=token_file)

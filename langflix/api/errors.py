@@ -16,6 +16,7 @@ from typing import Final
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from langflix.api.access import AuthenticationError, ForbiddenError
 from langflix.api.limits import ClientLimitError, UploadTimeoutError
 from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
 from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
@@ -34,11 +35,13 @@ from langflix.errors import (
     UnsupportedMediaError,
 )
 
-__all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["PLAIN_SENTENCES", "STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
+    AuthenticationError: 401,
+    ForbiddenError: 403,
     UploadTooLargeError: 413,
     UploadTimeoutError: 408,
     ClientLimitError: 429,
@@ -64,6 +67,22 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
 """Status per error class; looked up along the exception's MRO (most specific first)."""
 
 _RETRY_AFTER_SECONDS: Final[str] = "5"
+
+PLAIN_SENTENCES: Final[dict[int, str]] = {
+    400: "The upload reached the server damaged; send it again.",
+    401: "Your session has ended; log in again.",
+    403: "The server refused this request because it did not come from this page; reload it and try again.",
+    404: "This job or file no longer exists.",
+    408: "The upload stalled or came in too slowly, so the server dropped it.",
+    409: "This job is not in a state that allows that.",
+    413: "These files are larger than this server accepts.",
+    415: "This file is not of a kind LangFlix can read.",
+    422: "This value is not accepted.",
+    429: "You already have as many uploads in flight as the server allows; wait for one to finish.",
+    503: "The server is busy (its job queue is full) or shutting down; try again in a moment.",
+    507: "The server has no disk space (or temp budget) left for this upload right now.",
+}
+"""What the dashboard says first for each status, before the server's own words: one table for every page."""
 
 
 def status_for(exc: LangFlixError) -> int:
@@ -92,6 +111,8 @@ def error_response(exc: LangFlixError, redact: Callable[[str], str] | None = Non
     headers: dict[str, str] = {}
     if status in (429, 503):
         headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="langflix"'
     if status == 408:
         # The body stalled mid-way: nothing more on this connection can be trusted
         # to be a new request, so it is closed after the answer.

@@ -17,11 +17,12 @@ import base64
 import binascii
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
@@ -42,6 +43,8 @@ __all__ = [
     "OutputFile",
     "StoreLockedError",
 ]
+
+logger = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
@@ -71,6 +74,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 """
 
 
@@ -198,6 +202,18 @@ class JobStore:
                 "move the file away or set LANGFLIX_DATA_DIR to another directory"
             ) from exc
         self._closed = False
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` after every change this store makes to a job (from the changing thread)."""
+        self._listeners.append(listener)
+
+    def _changed(self, job_id: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(job_id)
+            except Exception:  # a listener's bug must not undo or fail the write it hears about
+                logger.exception("job store listener failed for job %s", job_id)
 
     @staticmethod
     def _take_owner_lock(lock_path: Path) -> int:
@@ -211,6 +227,10 @@ class JobStore:
                 "stop it first or set LANGFLIX_DATA_DIR to another directory"
             ) from exc
         return fd
+
+    def now(self) -> float:
+        """The store's clock: the time ``updated_at`` is written in (what :meth:`changed_since` compares)."""
+        return float(self._clock())
 
     # -- life cycle ---------------------------------------------------------
 
@@ -253,6 +273,7 @@ class JobStore:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
                 raise JobStateError(f"a job with id {job_id!r} already exists") from exc
             raise
+        self._changed(job_id)
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
@@ -298,6 +319,13 @@ class JobStore:
         more = len(rows) > limit
         return records, _encode_cursor(records[-1].created_at, records[-1].id) if more else None
 
+    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
+        """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
+        rows = self._execute(
+            "SELECT * FROM jobs WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?", (since, limit)
+        ).fetchall()
+        return [_row_to_record(r) for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (every status present, 0 when none)."""
         result = dict.fromkeys(get_args(JobStatus), 0)
@@ -318,7 +346,12 @@ class JobStore:
             " WHERE id=? AND status='queued'",
             (now, now, job_id),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
+
+    def _report(self, job_id: str, changed: bool) -> bool:
+        if changed:
+            self._changed(job_id)
+        return changed
 
     def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
         """Record progress of a running job; False when it is not running any more."""
@@ -326,7 +359,7 @@ class JobStore:
             "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
             (max(0.0, min(100.0, float(percent))), step, message, self._clock(), job_id),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
 
     def finish(
         self,
@@ -356,18 +389,19 @@ class JobStore:
                 job_id,
             ),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job (its outputs are the caller's business)."""
         record = self.get(job_id)
         if not record.finished:
             raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
-        self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
+        cur = self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
+        self._report(job_id, cur.rowcount == 1)
 
     def discard(self, job_id: str) -> None:
         """Remove a job whatever its state (a submission that never reached the queue)."""
-        self._execute("DELETE FROM jobs WHERE id=?", (job_id,))
+        self._report(job_id, self._execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount == 1)
 
     def fail_interrupted(self, reason: str = INTERRUPTED_REASON) -> list[str]:
         """Mark every job left queued/running by a dead process as failed; returns their ids."""

@@ -25,6 +25,7 @@ from support.media import make_media, pattern, sine
 from support.procs import children, processes
 
 from langflix.api.app import create_app
+from langflix.api.serving import LangFlixServer
 from langflix.config import Settings
 from langflix.core.output_format import OutputFormat
 
@@ -134,7 +135,7 @@ def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **ov
     settings = make_settings(root, **overrides)
     app = create_app(settings, output_format=output_format)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
+    server = LangFlixServer(config, app)  # ends the dashboard's event streams first when it stops
 
     def serve() -> None:
         with contextlib.suppress(SystemExit):  # uvicorn exits(3) when the lifespan fails

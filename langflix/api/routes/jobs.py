@@ -25,10 +25,12 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from langflix.api.deps import Services, ServicesDep, StoreDep
+from langflix.api.disposition import content_disposition
 from langflix.api.limits import charged_body, paced_body
 from langflix.api.redact import Redactor
+from langflix.api.routes.downloads import published_path
 from langflix.api.runner import QueuedJob
-from langflix.api.store import MAX_OFFSET, InvalidCursorError, JobNotFoundError, JobRecord, JobStateError
+from langflix.api.store import MAX_OFFSET, InvalidCursorError, JobRecord
 from langflix.api.uploads import (
     FORM_FIELDS,
     InvalidFieldError,
@@ -360,21 +362,9 @@ _OUTPUT_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     responses=_OUTPUT_ERRORS,
 )
 def download_output(job_id: str, name: str, store: StoreDep, services: ServicesDep) -> FileResponse:
-    record = store.get(job_id)
-    if record.status != "completed" or record.output_dir is None:
-        raise JobStateError(f"job {job_id} is {record.status}; outputs exist only for completed jobs")
-    # Only names the job recorded are served: "../" or an absolute path can never
-    # match one, so there is no traversal to get wrong. The resolve() check is the
-    # belt to those braces (a symlink swapped in after the job finished).
-    if name not in {o.name for o in record.outputs}:
-        raise JobNotFoundError(f"job {job_id} has no output named {name!r}; see GET /api/v1/jobs/{job_id}")
-    root = Path(record.output_dir).resolve()
-    path = (root / name).resolve()
-    output_root = services.settings.output_dir.resolve()
-    if not path.is_relative_to(root) or not root.is_relative_to(output_root) or not path.is_file():
-        raise JobNotFoundError(f"output {name!r} of job {job_id} is gone from the disk")
+    path = published_path(store.get(job_id), name, services.settings.output_dir)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=Path(name).name)
+    return FileResponse(path, media_type=media_type, headers={"Content-Disposition": content_disposition(name)})
 
 
 @router.delete(
