@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from langflix.cancel import CancelToken
-from langflix.core.ffmpeg import FFmpegTools, MediaInfo, media_url
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo, concat_list_args, media_url
 from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
 from langflix.core.process import run_process
 from langflix.errors import FFmpegError, LangFlixError
@@ -125,7 +125,7 @@ class VideoEditor:
         args: list[str] = []
         if coarse_frame > 0:
             args += ["-ss", _seconds(coarse_frame / fps)]
-        args += ["-i", media_url(video)]
+        args += info.input.args()  # the probed demuxer forced: the bytes are never guessed again
         if info.has_audio:
             audio_map = "0:a:0"
         else:
@@ -197,7 +197,7 @@ class VideoEditor:
             filters += [f"trim=end_frame={frames}", "format=yuv420p", "setsar=1"]
             args = ["-f", "lavfi", "-i", ",".join(filters)]
             if speech is not None:
-                args += ["-i", media_url(speech.path)]
+                args += speech.input.args()
             else:
                 args += ["-f", "lavfi", "-i", self._silence()]
             args += ["-map", "0:v:0", "-map", "1:a:0", "-af", self._audio_filter(0, frames)]
@@ -239,8 +239,8 @@ class VideoEditor:
             lines = ["ffconcat version 1.0"]
             lines += [f"file {_concat_quote(str(Path(p).absolute()))}" for p in pieces]
             listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            # -safe 0: the list names absolute paths (inside our own scope).
-            args = ["-f", "concat", "-safe", "0", "-i", media_url(listing)]
+            # Our own list of our own mp4 pieces (absolute paths inside the scope).
+            args = concat_list_args(listing)
             args += ["-map", "0", "-c", "copy"]
             # faststart: the joined video is what users stream; put the index first.
             return self._encode(

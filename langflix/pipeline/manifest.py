@@ -71,15 +71,18 @@ def build_manifest(
     episode: str,
     created: datetime,
     elapsed: float,
-    video: Path,
-    subtitles: Path,
+    video: str | Path,
+    subtitles: str | Path,
     video_seconds: float,
     options: PipelineOptions,
     selector: str,
     lessons: Sequence[LessonRecord],
     compilation_seconds: float,
 ) -> dict[str, Any]:
-    """The manifest of an episode, as JSON-able data (times rounded to the millisecond)."""
+    """The manifest of an episode, as JSON-able data (times rounded to the millisecond).
+
+    ``video`` and ``subtitles`` are shown as given: the caller chooses paths or names.
+    """
     return {
         "version": MANIFEST_VERSION,
         "episode": episode,

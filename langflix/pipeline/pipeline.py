@@ -57,7 +57,9 @@ class LangFlixPipeline:
 
     ``manager`` is the temp area the job's scope is made in (default: the
     process-wide manager); ``settings``, ``tts_client`` and ``ffmpeg`` replace
-    what would be built from the environment.
+    what would be built from the environment. ``source_names`` are how the
+    manifest names the video and the subtitles (a service passes the names its
+    client sent, never its own temp paths); by default, their resolved paths.
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class LangFlixPipeline:
         cancel: CancelToken | None = None,
         tts_client: TTSClient | None = None,
         ffmpeg: FFmpegTools | None = None,
+        source_names: tuple[str, str] | None = None,
     ) -> None:
         self.video, self.subtitles, self.output_dir = Path(video), Path(subtitles), Path(output_dir)
+        self._sources = source_names or (str(self.video.resolve()), str(self.subtitles.resolve()))
         self.options = options
         self.cancel = cancel if cancel is not None else CancelToken()
         self._area, self._settings, self._callback = manager, settings, progress
@@ -122,6 +126,9 @@ class LangFlixPipeline:
     def _open(self, scope: TempArea, tools: FFmpegTools, tts: TTSClient, progress: Progress) -> tuple[Job, Subtitles]:
         """Read the subtitles, then probe the video (a corrupt one fails in a second): the job."""
         progress("subtitles", 0.0, f"reading {self.subtitles.name}")
+        # A "subtitle" ffmpeg would read as a playlist (or any non-subtitle format)
+        # is refused before anything reads it; LangFlix's own parser reads the rest.
+        tools.subtitle_input(self.subtitles)
         subs = load_subtitles(self.subtitles)
         progress("probe", 3.0, f"probing {self.video.name}")
         info = tools.probe(self.video)
@@ -155,7 +162,7 @@ class LangFlixPipeline:
         def manifest(episode_dir: Path) -> str:
             return manifest_text(build_manifest(
                 episode=episode_dir.name, created=datetime.now(UTC), elapsed=time.monotonic() - started,
-                video=self.video.resolve(), subtitles=self.subtitles.resolve(), video_seconds=job.info.duration,
+                video=self._sources[0], subtitles=self._sources[1], video_seconds=job.info.duration,
                 options=self.options, selector=selection.selector, lessons=lessons,
                 compilation_seconds=compilation_seconds,
             ))  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +40,9 @@ class TempSettings(BaseSettings):
         description="Free disk space always left untouched: a whole number of bytes >= 0.",
     )
 
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields whose values are secrets (tokens, keys): never repeated by an error, nor chained into one."""
+
     @field_validator("temp_dir", "temp_max_bytes", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -55,12 +58,17 @@ class TempSettings(BaseSettings):
         """The settings from the environment; an :class:`~langflix.errors.InvalidOptionError` names each bad variable.
 
         (That error is a ``ConfigError``.) Subclasses (the service's ``Settings``)
-        fail the same way, in the same words.
+        fail the same way, in the same words. When a field of
+        :attr:`secret_fields` is among the bad ones, pydantic's error is not
+        chained: it repeats the input, and a traceback must never print a token.
         """
         try:
             return cls()
         except ValidationError as exc:
-            raise invalid_settings(exc, cls) from exc
+            error = invalid_settings(exc, cls)
+            if any(problem["loc"] and str(problem["loc"][0]) in cls.secret_fields for problem in exc.errors()):
+                raise error from None
+            raise error from exc
 
     def temp_base_dir(self) -> Path:
         """Where temp sessions go: ``temp_dir``, or the system temp dir when it is unset."""
