@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -24,7 +25,14 @@ from langflix.core.text_layout import line_segments, wrap_lines
 from langflix.errors import FFmpegError, LangFlixError
 from langflix.temp import TempArea
 
-__all__ = ["THUMBNAIL_HEIGHT", "THUMBNAIL_WIDTH", "make_thumbnail", "thumbnail_ass"]
+__all__ = [
+    "THUMBNAIL_HEIGHT",
+    "THUMBNAIL_WIDTH",
+    "ThumbnailText",
+    "make_thumbnail",
+    "thumbnail_ass",
+    "thumbnail_filters",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,33 @@ _MAX_TEXT_HEIGHT: Final[float] = 0.55
 _MIN_SCALE: Final[float] = 0.3
 _SHADE: Final[str] = "drawbox=x=0:y=ih*0.42:w=iw:h=ih*0.58:color=black@0.45:t=fill"
 _FOREVER: Final[float] = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ThumbnailText:
+    """What a thumbnail says: ``title`` drawn large, ``caption`` small above it."""
+
+    title: str
+    caption: str | None = None
+
+    def ass(self, *, width: int = THUMBNAIL_WIDTH, height: int = THUMBNAIL_HEIGHT) -> str:
+        """The overlay as an ASS document (:func:`thumbnail_ass`)."""
+        return thumbnail_ass(self.title, caption=self.caption, width=width, height=height)
+
+
+def thumbnail_filters(overlay: Path, *, width: int = THUMBNAIL_WIDTH, height: int = THUMBNAIL_HEIGHT) -> list[str]:
+    """The filters that turn one frame into the thumbnail: cover ``width`` x ``height``
+    (scaled up and cropped, never letterboxed), darken the lower part, draw ``overlay``.
+
+    The frame's pixels must be square (the editor squares them before it branches).
+    """
+    return [
+        f"scale={width}:{height}:force_original_aspect_ratio=increase",
+        f"crop={width}:{height}",
+        "setsar=1",
+        _SHADE,
+        ass_filter(overlay),
+    ]
 
 
 def thumbnail_ass(
@@ -117,15 +152,7 @@ def make_thumbnail(
     out: Path | None = None
     try:
         out = area.new_file(suffix=".png", prefix="thumb_")
-        graph = ",".join(
-            [
-                f"scale={width}:{height}:force_original_aspect_ratio=increase",
-                f"crop={width}:{height}",
-                "setsar=1",
-                _SHADE,
-                ass_filter(overlay),
-            ]
-        )
+        graph = ",".join(thumbnail_filters(overlay, width=width, height=height))
         cmd = [
             os.fspath(ffmpeg), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             # Input seek: decoding starts at the keyframe before and stops at the exact frame.
