@@ -78,6 +78,7 @@ class PipelineFactory(Protocol):
         settings: Settings | None,
         progress: Callable[[ProgressEvent], None],
         cancel: CancelToken,
+        translation_subtitles: Path | None = None,
     ) -> Runnable: ...
 
 
@@ -92,6 +93,8 @@ class QueuedJob:
     scope: TempArea
     resources: contextlib.ExitStack
     cancel: CancelToken = field(default_factory=CancelToken)
+    translation: Path | None = None
+    """The optional second subtitle file (the learner's language), inside ``scope`` too."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,8 @@ class JobRunner:
             if job.cancel.cancelled or not self.store.mark_running(job.job_id):
                 status, error = "cancelled", job.cancel.reason
             else:
+                # Only when given: a factory written before translation files keeps working.
+                extra = {} if job.translation is None else {"translation_subtitles": job.translation}
                 result = self._factory(
                     job.video,
                     job.subtitles,
@@ -257,6 +262,7 @@ class JobRunner:
                     settings=self._settings,
                     progress=lambda event: self._progress(job, event),
                     cancel=job.cancel,
+                    **extra,
                 ).run()
                 episode_dir = str(result.episode_dir)
                 outputs = _list_outputs(Path(result.episode_dir))

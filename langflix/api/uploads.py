@@ -36,6 +36,7 @@ __all__ = [
     "JobUpload",
     "MalformedUploadError",
     "MultipartReader",
+    "OPTIONAL_FILE_FIELDS",
     "Part",
     "UnsupportedMediaError",
     "UploadTooLargeError",
@@ -44,11 +45,14 @@ __all__ = [
 ]
 
 FILE_FIELDS: Final[tuple[str, ...]] = ("subtitle", "video")
+OPTIONAL_FILE_FIELDS: Final[tuple[str, ...]] = ("translation",)
+"""A second subtitle file in the learner's language (``--translation-subtitles``)."""
 FORM_FIELDS: Final[tuple[str, ...]] = (
     "episode_name",
     "language_level",
     "max_expressions",
     "repeat",
+    "subtitles_style",
     "tts",
 )
 _MAX_FIELD_BYTES: Final[int] = 4096
@@ -243,6 +247,8 @@ class JobUpload:
     subtitle_filename: str
     fields: dict[str, str] = field(default_factory=dict)
     bytes_received: int = 0
+    translation: Path | None = None
+    translation_filename: str | None = None
 
 
 def _client_suffix(filename: str) -> str:
@@ -332,11 +338,11 @@ async def _receive(
             raise MalformedUploadError(f"the upload has more than {_MAX_PARTS} parts")
         if part.name in files or part.name in fields:
             raise InvalidFieldError(part.name, "given more than once; send it once")
-        if part.name in FILE_FIELDS:
+        if part.name in FILE_FIELDS or part.name in OPTIONAL_FILE_FIELDS:
             if part.filename is None:
                 raise InvalidFieldError(part.name, "must be a file (multipart part with a filename)")
             suffix = _client_suffix(part.filename)
-            if part.name == "subtitle" and suffix not in SUPPORTED_SUFFIXES:
+            if part.name in ("subtitle", "translation") and suffix not in SUPPORTED_SUFFIXES:
                 raise UnsupportedMediaError(
                     f"subtitle {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
@@ -355,7 +361,7 @@ async def _receive(
             raise InvalidFieldError(
                 part.name,
                 f"unknown field; send the files {' and '.join(FILE_FIELDS)} "
-                f"and optionally {', '.join(FORM_FIELDS)}",
+                f"and optionally the file {', '.join(OPTIONAL_FILE_FIELDS)} and {', '.join(FORM_FIELDS)}",
             )
     for name in FILE_FIELDS:
         if name not in files:
@@ -367,6 +373,8 @@ async def _receive(
         subtitle_filename=files["subtitle"][1],
         fields=fields,
         bytes_received=received,
+        translation=files["translation"][0] if "translation" in files else None,
+        translation_filename=files["translation"][1] if "translation" in files else None,
     )
 
 

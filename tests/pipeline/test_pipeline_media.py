@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,12 +103,27 @@ def before(episode: Episode) -> dict[Path, str]:
     return {episode.video: digest(episode.video), episode.subtitles: digest(episode.subtitles)}
 
 
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header (IHDR), refusing anything that is not a PNG."""
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
 def _check_result(result: PipelineResult, repeat: int) -> dict[str, Any]:
     """Every output plays with the right streams and durations; the manifest tells the truth."""
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     names = sorted(p.name for p in result.episode_dir.iterdir())
     files = [item["file"] for item in manifest["expressions"]]
-    assert names == sorted([*files, "compilation.mp4", MANIFEST_NAME])
+    thumbnails = [item["thumbnail"] for item in manifest["expressions"]]
+    assert names == sorted([*files, *thumbnails, "compilation.mp4", "compilation.png", MANIFEST_NAME])
+    assert thumbnails == [name.replace(".mp4", ".png") for name in files]
+    assert [t.name for t in result.thumbnails] == thumbnails
+    assert manifest["compilation"]["thumbnail"] == "compilation.png"
+    assert result.compilation_thumbnail == result.episode_dir / "compilation.png"
+    for thumbnail in (*result.thumbnails, result.compilation_thumbnail):
+        assert png_size(thumbnail) == (1280, 720)
     assert [v.name for v in result.videos] == [item["file"] for item in manifest["expressions"]]
     assert [e.phrase for e in result.expressions] == [item["phrase"] for item in manifest["expressions"]]
     total = 0.0
@@ -282,7 +298,7 @@ def test_ffmpeg_error_mid_job(
         def run(self, args: Sequence[str], **kwargs: Any) -> None:
             nonlocal calls
             calls += 1
-            if calls == 4:  # cut, cut, title card, then the lesson's concat
+            if calls == 4:  # the scene, the card, the lesson's concat, then the compilation's
                 held.append([p for p in leftovers(manager) if p.is_file()])
                 args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
             super().run(args, **kwargs)

@@ -129,6 +129,12 @@ _UPLOAD_SCHEMA: Final[dict[str, Any]] = {
                             "format": "binary",
                             "description": "subtitles: .srt .vtt .ass .ssa .smi .sami",
                         },
+                        "translation": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "optional: the same lines in the learner's language (e.g. the Korean "
+                            "SRT), aligned by time; used where the subtitles are not bilingual, before the LLM",
+                        },
                         **_form_properties(),
                     },
                 }
@@ -147,21 +153,25 @@ def _build_options(upload: JobUpload, services: Services) -> PipelineOptions:
         values["episode_name"] = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
     options = PipelineOptions(**values, output_format=services.output_format)
     try:
-        services.settings.tts_client(options.tts)  # a provider without its API key fails now, not mid-job
+        services.settings.speech(options.tts)  # a provider without its API key fails now, not mid-job
     except ConfigError as exc:
         raise InvalidFieldError("tts", str(exc)) from exc
     return options
 
 
 async def _check_subtitles(upload: JobUpload) -> None:
-    try:
-        subs = await anyio.to_thread.run_sync(load_subtitles, upload.subtitles)
-    except SubtitleError as exc:
-        # Name the client's file, not the server's temp path, in what the client reads.
-        reason = str(exc).replace(str(upload.subtitles), upload.subtitle_filename)
-        raise SubtitleError(f"subtitle {upload.subtitle_filename!r} cannot be used: {reason}") from exc
-    if not any(track.cues for track in subs.tracks):
-        raise SubtitleError(f"subtitle {upload.subtitle_filename!r} holds no cue; upload the episode's subtitles")
+    files = [("subtitle", upload.subtitles, upload.subtitle_filename)]
+    if upload.translation is not None:
+        files.append(("translation", upload.translation, upload.translation_filename or "translation"))
+    for what, path, filename in files:
+        try:
+            subs = await anyio.to_thread.run_sync(load_subtitles, path)
+        except SubtitleError as exc:
+            # Name the client's file, not the server's temp path, in what the client reads.
+            reason = str(exc).replace(str(path), filename)
+            raise SubtitleError(f"{what} {filename!r} cannot be used: {reason}") from exc
+        if not any(track.cues for track in subs.tracks):
+            raise SubtitleError(f"{what} {filename!r} holds no cue; upload the episode's subtitles")
 
 
 @router.post(
@@ -204,7 +214,10 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
         services.store.create(job_id, options.stored())
         try:
             runner.submit(
-                QueuedJob(job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources)
+                QueuedJob(
+                    job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources,
+                    translation=upload.translation,
+                )  # fmt: skip
             )
         except BaseException:
             services.store.discard(job_id)

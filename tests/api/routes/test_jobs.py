@@ -67,11 +67,13 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert job["progress"] == 100.0 and job["error"] is None
     assert job["options"] == {
         "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner",
-        "episode_name": "Friends_S01E01",
+        "episode_name": "Friends_S01E01", "subtitles_style": "bilingual",
     }  # fmt: skip
     assert len(seen_steps - {"queued", "starting", "completed"}) >= 2, seen_steps  # progress was reported
+    assert "English only" in job["message"], "the summary says there was no translation"
     names = [o["name"] for o in job["outputs"]]
-    assert "compilation.mp4" in names and "manifest.json" in names and len(names) == 4
+    assert "compilation.mp4" in names and "manifest.json" in names and "compilation.png" in names
+    assert len(names) == 7, names  # two lessons and their thumbnails, the compilation and its, the manifest
     assert_clean(server)
 
     for output in job["outputs"]:
@@ -83,6 +85,9 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
         if target.suffix == ".mp4":
             assert ffprobe_streams(target) == {"video", "audio"}
             assert download.headers["content-type"] == "video/mp4"
+        if target.suffix == ".png":
+            assert download.headers["content-type"] == "image/png"
+            assert download.content[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert {e["file"] for e in manifest["expressions"]} <= set(names)
 
@@ -97,6 +102,47 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert [j["id"] for j in listed] == [body["job_id"]]
     assert server.client.get(f"{server.api}/jobs", params={"status": "failed"}).json()["jobs"] == []
     assert (episode.video.read_bytes(), episode.subtitles.read_bytes()) == before  # inputs untouched
+
+
+KOREAN_SRT = """1
+00:00:00,300 --> 00:00:01,600
+자, 다들 어색한 분위기를 깨 봅시다.
+
+2
+00:00:02,000 --> 00:00:03,400
+진정해, 식은 죽 먹기야.
+"""
+
+
+def test_a_translation_file_is_a_third_part_and_the_choices_are_the_clis(
+    server: LiveServer, episode: Episode
+) -> None:
+    files = upload_files(episode) | {"translation": ("episode.ko.srt", KOREAN_SRT.encode(), "application/x-subrip")}
+    data = {"max_expressions": "1", "repeat": "1", "tts": "none", "subtitles_style": "English"}
+    response = server.client.post(f"{server.api}/jobs", files=files, data=data)
+    assert response.status_code == 202, response.text
+    job = server.wait_for(response.json()["job_id"], FINAL, timeout=90)
+    assert job["status"] == "completed", job["error"]
+    assert job["options"]["tts"] == "none" and job["options"]["subtitles_style"] == "english"
+    assert "translations (ko): 1 of 1 expressions" in job["message"], job["message"]
+    manifest = server.client.get(next(o["url"] for o in job["outputs"] if o["name"] == "manifest.json")).json()
+    (lesson,) = manifest["expressions"]
+    assert (lesson["translation"], lesson["translation_source"]) == ("자, 다들 어색한 분위기를 깨 봅시다.", "translation_file")
+    assert manifest["options"]["tts"] == "none" and manifest["options"]["subtitles_style"] == "english"
+    assert manifest["source"]["translation_subtitles"] is not None
+    assert_clean(server)
+
+
+def test_a_bad_translation_file_is_refused_like_a_bad_subtitle(
+    live_server: Callable[..., LiveServer], episode: Episode
+) -> None:
+    server = live_server()
+    good = upload_files(episode)
+    notes = {**good, "translation": ("notes.txt", b"hi", "text/plain")}
+    assert_refused(server, post(server, notes), 415, ".srt")
+    garbage = {**good, "translation": ("ko.srt", b"\xff\xfe\x00garbage", "text/plain")}
+    assert_refused(server, post(server, garbage), 422, "translation 'ko.srt' cannot be used")
+    assert_refused(server, post(server, good, {"subtitles_style": "loud"}), 422, "unknown subtitles style")
 
 
 def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., LiveServer], episode: Episode) -> None:
@@ -120,7 +166,7 @@ def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., Live
             path = Path(record.output_dir) / output.name
             assert path.stat().st_size == output.size
             paths.add(path)
-    assert len(paths) == 8 * 3  # one lesson, a compilation and a manifest each, none shared
+    assert len(paths) == 8 * 5  # a lesson, a compilation, their thumbnails and a manifest each, none shared
     assert_clean(server)
 
 
