@@ -13,12 +13,13 @@ import os
 import shutil
 import signal
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.fake_http import FakeServer, json_reply
+from support.fake_http import FakeServer, Reply, json_reply
 from support.media import make_media, pattern, sine
 from support.procs import children, when_encoding
 from support.temp import leftovers
@@ -36,7 +37,14 @@ from langflix.errors import (
     SubtitleError,
     TTSError,
 )
-from langflix.pipeline import MANIFEST_NAME, LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.pipeline import (
+    MANIFEST_NAME,
+    LangFlixPipeline,
+    PipelineOptions,
+    PipelineResult,
+    ProgressEvent,
+    translation_note,
+)
 from langflix.temp import TempFileManager
 
 if TYPE_CHECKING:
@@ -491,7 +499,117 @@ def test_non_ascii_names_and_a_bilingual_sami(
     manifest = _check_result(result, repeat=1)
     by_phrase = {item["phrase"]: item for item in manifest["expressions"]}
     assert by_phrase["break the ice"]["translation"] == _KOREAN[cues[0].text]
+    assert by_phrase["break the ice"]["translation_source"] == "bilingual_track"
+    assert manifest["translation"]["language"] == "ko" and set(manifest["translation"]["lines"]) == {"bilingual_track"}
     assert '100% "café"' in by_phrase["break the ice"]["line"]
     # The manifest is UTF-8 JSON with the Korean as text, not \u escapes.
     assert "어색한" in result.manifest.read_text(encoding="utf-8")
     assert leftovers(manager) == []
+
+
+# -- translations: the source of each, and the LLM asked nothing twice ------------------------
+
+
+def test_an_english_only_srt_makes_english_only_lessons_and_says_so(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    events: list[ProgressEvent] = []
+    result = _pipeline(episode, tmp_path / "out", manager, progress=events.append).run()
+    manifest = _check_result(result, repeat=1)
+    assert manifest["translation"] == {"language": None, "lines": {}}
+    assert [(e["translation"], e["translation_source"]) for e in manifest["expressions"]] == [(None, None)]
+    assert "English only" in events[-1].message and "--translation-subtitles" in events[-1].message
+    assert translation_note(manifest).startswith("English only")
+
+
+def _chat(content: dict[str, Any]) -> Reply:
+    return json_reply(200, {"choices": [{"message": {"role": "assistant", "content": json.dumps(content)}}]})
+
+
+def test_the_llm_translates_every_line_shown_and_a_rerun_asks_it_nothing(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    pick = {"expressions": [{"phrase": "break the ice", "cue_index": 0, "meaning": "to make people relaxed"}]}
+    lines = {"translations": [{"index": i, "text": f"번역 {i}"} for i in range(6)]}
+    with FakeServer(name="fake-chat") as server:
+        server.replies += [_chat(pick), _chat(lines)]
+        settings = offline_settings(
+            llm_base_url=server.url, llm_api_key="sk-test", llm_model="m", cache_dir=tmp_path / "cache"
+        )
+        first = _pipeline(episode, tmp_path / "out", manager, settings=settings).run()
+        asked = [r.json()["messages"][0]["content"] for r in server.requests]
+        second = _pipeline(episode, tmp_path / "out", manager, settings=settings).run()
+        assert len(server.requests) == 2, "the second run asked the LLM nothing"
+    assert "choose" in asked[0] and "Translate" in asked[1] and "Korean" in asked[1]
+    for result in (first, second):
+        manifest = _check_result(result, repeat=1)
+        assert manifest["selector"] == "llm"
+        (lesson,) = manifest["expressions"]
+        # The expression's line is asked first: its translation is the first answer.
+        assert (lesson["translation"], lesson["translation_source"]) == ("번역 0", "llm")
+        assert manifest["translation"]["language"] == "ko" and manifest["translation"]["lines"]["llm"] >= 1
+    assert leftovers(manager) == []
+    assert {p: digest(p) for p in before} == before
+
+
+# -- failures at the new stages -----------------------------------------------------------------
+
+
+def test_a_translation_file_of_another_episode_fails_before_any_encode(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    other = tmp_path / "other.ko.srt"
+    other.write_text("1\n01:00:00,000 --> 01:00:02,000\n다른 에피소드의 대사.\n", encoding="utf-8")
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out"
+    with pytest.raises(SubtitleError, match=r"other\.ko\.srt: only 0 of .* another episode"):
+        _pipeline(episode, out, manager, translation_subtitles=other, progress=events.append).run()
+    assert [e.step for e in events] == ["subtitles", "translation"]
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_missing_translation_file_is_a_clear_error(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(JobError, match=r"translation subtitle file .*nope\.srt does not exist"):
+        _pipeline(episode, out, manager, translation_subtitles=tmp_path / "nope.srt").run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_failing_thumbnail_fails_the_job_and_leaves_nothing(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    # A real ffmpeg behind a wrapper that refuses the compilation's thumbnail (one frame to a PNG).
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        '#!/bin/sh\ncase "$*" in *"-vf "*".png") echo "thumbnail refused on purpose" >&2; exit 1;; esac\n'
+        'exec ffmpeg "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegError, match="thumbnail refused on purpose"):
+        _pipeline(episode, out, manager, ffmpeg=FFmpegTools(ffmpeg=str(wrapper))).run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_failing_lesson_stops_the_one_made_beside_it(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    """Two lessons at once: the first card's encode fails, the other lesson's ffmpeg is stopped."""
+    failed = threading.Event()
+
+    class FailingCard(FFmpegTools):
+        def run(self, args: Sequence[str], **kwargs: Any) -> None:
+            if any(str(a).startswith("color=c=") for a in args) and not failed.is_set():
+                failed.set()
+                args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
+            super().run(args, **kwargs)
+
+    out = tmp_path / "out"
+    options = FAST.replace(max_expressions=2)
+    settings = offline_settings(job_concurrency=2)
+    with pytest.raises(FFmpegError, match="no_such_encoder"):
+        _pipeline(episode, out, manager, options, settings=settings, ffmpeg=FailingCard()).run()
+    assert failed.is_set()
+    _assert_no_trace(manager, out, episode, before)
