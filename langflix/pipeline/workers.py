@@ -1,8 +1,9 @@
 """Independent pieces of one job made at once, on the cores one encode leaves idle.
 
-One ffmpeg run keeps about one and a half cores busy at best (x264 threads; the
-decode, the filters and the audio run in one thread), and a lesson has idle
-stretches (speech, probing, joining). Two lessons in flight fill them. The
+One lesson at a time keeps fewer than two cores busy (1.3 on average in
+``benchmarks/bench_pipeline.py``): x264 has threads, but ffmpeg's decode, filters
+and audio run in one, and a lesson has idle stretches (speech, probing, joining).
+Two lessons in flight fill them. The
 bound is the caller's (``Settings.concurrency()``: one per core); every piece
 still writes only into the job's scope, and the job's cancel token stops them.
 """
