@@ -613,3 +613,16 @@ def test_a_failing_lesson_stops_the_one_made_beside_it(
         _pipeline(episode, out, manager, options, settings=settings, ffmpeg=FailingCard()).run()
     assert failed.is_set()
     _assert_no_trace(manager, out, episode, before)
+
+
+@pytest.mark.parametrize("fps", [12, 30])
+def test_jobs_work_at_12_and_30_fps(tmp_path: Path, episode: Episode, manager: TempFileManager, fps: int) -> None:
+    """LANGFLIX_VIDEO_FPS=30 (or 12): the compilation joins the lessons the editor made."""
+    fmt = SMALL.replace(fps=fps, preset="veryfast")  # B-frames too
+    options = PipelineOptions(max_expressions=2, repeat=2, output_format=fmt, context_seconds=2.0)
+    result = _pipeline(episode, tmp_path / "out", manager, options).run()
+    for video in (*result.videos, result.compilation):
+        info = probe(video)
+        assert info.frame_rate == fps and info.fps == pytest.approx(fps, rel=3e-3)
+    assert len(result.videos) == 2
+    assert leftovers(manager) == []
