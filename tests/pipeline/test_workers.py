@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -9,7 +11,7 @@ import pytest
 
 from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, FFmpegError
-from langflix.pipeline.workers import run_pieces
+from langflix.pipeline.workers import run_pieces, spare_cores
 
 
 def test_results_come_back_in_order_whatever_finishes_first() -> None:
@@ -80,3 +82,57 @@ def test_the_callers_cancel_reaches_every_piece() -> None:
     with pytest.raises(CancelledError, match="stopped by the user"):
         run_pieces([piece, piece], width=2, cancel=token)
     timer.join()
+
+
+def test_two_jobs_share_the_spare_cores_of_the_process() -> None:
+    """Each job has one piece going; extra pieces only take cores no other job's extra piece holds."""
+    spare = threading.BoundedSemaphore(1)  # a 2-core machine: one spare core
+    running = peak = 0
+    lock = threading.Lock()
+
+    def piece() -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.03)
+        with lock:
+            running -= 1
+
+    options = {"width": 2, "spare": spare}
+    jobs = [
+        threading.Thread(target=run_pieces, args=([piece] * 6,), kwargs={**options, "cancel": CancelToken()})
+        for _ in range(2)
+    ]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    assert peak == 3, "two jobs and one spare core: three pieces at most, and the spare one is used"
+
+
+def test_the_spare_cores_are_one_pool_per_width() -> None:
+    assert spare_cores(2) is spare_cores(2) and spare_cores(3) is not spare_cores(2)
+
+
+def test_ctrl_c_stops_every_piece_before_it_is_reraised() -> None:
+    """The pieces are waited for after Ctrl-C: none still runs when the caller cleans up."""
+    token = CancelToken()
+    finished: list[str] = []
+
+    def piece() -> None:
+        token.wait(10)
+        time.sleep(0.1)  # cleaning up takes a moment (killing and reaping an ffmpeg)
+        finished.append(threading.current_thread().name)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            run_pieces([piece, piece], width=2, cancel=token, spare=threading.BoundedSemaphore(1))
+        assert len(finished) == 2, "run_pieces returned while a piece still ran"
+        assert token.reason == "interrupted"
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
