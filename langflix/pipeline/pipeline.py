@@ -207,7 +207,7 @@ class LangFlixPipeline:
             for plan in plans:
                 needed += subs.english.overlapping(plan.context.start, plan.context.end)
         if llm is not None and subs.bilingual is None:
-            job.progress("translate", 7.5, f"translating {_plural(len(set(needed)), 'line')}")
+            job.progress("translate", 7.5, f"finding translations for {_plural(len(set(needed)), 'line')}")
         known = {e.cue: e.translation for e in selection.expressions if e.translation}
         return translate_cues(
             needed, bilingual=subs.bilingual, translation_file=subs.translation_file, llm=llm,
