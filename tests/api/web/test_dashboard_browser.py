@@ -245,7 +245,8 @@ def test_cancel_a_second_job_from_the_list(ui: Session) -> None:
     wait_until(lambda: ui.finds(f"{row} button.cancel"), what="the second job's cancel button")
     status = ui.find(row).get_attribute("data-status")
     assert status in ("queued", "running"), f"the second job finished before it could be cancelled: {status}"
-    ui.find(f"{row} button.cancel").click()
+    # The live list may re-render the row between the look and the click: look again then.
+    wait_until(lambda: ui.find(f"{row} button.cancel").click() or True, 30, "a click on the cancel button")
     assert "Cancel the job" in ui.accept_confirmation()
     wait_until(lambda: ui.find(row).get_attribute("data-status") == "cancelled", what="the row to read cancelled")
     lesson_row = f"#job-{ui.jobs['lesson']}"
