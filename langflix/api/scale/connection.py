@@ -60,6 +60,6 @@ def unavailable(url: str) -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise BackendUnavailableError(
-            f"cannot reach Redis at {describe_url(url)} (LANGFLIX_REDIS_URL): {exc}; "
+            f"cannot reach Redis at {describe_url(url)} (LANGFLIX_REDIS_URL): {str(exc).rstrip('.')}; "
             "start Redis there or fix the setting, then try again"
         ) from exc

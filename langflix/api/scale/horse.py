@@ -36,6 +36,18 @@ __all__ = ["perform"]
 logger = logging.getLogger(__name__)
 
 
+def _close_if_ours(staging: LeasedArea, store: RedisJobStore, job_id: str) -> None:
+    try:
+        ours = store.holds(job_id)
+    except Exception:  # Redis unreachable: keep the bytes; the shared sweep decides once it can ask
+        ours = False
+    if ours:
+        staging.close()
+    else:
+        staging.handover()
+        logger.info("job %s: staged inputs left to the job's current attempt (or the shared sweep)", job_id)
+
+
 def perform(payload: dict[str, Any]) -> None:
     """Run the job ``payload`` describes (see :func:`~langflix.api.scale.runner.job_payload`) to its final state.
 
@@ -66,7 +78,9 @@ def perform(payload: dict[str, Any]) -> None:
             )
             return
         with contextlib.ExitStack() as resources:
-            resources.callback(staging.close)  # last: the inputs, once the scratch is gone
+            # Last, once the scratch is gone: the inputs, unless this attempt was given up on
+            # (its worker thought lost) and a retry elsewhere reads them now.
+            resources.callback(lambda: _close_if_ours(staging, store, job_id))
             manager = resources.enter_context(
                 TempFileManager(
                     base_dir=settings.temp_dir, max_bytes=settings.temp_max_bytes,

@@ -381,6 +381,11 @@ class RedisJobStore:
         completed = "1" if status == "completed" else "0"
         return bool(self._run("finish", job_id, status, error or "", listed, output_dir or "", completed, self.attempt))
 
+    def holds(self, job_id: str) -> bool:
+        """Whether the job's record still names this store's attempt (nobody has given up on it)."""
+        with unavailable(self._url):
+            return bool(self.attempt) and self._client.hget(job_key(job_id), "attempt") == self.attempt.encode()
+
     def requeue(self, job_id: str, message: str) -> bool:
         """running -> queued for another attempt (its worker was lost); False when already final."""
         return bool(self._run("requeue", job_id, message))

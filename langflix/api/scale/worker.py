@@ -192,10 +192,10 @@ def run_worker(settings: Settings, queues: Sequence[str], *, burst: bool = False
     assert settings.redis_url is not None, "langflix worker needs LANGFLIX_REDIS_URL"
     client = connect(settings.redis_url, patient=True)
     reachable(client, settings.redis_url)
-    manager = get_temp_manager()  # this process's own session; it sweeps dead ones of this host first
-    local, shared = sweep_at_start(settings, client)
+    local, shared = sweep_at_start(settings, client)  # before this process has a session of its own
     logger.info("worker start: %s", local.summary())
     logger.info("worker start: %s", shared.summary())
+    manager = get_temp_manager()
     worker = LangFlixWorker([Queue(name, connection=client) for name in queues], settings=settings, connection=client)
     try:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
