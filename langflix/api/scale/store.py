@@ -53,7 +53,9 @@ _STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
 _PRELUDE: Final[str] = (
     """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+-- One decimal spelling for the hashes and the indexes' scores, so a cursor made from a
+-- record's time finds the same number in the index (tostring() would round it).
+local now = string.format('%d.%06d', t[1], t[2])
 local function move(id, from, to, created)
     redis.call('ZREM', 'langflix:jobs:status:' .. from, id)
     redis.call('ZADD', 'langflix:jobs:status:' .. to, created, id)
@@ -72,7 +74,7 @@ _CREATE: Final[str] = (
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'progress', '0', 'step', 'queued',
-    'options', ARGV[2], 'outputs', '[]', 'created_at', tostring(now), 'updated_at', tostring(now))
+    'options', ARGV[2], 'outputs', '[]', 'created_at', now, 'updated_at', now)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZADD', 'langflix:jobs:status:queued', now, ARGV[1])
 changed(ARGV[1])
@@ -85,7 +87,7 @@ _MARK_RUNNING: Final[str] = (
     + """
 local job = redis.call('HMGET', KEYS[1], 'status', 'created_at')
 if job[1] ~= 'queued' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', tostring(now), 'updated_at', tostring(now),
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', now, 'updated_at', now,
     'step', 'starting', 'attempt', ARGV[2])
 move(ARGV[1], 'queued', 'running', job[2])
 changed(ARGV[1])
@@ -100,7 +102,7 @@ _PROGRESS: Final[str] = (
 local job = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel_requested')
 if job[1] ~= 'running' then return 0 end
 if ARGV[5] ~= '' and job[2] ~= ARGV[5] then return 0 end
-redis.call('HSET', KEYS[1], 'progress', ARGV[2], 'step', ARGV[3], 'message', ARGV[4], 'updated_at', tostring(now))
+redis.call('HSET', KEYS[1], 'progress', ARGV[2], 'step', ARGV[3], 'message', ARGV[4], 'updated_at', now)
 changed(ARGV[1])
 if job[3] == '1' then return 2 end
 return 1
@@ -114,7 +116,7 @@ local job = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'created_at')
 if job[1] ~= 'queued' and job[1] ~= 'running' then return 0 end
 if ARGV[7] ~= '' and job[1] == 'running' and job[2] ~= ARGV[7] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'error', ARGV[3], 'outputs', ARGV[4], 'output_dir', ARGV[5],
-    'step', ARGV[2], 'finished_at', tostring(now), 'updated_at', tostring(now))
+    'step', ARGV[2], 'finished_at', now, 'updated_at', now)
 if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'progress', '100') end
 move(ARGV[1], job[1], ARGV[2], job[3])
 changed(ARGV[1])
@@ -128,7 +130,7 @@ _REQUEUE: Final[str] = (
 local job = redis.call('HMGET', KEYS[1], 'status', 'created_at')
 if job[1] ~= 'running' and job[1] ~= 'queued' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'step', 'queued', 'message', ARGV[2], 'attempt', '',
-    'updated_at', tostring(now))
+    'updated_at', now)
 move(ARGV[1], job[1], 'queued', job[2])
 changed(ARGV[1])
 return 1
@@ -141,13 +143,13 @@ _REQUEST_CANCEL: Final[str] = (
 local job = redis.call('HMGET', KEYS[1], 'status', 'created_at')
 if job[1] == 'queued' then
     redis.call('HSET', KEYS[1], 'status', 'cancelled', 'error', ARGV[2], 'step', 'cancelled',
-        'finished_at', tostring(now), 'updated_at', tostring(now))
+        'finished_at', now, 'updated_at', now)
     move(ARGV[1], 'queued', 'cancelled', job[2])
     changed(ARGV[1])
     return 'dequeued'
 end
 if job[1] == 'running' then
-    redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'updated_at', tostring(now))
+    redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'updated_at', now)
     changed(ARGV[1])
     return 'cancelling'
 end
@@ -172,7 +174,7 @@ return 1
 """
 )
 
-_TIME: Final[str] = "local t = redis.call('TIME') return tostring(tonumber(t[1]) + tonumber(t[2]) / 1000000)"
+_TIME: Final[str] = "local t = redis.call('TIME') return string.format('%d.%06d', t[1], t[2])"
 
 
 def _float(value: bytes | None) -> float | None:
