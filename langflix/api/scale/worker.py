@@ -190,8 +190,12 @@ def run_worker(settings: Settings, queues: Sequence[str], *, burst: bool = False
     Returns whether any job was run. Raises BackendUnavailableError when Redis cannot be reached at start.
     """
     assert settings.redis_url is not None, "langflix worker needs LANGFLIX_REDIS_URL"
+    probe = connect(settings.redis_url, patient=False)  # a Redis that is not there at start: say so at once
+    try:
+        reachable(probe, settings.redis_url)
+    finally:
+        probe.close()
     client = connect(settings.redis_url, patient=True)
-    reachable(client, settings.redis_url)
     local, shared = sweep_at_start(settings, client)  # before this process has a session of its own
     logger.info("worker start: %s", local.summary())
     logger.info("worker start: %s", shared.summary())
