@@ -27,13 +27,24 @@ from langflix.api.scale.leases import Lease, LeaseKeeper, holder_name
 from langflix.api.scale.store import RedisJobStore
 from langflix.cancel import CancelToken
 from langflix.config import get_settings
-from langflix.errors import TempFileError
+from langflix.errors import BackendUnavailableError, TempFileError
 from langflix.pipeline import PipelineOptions
 from langflix.temp import LeasedArea, TempFileManager
 
 __all__ = ["perform"]
 
 logger = logging.getLogger(__name__)
+
+
+class _HorseStore(RedisJobStore):
+    """A work horse's writes: progress is best effort (an outage must not fail a job that can finish)."""
+
+    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
+        try:
+            return super().update_progress(job_id, percent, step, message)
+        except BackendUnavailableError as exc:
+            logger.warning("job %s: progress not recorded (%s)", job_id, exc)
+            return True
 
 
 def _close_if_ours(staging: LeasedArea, store: RedisJobStore, job_id: str) -> None:
@@ -61,7 +72,7 @@ def perform(payload: dict[str, Any]) -> None:
     client = rq_job.connection if rq_job is not None else connect(settings.redis_url, patient=True)
     job_id = str(payload["job_id"])
     cancel = CancelToken()
-    store = RedisJobStore(
+    store = _HorseStore(
         client, settings.redis_url, attempt=uuid.uuid4().hex, on_cancel=lambda _id: cancel.cancel(CANCEL_REASON)
     )
     lease = Lease(client, settings.redis_url, job_id, settings.lease_ttl, holder_name("worker"))

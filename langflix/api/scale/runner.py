@@ -67,13 +67,16 @@ class StagedUpload(contextlib.AbstractContextManager[TempArea]):
             self.area.close()
             self.lease.release()
 
-    def handover(self) -> None:
-        """The queue has the job: keep the bytes for its worker and renew the lease one last time."""
+    def confirm(self) -> None:
+        """Check the lease held all along, before the job is queued: else a sweep may have taken the bytes."""
         if self.keeper.lost or not self.lease.renew():
             raise BackendUnavailableError(
                 f"the upload's lease expired while it was received (this server was silent for more than "
                 f"LANGFLIX_LEASE_TTL, {self.lease.ttl_ms / 1000:g} s); send the job again"
             )
+
+    def handover(self) -> None:
+        """The queue has the job: keep the bytes for its worker (the lease outlives this server)."""
         self.handed_over = True
         self.area.handover()
 
@@ -176,6 +179,7 @@ class RQJobRunner:
                 self._check_room(0)
         if staged is None:
             raise ValueError(f"job {job.job_id} was not staged by this runner; stage it with staging() first")
+        staged.confirm()
         retries = self._settings.job_retries
         with unavailable(self._url):
             self.queue.enqueue_call(
@@ -187,18 +191,14 @@ class RQJobRunner:
                 failure_ttl=RESULT_TTL,
                 retry=Retry(max=retries) if retries else None,
             )
-        try:
-            staged.handover()
-        except BaseException:
-            self._dequeue(job.job_id)
-            raise
+        staged.handover()
         with self._lock:
             self._staged.pop(job.job_id, None)
         if slot is not None:
             slot.release()
         job.resources.close()  # the keeper stops; the area is the lease's now
 
-    def _dequeue(self, job_id: str) -> None:
+    def _dequeue(self, job_id: str) -> None:  # a queued job that must never run
         with contextlib.suppress(NoSuchJobError, redis.RedisError):
             Job.fetch(job_id, connection=self._client).cancel()
 

@@ -17,12 +17,32 @@ import time
 from pathlib import Path
 
 import pytest
-from support.redis_server import free_port
+from support.redis_server import RedisServer, free_port
 from support.scale import Cluster, encoding_under, horse_of, staging_areas, temp_entries
 
-from ..helpers import BOUNDARY, Episode, multipart_head
+from ..helpers import BOUNDARY, MULTIPART_TAIL, Episode, multipart_head
 
 pytestmark = pytest.mark.slow
+
+
+def _open_upload(cluster: Cluster, episode: Episode, *, total_videos: int) -> tuple[socket.socket, bytes]:
+    """``POST /jobs`` on a raw socket: headers, then the body up to one copy of the video (the rest: the caller)."""
+    host, port = cluster.api_url.removeprefix("http://").split("/")[0].split(":")
+    video = episode.video.read_bytes()
+    head = multipart_head(episode.subtitles.read_bytes())
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(
+        (
+            f"POST /api/v1/jobs HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(head) + total_videos * len(video) + len(MULTIPART_TAIL)}\r\n\r\n"
+        ).encode()
+        + head
+        + video
+    )
+    _until(lambda: sum(f.stat().st_size for a in staging_areas(cluster.shared) for f in a.iterdir()) > 0,
+           30, "the upload to reach the staging area")  # fmt: skip
+    return sock, video
 
 
 def _until(condition: object, timeout: float, what: str) -> None:
@@ -90,23 +110,32 @@ def test_sigkill_of_a_worker_mid_encode_retries_its_job_elsewhere(cluster: Clust
     assert temp_entries(first.temp_dir, live=[restarted.pid]) == []
 
 
+def test_a_lost_worker_with_no_retry_left_fails_its_job_with_worker_lost(
+    tmp_path: Path, redis_server: RedisServer, episode: Episode
+) -> None:
+    cluster = Cluster(tmp_path, redis_server, LANGFLIX_JOB_RETRIES="0")
+    try:
+        cluster.start_api()
+        first = cluster.start_worker("w1")
+        with cluster.client() as client:
+            job_id = cluster.submit(client, episode, max_expressions="2")
+            _until(lambda: (h := horse_of(first)) is not None and encoding_under(h), 60, "w1 to encode")
+            horse = horse_of(first)
+            assert horse is not None
+            os.killpg(first.pid, signal.SIGKILL)
+            os.killpg(horse, signal.SIGKILL)
+            cluster.start_worker("w2")  # the one that finds the lost job
+            job = cluster.wait(client, job_id, ("completed", "failed", "cancelled"), timeout=60)
+        assert job["status"] == "failed" and job["error"].startswith("worker lost"), job
+        _until(lambda: staging_areas(cluster.shared) == [], 10, "the finished job's inputs to go")
+    finally:
+        cluster.stop_all()
+
+
 def test_a_half_upload_of_a_killed_api_is_reclaimed_once_its_lease_expires(cluster: Cluster, episode: Episode) -> None:
     api = cluster.start_api()
-    host, port = cluster.api_url.removeprefix("http://").split("/")[0].split(":")
-    video = episode.video.read_bytes()
-    head = multipart_head(episode.subtitles.read_bytes())
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(
-            (
-                f"POST /api/v1/jobs HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-                f"Content-Length: {len(head) + 10 * len(video)}\r\n\r\n"
-            ).encode()
-            + head
-            + video
-        )
-        _until(lambda: sum(f.stat().st_size for a in staging_areas(cluster.shared) for f in a.iterdir()) > 0,
-               30, "the upload to reach the staging area")  # fmt: skip
+    sock, _video = _open_upload(cluster, episode, total_videos=10)
+    with sock:
         os.killpg(api.pid, signal.SIGKILL)
         api.proc.wait(10)
     [half] = staging_areas(cluster.shared)
@@ -155,7 +184,14 @@ def test_redis_unreachable_fails_serve_at_start_and_posts_get_503_with_nothing_s
     assert "Traceback" not in refused.stderr
 
     cluster.start_api()
-    cluster.redis.stop()
+    # Redis goes while an upload arrives: the answer is 503 and the half-staged upload is gone at once.
+    sock, video = _open_upload(cluster, episode, total_videos=2)
+    with sock:
+        cluster.redis.stop()
+        sock.sendall(video + MULTIPART_TAIL)
+        answer_head = sock.recv(65536).decode("latin-1")
+    assert answer_head.startswith("HTTP/1.1 503") and "retry-after:" in answer_head.lower(), answer_head
+    assert staging_areas(cluster.shared) == []
     with cluster.client() as client:
         files = {"video": ("e.mp4", episode.video.read_bytes()), "subtitle": ("e.srt", episode.subtitles.read_bytes())}
         answer = client.post("/jobs", files=files)
