@@ -3,7 +3,8 @@
 :func:`perform` takes the job's lease (renewed while it runs), adopts the
 staged upload from the shared dir, makes this horse's own temp manager for
 the scratch (clips, speech: a session on this host's local temp dir, owned by
-this process's lock, like any other), and runs
+this process's lock, like any other; the staged inputs are read in place and
+never closed by this process's exit or signal cleanup), and runs
 :func:`~langflix.api.runner.run_queued_job`. Its resources close in order
 before the final state is written: the scratch first, then the staged
 inputs. A horse that is killed closes nothing: its session is a dead one
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
@@ -47,15 +49,14 @@ class _HorseStore(RedisJobStore):
             return True
 
 
-def _close_if_ours(staging: LeasedArea, store: RedisJobStore, job_id: str) -> None:
+def _remove_if_ours(staging: Path, store: RedisJobStore, job_id: str) -> None:
     try:
         ours = store.holds(job_id)
     except Exception:  # Redis unreachable: keep the bytes; the shared sweep decides once it can ask
         ours = False
     if ours:
-        staging.close()
+        LeasedArea.adopt(staging).close()
     else:
-        staging.handover()
         logger.info("job %s: staged inputs left to the job's current attempt (or the shared sweep)", job_id)
 
 
@@ -80,7 +81,10 @@ def perform(payload: dict[str, Any]) -> None:
     keeper = LeaseKeeper(lease, take=True).start()
     try:
         try:
-            staging = LeasedArea.adopt(payload["staging"])
+            # Checked, then let go at once: the inputs are the lease's, so a SIGTERM that
+            # cleans up this horse's temp files must leave them for the job's retry.
+            staged = LeasedArea.adopt(payload["staging"])
+            staged.handover()
         except TempFileError as exc:
             logger.warning("job %s: %s", job_id, exc)
             store.mark_running(job_id)
@@ -91,7 +95,7 @@ def perform(payload: dict[str, Any]) -> None:
         with contextlib.ExitStack() as resources:
             # Last, once the scratch is gone: the inputs, unless this attempt was given up on
             # (its worker thought lost) and a retry elsewhere reads them now.
-            resources.callback(lambda: _close_if_ours(staging, store, job_id))
+            resources.callback(lambda: _remove_if_ours(staged.path, store, job_id))
             manager = resources.enter_context(
                 TempFileManager(
                     base_dir=settings.temp_dir, max_bytes=settings.temp_max_bytes,
@@ -107,8 +111,8 @@ def perform(payload: dict[str, Any]) -> None:
             names = payload.get("source_names")
             job = QueuedJob(
                 job_id,
-                staging.path / payload["video"],
-                staging.path / payload["subtitles"],
+                staged.path / payload["video"],
+                staged.path / payload["subtitles"],
                 PipelineOptions(**payload["options"]),
                 scope=manager,
                 resources=resources.pop_all(),
