@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import langflix.temp
 from langflix.errors import TempFileError
 from langflix.temp import OWNER_FILE, LeasedArea, sweep_leased, write_stream
 
@@ -140,3 +142,16 @@ def test_sweep_never_follows_a_symlink_named_like_an_area(tmp_path: Path) -> Non
     (shared / "langflix_lease-job5-0123456789ab").symlink_to(precious)
     report = sweep_leased(shared, Leases({"job5"}))
     assert report.removed == 0 and (precious / "thesis.txt").read_text() == "mine"
+
+
+def test_the_temp_layer_knows_no_lease_server() -> None:
+    """Leases are checked through LeaseChecker: no module of the temp layer imports redis or rq."""
+    package = Path(langflix.temp.__file__).parent
+    imported = set()
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    assert "langflix" in imported and not imported & {"redis", "rq"}

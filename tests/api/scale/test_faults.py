@@ -53,7 +53,7 @@ def _until(condition: object, timeout: float, what: str) -> None:
 
 
 def test_eight_jobs_on_two_workers_all_complete_and_leave_nothing(cluster: Cluster, episode: Episode) -> None:
-    cluster.start_api()
+    api = cluster.start_api()
     one, two = cluster.start_worker("w1"), cluster.start_worker("w2")
     with cluster.client() as client:
         ids = [cluster.submit(client, episode, episode_name=f"ep{n}") for n in range(8)]
@@ -72,6 +72,7 @@ def test_eight_jobs_on_two_workers_all_complete_and_leave_nothing(cluster: Clust
 
     # Every staging byte is gone with its job; every scratch byte with its work horse.
     assert staging_areas(cluster.shared) == []
+    assert temp_entries(api.temp_dir, live=[api.pid]) == []  # the API staged nothing locally
     for worker in (one, two):
         assert temp_entries(worker.temp_dir, live=[worker.pid]) == []
         assert worker.stop() == 0
