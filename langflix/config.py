@@ -52,7 +52,9 @@ MIN_TOKEN_CHARS: Final[int] = 16
 _SECRET_FIELDS: Final[frozenset[str]] = frozenset(
     {"api_token", "api_token_file", "lemonfox_api_key", "google_api_key", "llm_api_key", "redis_url"}
 )
-_TOKEN_ADVICE: Final[str] = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_TOKEN_ADVICE: Final[str] = (
+    "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
 _VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
 _REDIS_SCHEMES: Final[tuple[str, ...]] = ("redis", "rediss", "unix")
 

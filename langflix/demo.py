@@ -103,7 +103,9 @@ def make_sample_episode(
             budget -= seconds + _GAP
             speech.append((wav, seconds, text))
         if not speech:
-            raise ConfigError(f"{duration:g} s is too short for one spoken line; use a longer duration")
+            raise ConfigError(
+                f"{duration:g} s is too short for one spoken line; use a longer duration"
+            )
         cues = sample_cues([(s, t) for _, s, t in speech], duration)
 
         video = scope.new_file(suffix=".mp4")
@@ -136,7 +138,9 @@ def write_srt(path: Path, cues: list[SampleCue]) -> None:
         ms = round(seconds * 1000)
         return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
-    blocks = [f"{i}\n{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n" for i, c in enumerate(cues, 1)]
+    blocks = [
+        f"{i}\n{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n" for i, c in enumerate(cues, 1)
+    ]
     path.write_text("\n".join(blocks), encoding="utf-8")
 
 
@@ -163,7 +167,9 @@ def _mux_args(
         chains.append(f"[{i + 2}:a]aresample=44100,adelay={ms}:all=1[s{i}]")
         labels.append(f"[s{i}]")
     # duration=first: the silent bed sets the length, so the audio matches the video.
-    chains.append(f"{''.join(labels)}amix=inputs={len(labels)}:duration=first:normalize=0[aout]")
+    chains.append(
+        f"{''.join(labels)}amix=inputs={len(labels)}:duration=first:normalize=0[aout]"
+    )
     args += [
         "-filter_complex", ";".join(chains),
         "-map", "0:v", "-map", "[aout]",

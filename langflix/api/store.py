@@ -236,7 +236,9 @@ class JobStore:
         self.path = self.data_dir / _DB_NAME
         self._lock_fd = self._take_owner_lock(self.path.with_name(_DB_NAME + ".lock"))
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")

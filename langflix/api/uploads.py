@@ -356,7 +356,9 @@ async def _receive(
                     f"subtitle {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
                 )
-            path = await awrite_stream(area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim)
+            path = await awrite_stream(
+                area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim
+            )
             files[part.name] = (path, part.filename)
         elif part.name in FORM_FIELDS:
             raw = await reader.read_part(_MAX_FIELD_BYTES)
@@ -367,7 +369,8 @@ async def _receive(
         else:
             raise InvalidFieldError(
                 part.name,
-                f"unknown field; send the files {' and '.join(FILE_FIELDS)} and optionally {', '.join(FORM_FIELDS)}",
+                f"unknown field; send the files {' and '.join(FILE_FIELDS)} "
+                f"and optionally {', '.join(FORM_FIELDS)}",
             )
     for name in FILE_FIELDS:
         if name not in files:

@@ -176,7 +176,9 @@ def _execute(
                 if demo:
                     bars.start_step("sample      making a sample episode (test pattern + espeak-ng)")
                     with manager.scope("demo-input") as scope:
-                        video, subtitles = make_sample_episode(scope.new_dir(), duration=demo_seconds, manager=scope)
+                        video, subtitles = make_sample_episode(
+                            scope.new_dir(), duration=demo_seconds, manager=scope
+                        )
                         result = _run(video, subtitles, output_dir, options, manager, bars)
                 else:
                     result = _run(video, subtitles, output_dir, options, manager, bars)
@@ -264,8 +266,12 @@ _OutputDir = Annotated[
 ]
 _DEFAULTS: Final[PipelineOptions] = PipelineOptions()
 
-_MaxExpressions = Annotated[int, typer.Option("--max-expressions", "-n", **_declared("max_expressions"))]
-_Repeat = Annotated[int, typer.Option("--repeat", **_declared("repeat"))]
+_MaxExpressions = Annotated[
+    int, typer.Option("--max-expressions", "-n", **_declared("max_expressions"))
+]
+_Repeat = Annotated[
+    int, typer.Option("--repeat", **_declared("repeat"))
+]
 # Enums built from the library's own tuples: --help lists exactly what the pipeline accepts.
 # (mypy cannot type an Enum whose members are computed: hence the ignores.)
 TTSChoice = Enum("TTSChoice", {name: name for name in TTS_PROVIDERS}, type=str)  # type: ignore[misc]
@@ -303,10 +309,14 @@ def _choice(choice: Enum | None) -> str | None:
 
 @app.command()
 def process(
-    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The episode's video.")],
+    video: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The episode's video.")
+    ],
     subtitles: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="Its subtitles (.srt .vtt .ass .smi)."),
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Its subtitles (.srt .vtt .ass .smi)."
+        ),
     ],
     output_dir: _OutputDir = None,
     max_expressions: _MaxExpressions = _DEFAULTS.max_expressions,

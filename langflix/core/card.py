@@ -146,16 +146,8 @@ class CardLayout:
             role = _ROLES[block.role]
             styles.append(
                 AssStyle(
-                    name=block.role.capitalize(),
-                    font=self.font,
-                    size=round(block.size, 2),
-                    color=role.color,
-                    bold=role.bold,
-                    outline=0,
-                    shadow=0,
-                    alignment=8,
-                    margin_l=margin,
-                    margin_r=margin,
+                    name=block.role.capitalize(), font=self.font, size=round(block.size, 2), color=role.color,
+                    bold=role.bold, outline=0, shadow=0, alignment=8, margin_l=margin, margin_r=margin,
                 )  # fmt: skip
             )
             lit, unlit = highlight_tags(HIGHLIGHT_COLOR, role.color)
@@ -221,7 +213,9 @@ class _Piece:
 def _pieces(text: CardText) -> dict[str, _Piece]:
     """The text of each block, in order from the top; empty blocks are left out."""
     pieces: dict[str, _Piece] = {}
-    label = " · ".join(part for part in (KIND_LABELS.get(text.kind or "", text.kind or ""), text.level or "") if part)
+    label = " · ".join(
+        part for part in (KIND_LABELS.get(text.kind or "", text.kind or ""), text.level or "") if part
+    )
     if label:
         pieces["label"] = _Piece(label.upper())
     pieces["expression"] = _Piece(" ".join(text.expression.split()))

@@ -269,7 +269,9 @@ def _verb_forms(base: str) -> frozenset[str]:
 
 # --------------------------------------------------------------------------- patterns
 
-_POSSESSIVES: Final[frozenset[str]] = frozenset("my your his her its our their one's".split())
+_POSSESSIVES: Final[frozenset[str]] = frozenset(
+    "my your his her its our their one's".split()
+)
 _REFLEXIVES: Final[frozenset[str]] = frozenset(
     "myself yourself himself herself itself ourselves yourselves themselves oneself".split()
 )
@@ -365,7 +367,9 @@ def _parse_entries(raw: object, source: str) -> tuple[KnownExpression, ...]:
                 similar=_parse_similar(item.get("similar", []), number, source),
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ExpressionError(f"{source}: entry {number} needs phrase, kind, level and meaning ({exc!r})") from exc
+            raise ExpressionError(
+                f"{source}: entry {number} needs phrase, kind, level and meaning ({exc!r})"
+            ) from exc
         if entry.kind not in EXPRESSION_KINDS or entry.level not in LANGUAGE_LEVELS:
             raise ExpressionError(
                 f"{source}: entry {number} ({entry.phrase!r}) has kind {entry.kind!r} and level "
@@ -373,7 +377,8 @@ def _parse_entries(raw: object, source: str) -> tuple[KnownExpression, ...]:
             )
         if any(_tokens(other) == _tokens(entry.phrase) for other in entry.similar):
             raise ExpressionError(
-                f"{source}: entry {number} ({entry.phrase!r}) lists itself as similar; remove it from 'similar'"
+                f"{source}: entry {number} ({entry.phrase!r}) lists itself as similar; "
+                "remove it from 'similar'"
             )
         entries.append(entry)
     return tuple(entries)
@@ -410,7 +415,9 @@ def _build_catalogue(entries: Iterable[KnownExpression], source: str) -> _Catalo
             for form in sorted(head.forms):
                 index.setdefault(form, []).append((number, pattern))
     by_words = {tuple(_tokens(entry.phrase)): number for number, entry in enumerate(entries)}
-    return _Catalogue(entries, {form: tuple(items) for form, items in index.items()}, by_words)
+    return _Catalogue(
+        entries, {form: tuple(items) for form, items in index.items()}, by_words
+    )
 
 
 @lru_cache(maxsize=1)
@@ -421,7 +428,9 @@ def _catalogue() -> _Catalogue:
     try:
         raw = json.loads(resource.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ExpressionError(f"cannot read the expression list {source} ({exc}); reinstall langflix") from exc
+        raise ExpressionError(
+            f"cannot read the expression list {source} ({exc}); reinstall langflix"
+        ) from exc
     return _build_catalogue(_parse_entries(raw, source), source)
 
 
@@ -503,7 +512,9 @@ def phrase_in_text(phrase: str, text: str) -> bool:
     patterns = _phrase_patterns(phrase)
     tokens = _tokens(text)
     return any(
-        _match_at(pattern, tokens, position) is not None for pattern in patterns for position in range(len(tokens))
+        _match_at(pattern, tokens, position) is not None
+        for pattern in patterns
+        for position in range(len(tokens))
     )
 
 
@@ -520,7 +531,10 @@ def _token_spans(text: str) -> list[tuple[str, int, int]]:
         folded.append(low)
         origin.extend([index] * len(low))
     joined = "".join(folded)
-    return [(match.group(), origin[match.start()], origin[match.end() - 1] + 1) for match in _TOKEN_RE.finditer(joined)]
+    return [
+        (match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+        for match in _TOKEN_RE.finditer(joined)
+    ]
 
 
 def expression_spans(phrase: str, text: str) -> list[tuple[int, int]]:
@@ -555,7 +569,9 @@ def expression_spans(phrase: str, text: str) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- selection
 
 
-def context_window(cue: Cue, context_seconds: float, media_duration: float | None = None) -> tuple[float, float]:
+def context_window(
+    cue: Cue, context_seconds: float, media_duration: float | None = None
+) -> tuple[float, float]:
     """The scene shown around ``cue``: ``context_seconds`` split evenly before and after.
 
     Clamped to ``[0, media_duration]`` so ffmpeg is never asked to cut past the video.
@@ -595,7 +611,9 @@ def _validate(max_expressions: int, language_level: str, context_seconds: float)
     if max_expressions < 1:
         raise ExpressionError(f"max_expressions must be at least 1, got {max_expressions}")
     if language_level not in LANGUAGE_LEVELS:
-        raise ExpressionError(f"unknown language level {language_level!r}; use one of: {', '.join(LANGUAGE_LEVELS)}")
+        raise ExpressionError(
+            f"unknown language level {language_level!r}; use one of: {', '.join(LANGUAGE_LEVELS)}"
+        )
     if not math.isfinite(context_seconds) or context_seconds < 0:
         raise ExpressionError(f"context_seconds must be a number >= 0, got {context_seconds}")
 
@@ -638,7 +656,8 @@ def select_expressions(
     if not ordered:
         if media_duration is None:
             raise ExpressionError(
-                f"none of the {len(cues)} cues has valid times (start >= 0, end >= start); check the subtitle file"
+                f"none of the {len(cues)} cues has valid times (start >= 0, end >= start); "
+                "check the subtitle file"
             )
         raise ExpressionError(
             f"none of the {len(cues)} cues starts before the end of the video "

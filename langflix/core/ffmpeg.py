@@ -319,7 +319,9 @@ def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
     streams = data.get("streams") or []
     # Cover art in audio files is a "video" stream with attached_pic set: not a video.
     videos = [
-        s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
     ]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos and not audios:

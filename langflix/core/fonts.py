@@ -177,7 +177,9 @@ def text_measure(family: str = DEFAULT_FONT_FAMILY) -> TextMeasure:
 def _measure_for(family: str) -> TextMeasure:
     regular = find_font_file(family)
     if regular is None:
-        logger.warning("font %r not found; text widths are estimated (install fonts-noto-cjk for Korean)", family)
+        logger.warning(
+            "font %r not found; text widths are estimated (install fonts-noto-cjk for Korean)", family
+        )
     return TextMeasure(
         regular,
         find_font_file(family, bold=True),

@@ -112,7 +112,9 @@ class LLMExpressionSelector:
             raise ConfigError("the LLM selector needs an API key; set LANGFLIX_LLM_API_KEY")
         root = base_url.rstrip("/")
         # Accept both "https://host" and "https://host/v1" as the base URL.
-        self.url: Final[str] = root + "/chat/completions" if root.endswith("/v1") else root + "/v1/chat/completions"
+        self.url: Final[str] = (
+            root + "/chat/completions" if root.endswith("/v1") else root + "/v1/chat/completions"
+        )
         self.model = model
         self.http = http
         self.context_seconds = context_seconds
@@ -144,7 +146,8 @@ class LLMExpressionSelector:
             raise ExpressionError(f"context_seconds must be a number >= 0, got {context_seconds}")
         if language_level not in LANGUAGE_LEVELS:
             raise ExpressionError(
-                f"unknown language level {language_level!r}; use one of: {', '.join(LANGUAGE_LEVELS)}"
+                f"unknown language level {language_level!r}; "
+                f"use one of: {', '.join(LANGUAGE_LEVELS)}"
             )
         usable = set(map(id, usable_cues(cues, media_duration)))
         numbered = [(i, cue) for i, cue in enumerate(cues) if id(cue) in usable]
@@ -157,8 +160,14 @@ class LLMExpressionSelector:
 
     # ----------------------------------------------------------------- request
 
-    def _messages(self, numbered: Sequence[tuple[int, Cue]], count: int, level: str) -> list[dict[str, str]]:
-        translation = f'"the cue translated into {self.translation_language}"' if self.translation_language else "null"
+    def _messages(
+        self, numbered: Sequence[tuple[int, Cue]], count: int, level: str
+    ) -> list[dict[str, str]]:
+        translation = (
+            f'"the cue translated into {self.translation_language}"'
+            if self.translation_language
+            else "null"
+        )
         system = _SYSTEM_PROMPT.format(level=level, count=count, translation=translation)
         lines = "\n".join(f"[{i}] {' '.join(cue.text.split())}" for i, cue in numbered)
         return [{"role": "system", "content": system}, {"role": "user", "content": lines}]
@@ -189,7 +198,8 @@ class LLMExpressionSelector:
                 ) from exc
             except httpx.TransportError as exc:
                 raise ExpressionError(
-                    f"cannot reach the LLM at {self.url} ({exc}); check LANGFLIX_LLM_BASE_URL and the network"
+                    f"cannot reach the LLM at {self.url} ({exc}); check "
+                    "LANGFLIX_LLM_BASE_URL and the network"
                 ) from exc
             return self._content(response, attempt)
 
@@ -197,7 +207,8 @@ class LLMExpressionSelector:
         status = response.status_code
         if status in (401, 403):
             raise ExpressionError(
-                f"the LLM at {self.url} rejected the API key (HTTP {status}); check LANGFLIX_LLM_API_KEY"
+                f"the LLM at {self.url} rejected the API key (HTTP {status}); "
+                "check LANGFLIX_LLM_API_KEY"
             )
         if status != 200:
             raise ExpressionError(
@@ -246,7 +257,9 @@ class LLMExpressionSelector:
             if len(kept) >= max_expressions:
                 break
             if pick.cue_index >= len(cues) or id(cues[pick.cue_index]) not in usable:
-                rejected.append(f"{pick.phrase!r} cites cue {pick.cue_index}, which is not a usable cue")
+                rejected.append(
+                    f"{pick.phrase!r} cites cue {pick.cue_index}, which is not a usable cue"
+                )
                 continue
             cue = cues[pick.cue_index]
             # A model may invent or paraphrase; only what the speaker said can be taught.

@@ -81,7 +81,9 @@ def run_process(
         hint = install_hint or f"install {args[0]} or put it on PATH"
         raise error_cls(f"{args[0]} is not installed: {hint}") from exc
     except PermissionError as exc:
-        raise error_cls(f"{args[0]} cannot be executed (permission denied): check the path and its mode") from exc
+        raise error_cls(
+            f"{args[0]} cannot be executed (permission denied): check the path and its mode"
+        ) from exc
 
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
@@ -104,7 +106,8 @@ def run_process(
     if outcome == "timeout":
         raise _error(
             error_cls,
-            f"{shown} timed out after {timeout:g} s and was stopped{_format_tail(stderr, prefix=': ')}",
+            f"{shown} timed out after {timeout:g} s and was stopped"
+            f"{_format_tail(stderr, prefix=': ')}",
             stderr,
         )
     if outcome == "cancelled":

@@ -88,7 +88,9 @@ _CLASS_RULE: Final[re.Pattern[str]] = re.compile(r"\.([A-Za-z_][\w-]*)\s*\{([^}]
 _LANG_DECL: Final[re.Pattern[str]] = re.compile(r"\blang\s*:\s*([A-Za-z]{2,3})", re.I)
 _BODY_START: Final[re.Pattern[str]] = re.compile(r"<\s*body\b[^>]*>", re.I)
 _SYNC_TAG: Final[re.Pattern[str]] = re.compile(r"<\s*sync\b([^>]*)>", re.I)
-_START_ATTR: Final[re.Pattern[str]] = re.compile(r"""\bstart\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*))""", re.I)
+_START_ATTR: Final[re.Pattern[str]] = re.compile(
+    r"""\bstart\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*))""", re.I
+)
 _PLAIN_START: Final[re.Pattern[str]] = re.compile(r"""\s+start\s*=\s*(["']?)(\d+)\1\s*""", re.I)
 _MS_VALUE: Final[re.Pattern[str]] = re.compile(r"\d+(?:\.\d*)?")
 _SYNC_OR_P_TAG: Final[re.Pattern[str]] = re.compile(r"<\s*(sync|p)\b([^>]*)>", re.I)

@@ -53,7 +53,9 @@ def translation_track_of(subtitles: Subtitles, language: str | None = None) -> S
     return track
 
 
-def load_translation_track(path: Path, english: Sequence[Cue], *, language: str | None = None) -> SubtitleTrack:
+def load_translation_track(
+    path: Path, english: Sequence[Cue], *, language: str | None = None
+) -> SubtitleTrack:
     """Read, clean and check the translation file ``path`` against the ``english`` cues.
 
     Raises :class:`SubtitleError` when the file is unreadable, has no translation

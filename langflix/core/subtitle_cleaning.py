@@ -60,7 +60,9 @@ _PAREN: Final = re.compile(r"[(（]([^()（）]*)[)）]")
 _PAREN_MULTILINE: Final = re.compile(r"[(（][^()（）]*\n[^()（）]*[)）]")
 # A line opens with a dialogue dash or a broadcast ">>", then maybe a label.
 _LEAD: Final = re.compile(r"^(?P<dash>(?:\s*(?:[-‐–—]|>>)\s*)+)?")
-_LABEL: Final = re.compile(r"(?P<label>[A-Z][A-Z0-9#'’.\- ]*?(?:\s*\([A-Z0-9 .'’/-]+\))?)\s*:(?=\s|$)")
+_LABEL: Final = re.compile(
+    r"(?P<label>[A-Z][A-Z0-9#'’.\- ]*?(?:\s*\([A-Z0-9 .'’/-]+\))?)\s*:(?=\s|$)"
+)
 _WORD: Final = re.compile(r"\w", re.UNICODE)
 _SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+([,!?;:]|\.(?!\.))")
 _SPACES: Final = re.compile(r"[ \t\u00a0\u3000]+")

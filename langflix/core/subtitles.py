@@ -108,9 +108,11 @@ class SubtitleTrack:
         def shared(other: Cue) -> float:
             return min(cue.end, other.end) - max(cue.start, other.start)
 
-        chosen = [other for other in candidates if shared(other) >= 0.5 * min(cue.duration, other.duration)] or [
-            max(candidates, key=shared)
-        ]
+        chosen = [
+            other
+            for other in candidates
+            if shared(other) >= 0.5 * min(cue.duration, other.duration)
+        ] or [max(candidates, key=shared)]
         return "\n".join(other.text for other in chosen)
 
 

@@ -56,7 +56,9 @@ _MAX_RARE_HANGUL_RATIO: Final[float] = 0.1
 is mojibake (see :func:`_plausible_korean`)."""
 
 # Control bytes that never appear in text files (tab, LF, FF, CR and SUB/0x1a are fine).
-_CONTROL_BYTES: Final[bytes] = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1A)) + b"\x7f"
+_CONTROL_BYTES: Final[bytes] = bytes(
+    b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1A)
+) + b"\x7f"
 _NON_ASCII: Final[re.Pattern[str]] = re.compile(r"[^\x00-\x7f]")
 _HANGUL_SYLLABLE: Final[re.Pattern[str]] = re.compile(r"[\uac00-\ud7a3]")
 _NEWLINES: Final[re.Pattern[str]] = re.compile(r"\r\n?")
@@ -236,7 +238,8 @@ letters; weighing them so keeps a Korean line full of English names Korean."""
 
 def _script_from_counts(counts: dict[str, int]) -> str | None:
     weighted = {
-        script: count * (1 if script in ("latin", "cyrillic") else _SYLLABIC_WEIGHT) for script, count in counts.items()
+        script: count * (1 if script in ("latin", "cyrillic") else _SYLLABIC_WEIGHT)
+        for script, count in counts.items()
     }
     total = sum(weighted.values())
     if total == 0:

@@ -135,7 +135,9 @@ def make_thumbnail(
         ]  # fmt: skip
         run_process(cmd, timeout=timeout, cancel=cancel, error_cls=FFmpegError, install_hint=FFMPEG_INSTALL_HINT)
         if out.stat().st_size == 0:
-            raise FFmpegError(f"{video} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video")
+            raise FFmpegError(
+                f"{video} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video"
+            )
     except BaseException:
         if out is not None:
             _discard(area, out)

@@ -95,7 +95,9 @@ class VideoEditor:
         """
         info = self._tools.probe(video)
         if not info.has_video:
-            raise FFmpegError(f"{video} has no video stream: LangFlix needs a video file to cut clips from")
+            raise FFmpegError(
+                f"{video} has no video stream: LangFlix needs a video file to cut clips from"
+            )
         clamped_start = min(max(start, 0.0), info.duration)
         clamped_end = min(max(end, 0.0), info.duration)
         fps = self._fmt.fps
@@ -157,13 +159,17 @@ class VideoEditor:
         if audio is not None:
             speech = self._tools.probe(audio)
             if not speech.has_audio:
-                raise FFmpegError(f"{audio} has no audio stream: expected the speech for the title card")
+                raise FFmpegError(
+                    f"{audio} has no audio stream: expected the speech for the title card"
+                )
             duration = max(duration, speech.duration + _CARD_SPEECH_TAIL)
         frames = max(1, _frame_at(duration, self._fmt.fps))
 
         font = find_font()
         if translation and _HANGUL.search(translation) and "CJK" not in font.name:
-            logger.warning("no Korean font found (install fonts-noto-cjk); the translation will show as boxes")
+            logger.warning(
+                "no Korean font found (install fonts-noto-cjk); the translation will show as boxes"
+            )
         lines = self._card_lines(expression, line, translation)
         text_files: list[Path] = []
         try:
@@ -201,14 +207,18 @@ class VideoEditor:
             for text_file in text_files:
                 self._discard(text_file)
 
-    def educational_video(self, *, title_card: Path, context_clip: Path, expression_clip: Path, repeat: int) -> Path:
+    def educational_video(
+        self, *, title_card: Path, context_clip: Path, expression_clip: Path, repeat: int
+    ) -> Path:
         """Title card, then the scene in context, then the expression ``repeat`` times.
 
         Joined by stream copy: the expression clip is encoded once however often
         it repeats.
         """
         if repeat < 1:
-            raise ValueError(f"repeat must be >= 1 (show the expression at least once), got {repeat}")
+            raise ValueError(
+                f"repeat must be >= 1 (show the expression at least once), got {repeat}"
+            )
         return self.concat([title_card, context_clip, *([expression_clip] * repeat)])
 
     def concat(self, pieces: Sequence[Path]) -> Path:
@@ -233,7 +243,9 @@ class VideoEditor:
             args = concat_list_args(listing)
             args += ["-map", "0", "-c", "copy"]
             # faststart: the joined video is what users stream; put the index first.
-            return self._encode(args, prefix="joined_", reencode=False, extra=["-movflags", "+faststart"])
+            return self._encode(
+                args, prefix="joined_", reencode=False, extra=["-movflags", "+faststart"]
+            )
         finally:
             self._discard(listing)
 
@@ -381,7 +393,9 @@ def find_font() -> Path:
     for candidate in _FONT_FALLBACK_FILES:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise FFmpegError("no font for title cards: install fonts-noto-cjk (shows Korean) or fonts-dejavu-core")
+    raise FFmpegError(
+        "no font for title cards: install fonts-noto-cjk (shows Korean) or fonts-dejavu-core"
+    )
 
 
 def _frame_at(seconds: float, fps: int) -> int:

@@ -62,7 +62,8 @@ def claim_episode_dir(output_dir: Path, name: str) -> Path:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise JobError(
-            f"cannot create the output directory {output_dir}: {exc.strerror}; choose another one with -o/--output-dir"
+            f"cannot create the output directory {output_dir}: {exc.strerror}; "
+            "choose another one with -o/--output-dir"
         ) from exc
     for attempt in range(1, MAX_CLAIM_ATTEMPTS + 1):
         candidate = output_dir / (name if attempt == 1 else f"{name}-{attempt}")

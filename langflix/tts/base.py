@@ -110,7 +110,9 @@ def parse_language(language: str, provider: str) -> LanguageTag:
     """Parse a BCP-47-ish tag; accepts "_" as separator and any letter case."""
     parts = language.strip().replace("_", "-").split("-") if isinstance(language, str) else []
     if not parts or not parts[0].isalpha() or not 2 <= len(parts[0]) <= 3:
-        raise TTSError(f"{provider}: {language!r} is not a language code; use a tag such as 'en', 'en-US' or 'ko'")
+        raise TTSError(
+            f"{provider}: {language!r} is not a language code; use a tag such as 'en', 'en-US' or 'ko'"
+        )
     # The region is the first 2-letter or 3-digit subtag: "zh-Hant-TW" -> TW
     # (a script subtag such as "Hant" is not a region and is skipped).
     region = next(
@@ -260,7 +262,9 @@ class HttpSpeechClient:
                 ) from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 # Proxy errors, a base URL without http(s)://, a malformed URL.
-                raise TTSError(f"{self.name} request to {url} failed: {exc}; check {self.base_url_setting}") from exc
+                raise TTSError(
+                    f"{self.name} request to {url} failed: {exc}; check {self.base_url_setting}"
+                ) from exc
         if 200 <= response.status_code < 300:
             return response
         raise TTSError(self._status_message(response, url, attempt))
@@ -282,7 +286,8 @@ class HttpSpeechClient:
             )
         elif status >= 500:
             hint = (
-                f"the provider failed {attempts} time(s): try again later or use LANGFLIX_TTS=espeak for offline speech"
+                f"the provider failed {attempts} time(s): try again later "
+                "or use LANGFLIX_TTS=espeak for offline speech"
             )
         else:
             hint = "the request was refused: check the text, the language and the voice settings"

@@ -17,7 +17,9 @@ from langflix.tts.base import ProviderConfig, parse_language, release_quietly, r
 
 __all__ = ["ESPEAK_INSTALL_HINT", "ESPEAK_VOICES", "EspeakTTS", "espeak_version"]
 
-ESPEAK_INSTALL_HINT: Final[str] = "install it with `apt-get install espeak-ng` or set LANGFLIX_ESPEAK_BINARY"
+ESPEAK_INSTALL_HINT: Final[str] = (
+    "install it with `apt-get install espeak-ng` or set LANGFLIX_ESPEAK_BINARY"
+)
 
 ESPEAK_VOICES: Final[Mapping[str, str]] = {
     # Language tag -> espeak-ng voice where the bare code is not the voice we want;
@@ -134,8 +136,11 @@ def _check_wav(path: Path, voice: str) -> None:
         with wave.open(str(path), "rb") as wav:
             frames = wav.getnframes()
     except (wave.Error, EOFError, OSError) as exc:
-        raise TTSError(f"espeak-ng (voice {voice!r}) wrote no readable WAV to {path}: {exc}") from exc
+        raise TTSError(
+            f"espeak-ng (voice {voice!r}) wrote no readable WAV to {path}: {exc}"
+        ) from exc
     if frames <= 0:
         raise TTSError(
-            f"espeak-ng (voice {voice!r}) wrote a WAV without any sound; check that the text has words in that language"
+            f"espeak-ng (voice {voice!r}) wrote a WAV without any sound; "
+            "check that the text has words in that language"
         )

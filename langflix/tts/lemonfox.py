@@ -46,7 +46,8 @@ class LemonfoxTTS(HttpSpeechClient):
         if code is None:
             supported = ", ".join(sorted(LEMONFOX_LANGUAGES))
             raise TTSError(
-                f"lemonfox cannot speak {language!r}; supported: {supported} (or use LANGFLIX_TTS=espeak or google)"
+                f"lemonfox cannot speak {language!r}; supported: {supported} "
+                "(or use LANGFLIX_TTS=espeak or google)"
             )
         return code
 

@@ -119,7 +119,9 @@ def job_json(record: JobRecord, jobs_url: str) -> dict[str, Any]:
         "message": record.message,
         "error": record.error,
         "options": dict(record.options),
-        "outputs": [{"name": o.name, "size": o.size, "url": f"{url}/outputs/{quote(o.name)}"} for o in record.outputs],
+        "outputs": [
+            {"name": o.name, "size": o.size, "url": f"{url}/outputs/{quote(o.name)}"} for o in record.outputs
+        ],
         "url": url,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
