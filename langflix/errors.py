@@ -12,6 +12,7 @@ message, which is written for the person who has to act on it::
     │   └── InsufficientDiskSpaceError   the filesystem lacks the free space asked for
     ├── SubtitleError            a subtitle file cannot be read or holds no usable cue
     ├── ExpressionError          no expression could be chosen
+    ├── TranslationError         the optional translator (the chat model) failed
     ├── FFmpegError              ffmpeg/ffprobe failed, timed out or is missing
     ├── UnsupportedMediaError    an input is of a kind LangFlix will not open (a playlist, an image...)
     ├── TTSError                 a text-to-speech provider failed
@@ -43,6 +44,7 @@ __all__ = [
     "SubtitleError",
     "TTSError",
     "TempFileError",
+    "TranslationError",
     "UnsupportedMediaError",
 ]
 
@@ -91,6 +93,10 @@ class SubtitleError(LangFlixError):
 
 class ExpressionError(LangFlixError):
     """No expression could be chosen from the subtitles."""
+
+
+class TranslationError(LangFlixError):
+    """The optional translator (the chat model) failed; the lesson goes on without its lines."""
 
 
 class FFmpegError(LangFlixError):

@@ -83,7 +83,8 @@ class PipelineFactory(Protocol):
         settings: Settings | None,
         progress: Callable[[ProgressEvent], None],
         cancel: CancelToken,
-        source_names: tuple[str, str] | None,
+        source_names: tuple[str, ...] | None,
+        translation_subtitles: Path | None = None,
     ) -> Runnable: ...
 
 
@@ -94,7 +95,8 @@ class QueuedJob:
     ``redact`` rewrites what the job's record shows (progress messages, the
     error) in the client's words: its own file names, setting names for the
     server's dirs; the full text goes to the server log. ``source_names`` are
-    the client's names of the video and the subtitles, for the manifest.
+    the client's names of the video, the subtitles and (when given) the
+    translation file, for the manifest.
     """
 
     job_id: str
@@ -105,7 +107,9 @@ class QueuedJob:
     resources: contextlib.ExitStack
     cancel: CancelToken = field(default_factory=CancelToken)
     redact: Redactor = field(default_factory=Redactor)
-    source_names: tuple[str, str] | None = None
+    source_names: tuple[str, ...] | None = None
+    translation: Path | None = None
+    """The optional second subtitle file (the learner's language), inside ``scope`` too."""
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,8 @@ def run_queued_job(
         if job.cancel.cancelled or not store.mark_running(job.job_id):
             status, error = "cancelled", job.cancel.reason
         else:
+            # Only when given: a factory written before translation files keeps working.
+            extra = {} if job.translation is None else {"translation_subtitles": job.translation}
             result = factory(
                 job.video,
                 job.subtitles,
@@ -377,6 +383,7 @@ def run_queued_job(
                 progress=progress,
                 cancel=job.cancel,
                 source_names=job.source_names,
+                **extra,
             ).run()
             episode_dir = str(result.episode_dir)
             outputs = _list_outputs(Path(result.episode_dir))

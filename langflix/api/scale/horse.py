@@ -118,7 +118,8 @@ def perform(payload: dict[str, Any]) -> None:
                 resources=resources.pop_all(),
                 cancel=cancel,
                 redact=redact,
-                source_names=(str(names[0]), str(names[1])) if names else None,
+                source_names=tuple(str(name) for name in names) if names else None,
+                translation=staged.path / payload["translation"] if payload.get("translation") else None,
             )
         run_queued_job(job, store, settings.output_dir.resolve(), settings=settings)
     finally:

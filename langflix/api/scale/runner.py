@@ -88,6 +88,7 @@ def job_payload(job: QueuedJob, staging: Path) -> dict[str, Any]:
         "staging": str(staging),
         "video": job.video.relative_to(staging).as_posix(),
         "subtitles": job.subtitles.relative_to(staging).as_posix(),
+        "translation": None if job.translation is None else job.translation.relative_to(staging).as_posix(),
         "options": job.options.model_dump(mode="json"),
         "source_names": list(job.source_names) if job.source_names else None,
         "redact": job.redact.replacements(),
