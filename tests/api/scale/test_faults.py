@@ -20,6 +20,10 @@ import pytest
 from support.redis_server import RedisServer, free_port
 from support.scale import Cluster, encoding_under, horse_of, staging_areas, temp_entries
 
+from langflix.api.scale.connection import connect
+from langflix.api.scale.leases import RedisLeaseChecker
+from langflix.temp import sweep_leased
+
 from ..helpers import BOUNDARY, MULTIPART_TAIL, Episode, multipart_head
 
 pytestmark = pytest.mark.slow
@@ -142,15 +146,16 @@ def test_a_half_upload_of_a_killed_api_is_reclaimed_once_its_lease_expires(clust
         os.killpg(api.pid, signal.SIGKILL)
         api.proc.wait(10)
     [half] = staging_areas(cluster.shared)
-    sweep = [sys.executable, "-m", "langflix", "temp", "sweep", "--shared"]
-    env = cluster.env(cluster.root / "sweep-temp")
+    # At once (the lease was renewed a moment ago): never a live owner's bytes.
+    checker = RedisLeaseChecker(connect(cluster.redis.url, patient=False), cluster.redis.url)
+    early = sweep_leased(cluster.shared / "staging", checker)
+    assert (early.removed, early.skipped_live) == (0, 1) and half.exists()
 
-    early = subprocess.run(sweep, env=env, capture_output=True, text=True, timeout=60)
-    assert early.returncode == 0, early.stderr
-    if "held by a live lease" in early.stdout and half.exists():  # within the lease: never a live owner's bytes
-        assert "reclaimed 0 abandoned" in early.stdout
-    time.sleep(float(cluster.settings["LANGFLIX_LEASE_TTL"]) + 0.5)
-    late = subprocess.run(sweep, env=env, capture_output=True, text=True, timeout=60)
+    time.sleep(float(cluster.settings["LANGFLIX_LEASE_TTL"]) + 0.5)  # the lease expires: nobody renews it
+    sweep = [sys.executable, "-m", "langflix", "temp", "sweep", "--shared"]
+    late = subprocess.run(
+        sweep, env=cluster.env(cluster.root / "sweep-temp"), capture_output=True, text=True, timeout=60
+    )
     assert late.returncode == 0, late.stderr
     assert "reclaimed 1 abandoned staging area(s)" in late.stdout, late.stdout
     assert not half.exists() and staging_areas(cluster.shared) == []
