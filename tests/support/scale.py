@@ -30,7 +30,7 @@ from support.redis_server import RedisServer
 
 __all__ = ["Cluster", "Proc", "horse_of", "staging_areas", "temp_entries"]
 
-LEASE_TTL = "3"
+LEASE_TTL = "4"
 SMALL_VIDEO = {
     "LANGFLIX_VIDEO_WIDTH": "320",
     "LANGFLIX_VIDEO_HEIGHT": "240",

@@ -2,7 +2,7 @@
 
 A real redis-server (append-only on) per test, ``langflix serve`` and
 ``langflix worker`` as subprocesses, each worker with its own temp dir as on
-its own host, all sharing one LANGFLIX_SHARED_DIR. Leases live 3 s, so a
+its own host, all sharing one LANGFLIX_SHARED_DIR. Leases live 4 s, so a
 lost holder is found in seconds.
 """
 
