@@ -22,7 +22,7 @@ from types import TracebackType
 
 from langflix.temp._areas import TempArea, Tree
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
-from langflix.temp._persist import remove_recorded_staging
+from langflix.temp._persist import SessionAnchor, remove_recorded_staging
 from langflix.temp._scope import TempScope
 from langflix.temp._sessions import OWNER_FILE, SessionLock
 from langflix.temp._settings import TempSettings, default_base_dir
@@ -148,7 +148,7 @@ class TempFileManager(TempArea):
                 self._failed(session.path, exc)
             logger.debug("temp session closed: %s", session.path)
 
-    def _anchor(self) -> SessionLock | None:
+    def _anchor(self) -> SessionAnchor | None:
         return self._box.session
 
     def __enter__(self) -> TempFileManager:
