@@ -9,7 +9,13 @@ message, which is written for the person who has to act on it::
     │   └── InvalidOptionError   an option (flag, form field, setting) is out of its range or choices
     ├── TempFileError            the temp-file life cycle failed
     │   ├── QuotaExceededError   a manager's or scope's byte budget would be exceeded
-    │   └── InsufficientDiskSpaceError   the filesystem lacks the free space asked for
+    │   ├── InsufficientDiskSpaceError   the filesystem lacks the free space asked for
+    │   └── UploadError          a resumable upload cannot be found, written or used
+    │       ├── UploadNotFoundError      no such upload (never made, deleted, or reclaimed)
+    │       ├── UploadExpiredError       the upload passed its expiry
+    │       ├── UploadConflictError      wrong offset, another request on it, or not complete
+    │       ├── UploadLengthError        more bytes than the upload's declared length
+    │       └── ChecksumMismatchError    a chunk's bytes do not match the checksum sent with them
     ├── SubtitleError            a subtitle file cannot be read or holds no usable cue
     ├── ExpressionError          no expression could be chosen
     ├── FFmpegError              ffmpeg/ffprobe failed, timed out or is missing
@@ -29,6 +35,7 @@ from typing import Self
 
 __all__ = [
     "CancelledError",
+    "ChecksumMismatchError",
     "ConfigError",
     "ExpressionError",
     "FFmpegError",
@@ -42,6 +49,11 @@ __all__ = [
     "TTSError",
     "TempFileError",
     "UnsupportedMediaError",
+    "UploadConflictError",
+    "UploadError",
+    "UploadExpiredError",
+    "UploadLengthError",
+    "UploadNotFoundError",
 ]
 
 
@@ -81,6 +93,30 @@ class QuotaExceededError(TempFileError):
 
 class InsufficientDiskSpaceError(TempFileError):
     """The filesystem does not have the free space the work needs."""
+
+
+class UploadError(TempFileError):
+    """A resumable upload cannot be found, written or used."""
+
+
+class UploadNotFoundError(UploadError):
+    """No such upload: never made, deleted, or reclaimed by the sweep after it expired."""
+
+
+class UploadExpiredError(UploadError):
+    """The upload passed its expiry; the sweep reclaims it, a client starts over."""
+
+
+class UploadConflictError(UploadError):
+    """The upload is not where the request says: another offset, another request writing it, not complete."""
+
+
+class UploadLengthError(UploadError):
+    """More bytes were sent than the upload's declared length."""
+
+
+class ChecksumMismatchError(UploadError):
+    """A chunk's bytes do not match the checksum sent with them; the chunk was not kept."""
 
 
 class SubtitleError(LangFlixError):

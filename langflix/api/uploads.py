@@ -47,6 +47,7 @@ __all__ = [
     "UploadTooLargeError",
     "body_ceiling",
     "check_declared_length",
+    "client_suffix",
     "probe_subtitles",
     "probe_video",
     "receive_job_upload",
@@ -250,7 +251,7 @@ class JobUpload:
     bytes_received: int = 0
 
 
-def _client_suffix(filename: str) -> str:
+def client_suffix(filename: str) -> str:
     """The lower-cased extension of a client's file name, reduced to safe characters.
 
     Only the suffix of a user's name ever reaches the disk (the manager picks the
@@ -350,15 +351,13 @@ async def _receive(
         if part.name in FILE_FIELDS:
             if part.filename is None:
                 raise InvalidFieldError(part.name, "must be a file (multipart part with a filename)")
-            suffix = _client_suffix(part.filename)
+            suffix = client_suffix(part.filename)
             if part.name == "subtitle" and suffix not in SUPPORTED_SUFFIXES:
                 raise UnsupportedMediaError(
                     f"subtitle {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
                 )
-            path = await awrite_stream(
-                area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim
-            )
+            path = await awrite_stream(area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim)
             files[part.name] = (path, part.filename)
         elif part.name in FORM_FIELDS:
             raw = await reader.read_part(_MAX_FIELD_BYTES)
@@ -369,8 +368,7 @@ async def _receive(
         else:
             raise InvalidFieldError(
                 part.name,
-                f"unknown field; send the files {' and '.join(FILE_FIELDS)} "
-                f"and optionally {', '.join(FORM_FIELDS)}",
+                f"unknown field; send the files {' and '.join(FILE_FIELDS)} and optionally {', '.join(FORM_FIELDS)}",
             )
     for name in FILE_FIELDS:
         if name not in files:

@@ -11,7 +11,7 @@ backstop for the one before:
    (a forked child never deletes its parent's files);
 4. SIGTERM / SIGHUP handlers (:func:`install_signal_handlers`);
 5. :func:`sweep_orphans` of sessions whose owner is provably gone, after SIGKILL
-   or a power cut.
+   or a power cut, and of resumable uploads (:class:`ResumableUploads`) past their expiry.
 
 Files that must outlive their block are kept with ``delete=False`` (still removed
 by ``cleanup_all``) or moved out atomically with ``persist``. :class:`TempArea`
@@ -21,8 +21,9 @@ Behind this face, one module per question: ``_names`` (safe names, creation),
 ``_areas`` (what a manager and a scope share), ``_views`` (what areas hand out:
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
-``_sessions`` (lock, owner record, heartbeat), ``_sweep``, ``_settings`` and
-``_trees`` (deleting without following links).
+``_sessions`` (lock, owner record, heartbeat), ``_owners`` (owners besides a
+process: an upload's expiry), ``_uploads`` (resumable uploads, owned by their
+expiry), ``_sweep``, ``_settings`` and ``_trees`` (deleting without following links).
 """
 
 from __future__ import annotations
@@ -32,22 +33,35 @@ from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
+from langflix.temp._owners import AreaOwner
 from langflix.temp._scope import TempScope
 from langflix.temp._sessions import OWNER_FILE, OwnerInfo
 from langflix.temp._settings import TempSettings, default_base_dir
 from langflix.temp._signals import install_signal_handlers, uninstall_signal_handlers
 from langflix.temp._streams import awrite_stream, write_stream
 from langflix.temp._sweep import SessionInfo, SessionState, SweepReport, list_sessions, sweep_orphans
+from langflix.temp._uploads import (
+    DEFAULT_UPLOAD_EXPIRY,
+    Digest,
+    ResumableUploads,
+    UploadClaim,
+    UploadState,
+    UploadWriter,
+)
 from langflix.temp._views import TempPathContext, TempStats, TrackedPaths
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
     "DEFAULT_PREFIX",
+    "DEFAULT_UPLOAD_EXPIRY",
     "OWNER_FILE",
+    "AreaOwner",
+    "Digest",
     "InsufficientDiskSpaceError",
     "OwnerInfo",
     "QuotaExceededError",
     "Reservation",
+    "ResumableUploads",
     "SessionInfo",
     "SessionState",
     "SweepReport",
@@ -59,6 +73,9 @@ __all__ = [
     "TempSettings",
     "TempStats",
     "TrackedPaths",
+    "UploadClaim",
+    "UploadState",
+    "UploadWriter",
     "awrite_stream",
     "close_temp_manager",
     "default_base_dir",

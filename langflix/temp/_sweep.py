@@ -1,11 +1,12 @@
 """Reclaiming what provably has no owner, and reporting on every session under a base dir.
 
-Every tree under ``base_dir`` named like a session of the prefix has an owner;
-the sweep reclaims it only when that owner is provably gone. Today the owner is
-a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
+Every tree under ``base_dir`` named like an area of the prefix has an owner;
+the sweep reclaims it only when that owner is provably gone. A session's owner
+is a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
 answers "is it abandoned?" (the kernel drops a dead owner's ``flock``). Where
 the lock cannot vouch (another host on NFS, no flock at all) only a heartbeat
-silent for longer than ``min_age`` makes a tree reclaimable.
+silent for longer than ``min_age`` makes a tree reclaimable. The other owners
+(an upload's expiry, see ``_owners``) give their own proof, asked the same way.
 
 Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
 ``_pytest/pathlib.py`` trick) so two sweepers never delete one tree together,
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
+from langflix.temp._owners import AREA_OWNERS, AreaOwner
 from langflix.temp._sessions import (
     BUILDING_INFIX,
     GARBAGE_INFIX,
@@ -47,8 +49,8 @@ logger = logging.getLogger("langflix.temp")
 # must not take it from under its creator, so it waits this long before trusting the lock.
 BUILDING_GRACE: Final = 60.0
 
-SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
-_Kind = Literal["session", "garbage", "building"]
+SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage", "expired"]
+_Kind = Literal["session", "garbage", "building"] | AreaOwner
 
 
 @dataclass(slots=True)
@@ -63,6 +65,8 @@ class SweepReport:
     garbage_finished: int = 0
     skipped_unverifiable: int = 0
     skipped_foreign: int = 0
+    expired_removed: int = 0
+    """Areas of other owners reclaimed (uploads past their expiry or deleted); counted in bytes_freed."""
     dry_run: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -74,6 +78,8 @@ class SweepReport:
         )
         if self.stale_removed:
             text += f"; {self.stale_removed} of them stale by heartbeat (lock unusable)"
+        if self.expired_removed:
+            text += f"; {verb} {self.expired_removed} expired upload(s)"
         if self.garbage_finished:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
@@ -98,7 +104,7 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    kind: Literal["removed", "stale", "garbage", "live", "unverifiable", "gone", "young", "foreign"]
+    kind: Literal["removed", "stale", "garbage", "expired", "live", "unverifiable", "gone", "young", "foreign"]
     nbytes: int = 0
     error: str | None = None
 
@@ -107,11 +113,24 @@ def _name_pattern(prefix: str) -> re.Pattern[str]:
     # The exact names SessionLock and _reclaim make, not just their start: a
     # user's "langflix_session-notes" directory is not a session and is never deleted.
     p = re.escape(prefix)
+    owners = "".join(
+        rf"|(?P<owner{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})" for n, owner in enumerate(AREA_OWNERS)
+    )
     return re.compile(
         rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
         rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
-        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})"
+        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})" + owners
     )
+
+
+def _kind_of(match: re.Match[str]) -> _Kind:
+    if match["session"]:
+        return "session"
+    if match["garbage"]:
+        return "garbage"
+    if match["building"]:
+        return "building"
+    return AREA_OWNERS[int(str(match.lastgroup).removeprefix("owner"))]
 
 
 def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
@@ -125,11 +144,19 @@ def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
             match = pattern.fullmatch(entry.name)
             # Only real directories: a symlink named like a session is never ours.
             if match and entry.is_dir(follow_symlinks=False):
-                kind: _Kind = "session" if match["session"] else "garbage" if match["garbage"] else "building"
-                yield Path(entry.path), kind
+                yield Path(entry.path), _kind_of(match)
 
 
-def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float) -> SessionState:
+def _owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float) -> SessionState:
+    """Whether the owner of the tree open at ``fd`` is provably gone (see :func:`_process_owner_state`)."""
+    if isinstance(kind, AreaOwner):
+        return kind.state(fd, path, now)
+    return _process_owner_state(fd, path, kind, min_age, now)
+
+
+def _process_owner_state(
+    fd: int, path: Path, kind: Literal["session", "garbage", "building"], min_age: float, now: float
+) -> SessionState:
     """Whether the process owning the tree open at ``fd`` is provably gone.
 
     On "dead", "stale" and "garbage" the caller holds ``LOCK_EX`` through ``fd``.
@@ -189,7 +216,7 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
     except OSError as exc:
         return _Outcome("gone", error=f"cannot open {path}: {exc}")
     try:
-        state = _process_owner_state(fd, path, kind, min_age, time.time())
+        state = _owner_state(fd, path, kind, min_age, time.time())
         if state == "busy":
             return _Outcome("gone")  # another sweeper holds it and counts it
         if state == "live":
@@ -204,7 +231,7 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         held, named = os.fstat(fd), os.lstat(path)
         if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
             return _Outcome("gone")
-        outcome: Literal["removed", "stale", "garbage"] = "removed" if state == "dead" else state
+        outcome: Literal["removed", "stale", "garbage", "expired"] = "removed" if state == "dead" else state
         if dry_run:
             return _Outcome(outcome, tree_bytes(path))
         target = path
@@ -240,6 +267,9 @@ def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, worker
         elif outcome.kind == "garbage":
             report.garbage_finished += 1
             report.bytes_freed += outcome.nbytes
+        elif outcome.kind == "expired":
+            report.expired_removed += 1
+            report.bytes_freed += outcome.nbytes
         elif outcome.kind == "live":
             report.skipped_live += 1
         elif outcome.kind == "unverifiable":
@@ -258,7 +288,7 @@ def sweep_orphans(
     min_age: float = 0.0,
     dry_run: bool = False,
 ) -> SweepReport:
-    """Reclaim every abandoned session, building dir and garbage tree of ``prefix`` under ``base_dir``.
+    """Reclaim every abandoned session, expired upload, building dir and garbage tree of ``prefix`` under ``base_dir``.
 
     ``base_dir`` defaults to :func:`default_base_dir`. A session whose lock is
     held is never touched, whatever its age; ``min_age`` only matters where the
@@ -266,7 +296,7 @@ def sweep_orphans(
     """
     base = Path(base_dir) if base_dir is not None else default_base_dir()
     report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run)
-    if report.removed or report.garbage_finished:
+    if report.removed or report.garbage_finished or report.expired_removed:
         logger.info("temp sweep: %s", report.summary())
     return report
 
@@ -281,7 +311,7 @@ def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX
         except OSError:
             continue
         try:
-            state = _process_owner_state(fd, path, kind, 0.0, now)
+            state = _owner_state(fd, path, kind, 0.0, now)
             fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
             state = "unknown"
