@@ -98,6 +98,12 @@ class Settings(TempSettings):
         le=30 * 24 * 3600,
         description="Seconds a resumable upload (/api/v1/uploads) may take from its creation before it is reclaimed.",
     )
+    upload_chunk_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024**3,
+        description="Bytes the dashboard sends per resumable-upload request (a proxy's body limit, say).",
+    )
     sweep_interval: float = Field(
         default=600.0,
         gt=0,
