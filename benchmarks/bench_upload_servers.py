@@ -10,10 +10,10 @@ Measured side by side, each ``--rounds`` times (medians printed):
 * the real LangFlix multipart ``POST /api/v1/jobs`` (``langflix serve``): the
   job is accepted (ffprobe passes on the MPEG-TS body), then cancelled;
 * the real LangFlix tus path: ``POST /api/v1/uploads`` then one ``PATCH``
-  carrying the whole body raw (``application/offset+octet-stream``) under
-  ``langflix serve``, and the same app served by granian;
+  carrying the whole body raw (``application/offset+octet-stream``);
 
-with each server's RSS growth during the upload (the server process and its
+each LangFlix path under both HTTP servers ``langflix serve`` offers
+(``--http-server granian``, the default, and ``--http-server uvicorn``), and each server's RSS growth during the upload (the server process and its
 children, sampled from ``/proc`` every 10 ms). The client is the same for all:
 a raw socket sending the headers and then the file with ``sendfile`` (zero
 copy), so the client costs almost no CPU and the figures are the servers'.
@@ -390,58 +390,34 @@ def main(argv: list[str] | None = None) -> int:
                 ),  # fmt: skip
                 "drain",
             ),
-            (
-                "LangFlix multipart POST /jobs (langflix serve)",
-                lambda: spawn(
-                    "langflix",
-                    [py, "-c", _LANGFLIX, "serve", "--port", str(p := free_port()), "--log-level", "warning"],
-                    langflix_env(work, "multipart"),
-                    work,
-                    p,
-                    "/api/v1/health",
-                ),  # fmt: skip
-                "multipart",
-            ),
-            (
-                "LangFlix tus PATCH, raw body (langflix serve)",
-                lambda: spawn(
-                    "langflix",
-                    [py, "-c", _LANGFLIX, "serve", "--port", str(p := free_port()), "--log-level", "warning"],
-                    langflix_env(work, "tus"),
-                    work,
-                    p,
-                    "/api/v1/health",
-                ),  # fmt: skip
-                "tus",
-            ),
-            (
-                "LangFlix tus PATCH, raw body (same app under granian)",
-                lambda: spawn(
-                    "granian-langflix",
-                    [
-                        py,
-                        "-m",
-                        "granian",
-                        "--interface",
-                        "asgi",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(p := free_port()),
-                        "--workers",
-                        "1",
-                        "--no-ws",
-                        "--log-level",
-                        "warning",
-                        "langflix.api.app:create_app",
-                    ],
-                    langflix_env(work, "tus-granian"),
-                    work,
-                    p,
-                    "/api/v1/health",
-                ),  # fmt: skip
-                "tus",
+            *(
+                (
+                    f"LangFlix {kind} ({server})",
+                    (
+                        lambda server=server, kind=kind: spawn(
+                            "langflix",
+                            [
+                                py,
+                                "-c",
+                                _LANGFLIX,
+                                "serve",
+                                "--port",
+                                str(p := free_port()),
+                                "--log-level",
+                                "warning",
+                                "--http-server",
+                                server,
+                            ],
+                            langflix_env(work, f"{kind}-{server}"),
+                            work,
+                            p,
+                            "/api/v1/health",
+                        )  # fmt: skip
+                    ),
+                    "multipart" if kind.startswith("multipart") else "tus",
+                )
+                for kind in ("multipart POST /jobs", "tus PATCH raw body")
+                for server in ("granian", "uvicorn")
             ),
         ]
         only = {name.strip() for name in args.only.split(",") if name.strip()}

@@ -86,7 +86,7 @@ def spawn_server(root: Path) -> ServerProcess:
         except queue.Empty:
             proc.kill()
             raise AssertionError("server did not start:\n" + "".join(log)) from None
-        match = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        match = re.search(r"(?:Uvicorn running|LangFlix serving) on (http://127\.0\.0\.1:\d+)", line)
         if match:
             return ServerProcess(proc, match.group(1), root, log)
 
