@@ -11,6 +11,7 @@ the browser reconnects to whichever server comes next.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import warnings
@@ -21,6 +22,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["LangFlixServer", "end_event_streams", "serve_with_granian"]
+
+logger = logging.getLogger(__name__)
 
 
 def end_event_streams(app: FastAPI) -> None:
@@ -42,26 +45,71 @@ class LangFlixServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-class _StartWatch:
-    """ASGI wrapper that notices when the app's lifespan startup completed (and calls ``on_started`` once)."""
+class _AppWatch:
+    """ASGI wrapper: notices the end of the lifespan startup, and knows the requests in flight.
+
+    granian's graceful stop waits for every request to finish; an upload still
+    arriving would hold the shutdown (and the jobs' cleanup after it) for as
+    long as its client keeps sending. :meth:`cancel_requests` ends them the way
+    a client that goes away does: each removes its own partial files.
+    """
 
     def __init__(self, app: ASGIApp, on_started: Callable[[], None]) -> None:
         self.app = app
         self.on_started = on_started
         self.started = False
+        self.requests: set[asyncio.Task[object]] = set()
+        self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._watching(send))
+            return
+        task = asyncio.current_task()
+        if task is None:
             await self.app(scope, receive, send)
             return
+        self.requests.add(task)
+        answered = False
 
+        async def tracked(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+            # Ours, at shutdown: the request removed its partial files as it unwound.
+            if not answered:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"connection", b"close"), (b"retry-after", b"5")],
+                    }
+                )
+                await send(
+                    {"type": "http.response.body", "body": b"the server is shutting down; resume the upload later"}
+                )
+        finally:
+            self.requests.discard(task)
+
+    def _watching(self, send: Send) -> Send:
         async def watched(message: Message) -> None:
             await send(message)
             if message["type"] == "lifespan.startup.complete" and not self.started:
                 self.started = True
                 self.on_started()
 
-        await self.app(scope, receive, watched)
+        return watched
+
+    def cancel_requests(self) -> None:
+        self.stopping = True
+        for task in list(self.requests):
+            task.cancel()
 
 
 def serve_with_granian(
@@ -88,7 +136,7 @@ def serve_with_granian(
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    watch = _StartWatch(app, on_started)
+    watch = _AppWatch(app, on_started)
     server = Server(
         watch,
         address=host,
@@ -97,7 +145,8 @@ def serve_with_granian(
         websockets=False,
         log_level=LogLevels(log_level if log_level in LogLevels.__members__ else "info"),
     )
-    server.workers_kill_timeout = graceful_seconds
+    # A last resort only: requests are cancelled after graceful_seconds (below), so the worker ends on its own.
+    server.workers_kill_timeout = graceful_seconds + 5
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -105,11 +154,15 @@ def serve_with_granian(
         def stop() -> None:
             end_event_streams(app)
             server.stop()  # type: ignore[no-untyped-call]
+            loop.call_later(graceful_seconds, watch.cancel_requests)
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, stop)
         try:
             await server.serve()
+        except TimeoutError:
+            # granian gave up on its worker; the temp manager's exit cleanup still runs.
+            logger.warning("the HTTP server did not stop within %d s; exiting anyway", graceful_seconds + 5)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)

@@ -14,6 +14,8 @@ import ipaddress
 import logging
 import signal
 import socket
+import threading
+import time
 from types import FrameType
 from typing import Annotated, Final, Literal
 
@@ -41,6 +43,17 @@ GRACEFUL_SHUTDOWN_SECONDS: Final[int] = 10
 """How long in-flight requests (an upload) get before they are cancelled at shutdown."""
 
 HttpServer = Literal["granian", "uvicorn"]
+
+
+def _announce_when_accepting(host: str, port: int, url_host: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.02)
+    typer.echo(f"LangFlix serving on http://{url_host}:{port} (granian)", err=True)
 
 
 def _free_port(host: str) -> int:
@@ -132,7 +145,10 @@ def serve(
         url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
 
         def announce() -> None:
-            typer.echo(f"LangFlix serving on http://{url_host}:{bound} (granian)", err=True)
+            # The app has started; granian's listener opens just after: say so once it accepts.
+            threading.Thread(
+                target=_announce_when_accepting, args=(host.strip("[]"), bound, url_host), daemon=True
+            ).start()
 
         started = serve_with_granian(
             application,

@@ -100,6 +100,8 @@ class SessionInfo:
     owner: OwnerInfo | None
     age: float
     bytes: int
+    area: str = "session"
+    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,5 +319,7 @@ def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX
             state = "unknown"
         finally:
             os.close(fd)
-        infos.append(SessionInfo(path, state, OwnerInfo.read(path), _heartbeat_age(path, now), tree_bytes(path)))
+        area = kind.infix.rstrip("-") if isinstance(kind, AreaOwner) else kind
+        owner = None if isinstance(kind, AreaOwner) else OwnerInfo.read(path)
+        infos.append(SessionInfo(path, state, owner, _heartbeat_age(path, now), tree_bytes(path), area))
     return infos

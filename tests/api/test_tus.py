@@ -106,6 +106,10 @@ def test_tuspy_uploads_in_chunks_with_checksums_byte_identical(server: LiveServe
     assert "upload-expires" in head.headers
     assert base64.b64decode(head.headers["upload-metadata"].split(" ")[1]) == b"blob.bin"
     assert sha256(uploaded_bytes(server, uploader.url)) == sha256(data)
+    temp = server.client.get(f"{server.api}/health").json()["temp"]
+    assert temp["uploads"] == {"resumable": 1, "expired": 0, "bytes": len(data)}
+    assert temp["live_sessions"] == 1  # an upload is not a session
+    assert temp["live_bytes"] >= len(data)  # its claim counts as the server's temp bytes
 
     assert server.client.delete(uploader.url, headers=TUS).status_code == 204
     assert server.client.head(uploader.url, headers=TUS).status_code in (404, 410)

@@ -80,3 +80,43 @@ def test_sigkill_mid_upload_then_restart_and_resume(tmp_path: Path, servers: lis
     second.proc.send_signal(signal.SIGTERM)
     assert second.proc.wait(30) == 0, "".join(second.log)
     assert list(second.temp_dir.iterdir()) == []  # the dead session was swept at start, the upload deleted
+
+
+def test_sigterm_mid_upload_stops_within_the_grace_and_keeps_the_upload(
+    tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    data = os.urandom(2 * 1024 * 1024)
+    source = tmp_path / "episode.bin"
+    source.write_bytes(data)
+    server = spawn_server(tmp_path)
+    servers.append(server)
+    created = httpx.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": str(len(data))})
+    url = server.base_url + created.headers["location"]  # created, nothing sent yet
+    parts = urlsplit(server.base_url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.sendall(
+            (
+                f"PATCH {urlsplit(url).path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[:300_000]
+        )
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)  # a client still sending: the grace period ends it
+        assert server.proc.wait(60) == 0, "".join(server.log)
+        assert time.monotonic() - started < 45
+    assert "Traceback" not in "".join(server.log), "".join(server.log)
+    # The session went; the upload, owned by its expiry and not by the process, stays resumable.
+    assert [p.name.split("-")[0] for p in server.temp_dir.iterdir()] == ["langflix_upload"]
+
+    again = spawn_server(tmp_path)
+    servers.append(again)
+    again_url = url.replace(server.base_url, again.base_url)
+    resumed = TusClient(f"{again.api}/uploads").uploader(str(source), url=again_url, chunk_size=1024 * 1024)
+    assert 0 < resumed.offset <= 300_000
+    resumed.upload()
+    with httpx.Client(timeout=30) as client:
+        assert client.head(again_url, headers=TUS).headers["upload-offset"] == str(len(data))
+        assert client.delete(again_url, headers=TUS).status_code == 204
