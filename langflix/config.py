@@ -8,6 +8,7 @@ output format, the ffmpeg tools, the TTS client and the LLM selector.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +21,7 @@ from pydantic_settings import SettingsConfigDict
 from langflix.cancel import CancelToken
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.http import HttpOptions
+from langflix.core.llm_cache import LLMCache
 from langflix.core.llm_selector import DEFAULT_LLM_HTTP, LLMExpressionSelector
 from langflix.core.output_format import (
     DEFAULT_FORMAT,
@@ -34,6 +36,7 @@ from langflix.errors import ConfigError, InvalidOptionError
 from langflix.temp import TempSettings
 from langflix.tts import (
     DEFAULT_TTS,
+    NO_TTS,
     EspeakTTS,
     GoogleTTS,
     LemonfoxTTS,
@@ -44,7 +47,7 @@ from langflix.tts import (
     tts_provider,
 )
 
-__all__ = ["ENV_PREFIX", "MIN_TOKEN_CHARS", "Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "LLM_CACHE_NAME", "MAX_AUTO_CONCURRENCY", "MIN_TOKEN_CHARS", "Settings", "get_settings"]
 
 ENV_PREFIX: Final[str] = "LANGFLIX_"
 MIN_TOKEN_CHARS: Final[int] = 16
@@ -56,6 +59,9 @@ _TOKEN_ADVICE: Final[str] = (
     "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 )
 _VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
+LLM_CACHE_NAME: Final[str] = "llm-cache.sqlite3"
+MAX_AUTO_CONCURRENCY: Final[int] = 4
+"""The most pieces of one job made at once when ``LANGFLIX_JOB_CONCURRENCY`` is 0 (auto)."""
 
 
 class Settings(TempSettings):
@@ -70,11 +76,17 @@ class Settings(TempSettings):
     # Where results and state live.
     output_dir: Path = Field(default=Path("langflix-output"))
     data_dir: Path = Field(default=Path("langflix-data"), description="Job store location.")
+    cache_dir: Path | None = Field(
+        default=None, description="Where the LLM's answers are kept between runs (default: DATA_DIR/cache)."
+    )
 
     # Service.
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
     workers: int = Field(default=2, ge=1)
     max_queue: int = Field(default=16, ge=1, description="Jobs waiting or uploading at once; more get 503.")
+    job_concurrency: int = Field(
+        default=0, ge=0, le=16, description="Pieces of one job made at once; 0: one per core, at most 4."
+    )
     upload_idle_timeout: float = Field(
         default=30.0, gt=0, le=3600, description="Seconds an upload's body may pause before it is dropped (408)."
     )
@@ -165,6 +177,9 @@ class Settings(TempSettings):
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(default=DEFAULT_LLM_HTTP.timeout, gt=0)
+    translation_language: str = Field(
+        default="ko", min_length=2, max_length=16, description="The language the LLM translates the lines into."
+    )
 
     @field_validator("upload_client_max_bytes", "public_url", "api_token", "api_token_file", mode="before")
     @classmethod
@@ -255,12 +270,47 @@ class Settings(TempSettings):
         http = self.tts_http(cancel=cancel, transport=transport)
         return create_tts_client(provider, self.tts_config(provider), http)
 
+    def speech(
+        self,
+        name: str | None = None,
+        *,
+        cancel: CancelToken | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> TTSClient | None:
+        """:meth:`tts_client`, or None for ``none`` (no speech: the card is silent)."""
+        provider = name if name is not None else self.tts
+        if provider.strip().lower() == NO_TTS:
+            return None
+        return self.tts_client(provider, cancel=cancel, transport=transport)
+
+    def llm_cache(self) -> LLMCache:
+        """The cache of the LLM's answers: ``LANGFLIX_CACHE_DIR``, else ``LANGFLIX_DATA_DIR/cache``.
+
+        Never the temp dir: it must outlive every job and process to spare a rerun.
+        """
+        return LLMCache((self.cache_dir or self.data_dir / "cache") / LLM_CACHE_NAME)
+
     def llm_selector(
         self, *, cancel: CancelToken | None = None, transport: httpx.BaseTransport | None = None
     ) -> LLMExpressionSelector:
-        """The LLM selector of ``LANGFLIX_LLM_*``; ConfigError naming a missing setting."""
+        """The LLM selector of ``LANGFLIX_LLM_*``, translating into ``LANGFLIX_TRANSLATION_LANGUAGE``
+        and remembering its answers (:meth:`llm_cache`); ConfigError naming a missing setting."""
         http = DEFAULT_LLM_HTTP.replace(timeout=self.llm_timeout, cancel=cancel, transport=transport)
-        return LLMExpressionSelector(self.llm_base_url or "", self.llm_api_key or "", self.llm_model, http=http)
+        return LLMExpressionSelector(
+            self.llm_base_url or "", self.llm_api_key or "", self.llm_model, http=http,
+            translation_language=self.translation_language, cache=self.llm_cache(),
+        )  # fmt: skip
+
+    def concurrency(self) -> int:
+        """How many pieces of one job run at once: ``LANGFLIX_JOB_CONCURRENCY``, or one per core
+        this process may use (at most :data:`MAX_AUTO_CONCURRENCY`)."""
+        if self.job_concurrency:
+            return self.job_concurrency
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, MAX_AUTO_CONCURRENCY))
 
 
 def _read_token(path: Path) -> str:

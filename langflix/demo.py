@@ -6,6 +6,8 @@ time is known, without shipping media or reaching the network. The video is ffmp
 that contain idioms and phrasal verbs, each laid at a known time; the SRT gives the
 exact times of each spoken line. All intermediates (the speech of each line) live in
 a scope of the caller's temp manager; the two results are persisted atomically.
+:func:`write_translation_srt` writes the Korean SRT beside it (the lines translated,
+the same times), so the demo shows both languages offline.
 """
 
 from __future__ import annotations
@@ -18,11 +20,21 @@ from typing import Final
 from langflix.cancel import CancelToken
 from langflix.config import get_settings
 from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.subtitles import load_subtitles
 from langflix.errors import ConfigError
 from langflix.temp import TempArea, get_temp_manager
 from langflix.tts.espeak import EspeakTTS
 
-__all__ = ["SAMPLE_LINES", "SAMPLE_NAME", "SampleCue", "make_sample_episode", "sample_cues", "write_srt"]
+__all__ = [
+    "SAMPLE_LINES",
+    "SAMPLE_NAME",
+    "SAMPLE_TRANSLATIONS",
+    "SampleCue",
+    "make_sample_episode",
+    "sample_cues",
+    "write_srt",
+    "write_translation_srt",
+]
 
 SAMPLE_NAME: Final[str] = "langflix-sample"
 
@@ -41,6 +53,22 @@ SAMPLE_LINES: Final[tuple[str, ...]] = (
     "It costs an arm and a leg these days.",
 )
 """Dialogue with one well-known idiom or phrasal verb in most lines, and some filler."""
+
+SAMPLE_TRANSLATIONS: Final[dict[str, str]] = {
+    "Hi everyone, let's break the ice before the meeting.": "여러분, 회의 전에 어색한 분위기를 깨 봅시다.",
+    "The weather is nice today.": "오늘 날씨가 좋네요.",
+    "Don't worry, I'll figure it out by myself.": "걱정 마, 내가 알아서 해결할게.",
+    "Honestly, this test is a piece of cake.": "솔직히 이 시험은 식은 죽 먹기야.",
+    "Can you pick up some milk on the way home?": "집에 오는 길에 우유 좀 사 올래?",
+    "We should call it a day and go home.": "오늘은 이만하고 집에 가자.",
+    "I really look forward to the weekend.": "주말이 정말 기다려져.",
+    "Hang in there, you are almost done.": "조금만 버텨, 거의 다 했어.",
+    "Let's get together for lunch tomorrow.": "내일 점심 같이 먹자.",
+    "Please keep an eye on the kids for a minute.": "잠깐 애들 좀 봐 줘.",
+    "She finally gave up smoking last year.": "그녀는 작년에 드디어 담배를 끊었어.",
+    "It costs an arm and a leg these days.": "요즘은 그게 엄청 비싸.",
+}
+"""Each sample line in Korean, as a Korean subtitler would write it."""
 
 _LEAD_IN: Final[float] = 0.5
 """Silence before the first line: a cue at 0.0 s would test nothing about seeking."""
@@ -142,6 +170,20 @@ def write_srt(path: Path, cues: list[SampleCue]) -> None:
         f"{i}\n{stamp(c.start)} --> {stamp(c.end)}\n{c.text}\n" for i, c in enumerate(cues, 1)
     ]
     path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+def write_translation_srt(english: Path, out: Path, translations: dict[str, str] = SAMPLE_TRANSLATIONS) -> Path:
+    """The Korean SRT of the sample whose English SRT is ``english``: same times, lines translated.
+
+    A line without a translation is left out (a translator's file is silent there too).
+    """
+    cues = [
+        SampleCue(cue.start, cue.end, translations[cue.text])
+        for cue in load_subtitles(english).track("en").cues
+        if cue.text in translations
+    ]
+    write_srt(out, cues)
+    return out
 
 
 def _mux_args(

@@ -18,6 +18,7 @@ message, which is written for the person who has to act on it::
     │       └── ChecksumMismatchError    a chunk's bytes do not match the checksum sent with them
     ├── SubtitleError            a subtitle file cannot be read or holds no usable cue
     ├── ExpressionError          no expression could be chosen
+    ├── TranslationError         the optional translator (the chat model) failed
     ├── FFmpegError              ffmpeg/ffprobe failed, timed out or is missing
     ├── UnsupportedMediaError    an input is of a kind LangFlix will not open (a playlist, an image...)
     ├── TTSError                 a text-to-speech provider failed
@@ -48,6 +49,7 @@ __all__ = [
     "SubtitleError",
     "TTSError",
     "TempFileError",
+    "TranslationError",
     "UnsupportedMediaError",
     "UploadConflictError",
     "UploadError",
@@ -125,6 +127,10 @@ class SubtitleError(LangFlixError):
 
 class ExpressionError(LangFlixError):
     """No expression could be chosen from the subtitles."""
+
+
+class TranslationError(LangFlixError):
+    """The optional translator (the chat model) failed; the lesson goes on without its lines."""
 
 
 class FFmpegError(LangFlixError):

@@ -7,6 +7,7 @@ clients (and their HTTP options), the LLM selector.
 
 from __future__ import annotations
 
+import os
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from support.media import tone_wav
 from support.temp import temp_manager
 
 from langflix.cancel import CancelToken
-from langflix.config import Settings, get_settings
+from langflix.config import LLM_CACHE_NAME, MAX_AUTO_CONCURRENCY, Settings, get_settings
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.output_format import OutputFormat
 from langflix.errors import ConfigError, InvalidOptionError
@@ -244,3 +245,36 @@ def test_a_bad_token_setting_names_the_variable_and_never_the_value(
     token_file.write_text("file-token-0123456789", encoding="utf-8")
     with pytest.raises(ValidationError, match="set LANGFLIX_API_TOKEN or LANGFLIX_API_TOKEN_FILE, not both"):
         _settings(api_token="t" * 16, api_token_file=token_file)
+
+
+def test_the_llm_translates_into_the_set_language_and_remembers_in_the_cache_dir(tmp_path: Path) -> None:
+    selector = _settings(
+        llm_base_url="http://127.0.0.1:1", llm_api_key="k", translation_language="ja", cache_dir=tmp_path / "c"
+    ).llm_selector()
+    assert selector.translation_language == "ja"
+    assert selector.cache is not None and selector.cache.path == tmp_path / "c" / LLM_CACHE_NAME
+
+
+def test_the_cache_lives_in_the_data_dir_by_default_never_in_the_temp_dir(tmp_path: Path) -> None:
+    settings = _settings(data_dir=tmp_path / "data", temp_dir=tmp_path / "temp", cache_dir=None)
+    assert settings.llm_cache().path == tmp_path / "data" / "cache" / LLM_CACHE_NAME
+    assert not settings.llm_cache().path.is_relative_to(tmp_path / "temp")
+
+
+def test_tts_none_builds_no_client() -> None:
+    assert _settings(tts="none").speech() is None
+    assert _settings().speech("None") is None
+    speech = _settings().speech()
+    assert isinstance(speech, EspeakTTS)
+    with pytest.raises(ConfigError, match="LANGFLIX_GOOGLE_API_KEY"):
+        _settings(google_api_key=None).speech("google")
+    with pytest.raises(ConfigError, match="no speech, not a provider"):
+        _settings().tts_client("none")
+
+
+def test_concurrency_is_one_piece_per_core_at_most_four_unless_set() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert _settings().concurrency() == max(1, min(cores, MAX_AUTO_CONCURRENCY))
+    assert _settings(job_concurrency=3).concurrency() == 3
+    with pytest.raises(ValueError, match="job_concurrency"):
+        _settings(job_concurrency=-1)

@@ -13,7 +13,16 @@ from support.temp import leftovers, temp_manager
 
 from langflix.cancel import CancelToken
 from langflix.core.ffmpeg import FFmpegTools
-from langflix.demo import SAMPLE_LINES, SampleCue, make_sample_episode, sample_cues, write_srt
+from langflix.core.subtitles import load_subtitles
+from langflix.demo import (
+    SAMPLE_LINES,
+    SAMPLE_TRANSLATIONS,
+    SampleCue,
+    make_sample_episode,
+    sample_cues,
+    write_srt,
+    write_translation_srt,
+)
 from langflix.errors import CancelledError, ConfigError
 from langflix.temp import TempFileManager
 
@@ -128,3 +137,15 @@ def test_sample_cues_and_srt_round_trip(tmp_path: Path) -> None:
     write_srt(path, cues)
     assert _parse_srt(path.read_text(encoding="utf-8")) == cues
     assert "00:00:00,500 --> 00:00:01,750" in path.read_text(encoding="utf-8")
+
+
+def test_the_korean_srt_says_each_line_in_korean_at_the_same_time(tmp_path: Path) -> None:
+    assert set(SAMPLE_TRANSLATIONS) == set(SAMPLE_LINES), "every sample line has its Korean"
+    english = tmp_path / "x.srt"
+    cues = sample_cues([(1.0, SAMPLE_LINES[0]), (1.5, "A line nobody translated.")], 10.0)
+    write_srt(english, cues)
+    korean = write_translation_srt(english, tmp_path / "x.ko.srt")
+    (track,) = load_subtitles(korean).tracks
+    assert track.language == "ko"
+    expected = [(cues[0].start, cues[0].end, SAMPLE_TRANSLATIONS[SAMPLE_LINES[0]])]
+    assert [(c.start, c.end, c.text) for c in track.cues] == expected

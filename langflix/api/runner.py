@@ -80,7 +80,8 @@ class PipelineFactory(Protocol):
         settings: Settings | None,
         progress: Callable[[ProgressEvent], None],
         cancel: CancelToken,
-        source_names: tuple[str, str] | None,
+        source_names: tuple[str, ...] | None,
+        translation_subtitles: Path | None = None,
     ) -> Runnable: ...
 
 
@@ -91,7 +92,8 @@ class QueuedJob:
     ``redact`` rewrites what the job's record shows (progress messages, the
     error) in the client's words: its own file names, setting names for the
     server's dirs; the full text goes to the server log. ``source_names`` are
-    the client's names of the video and the subtitles, for the manifest.
+    the client's names of the video, the subtitles and (when given) the
+    translation file, for the manifest.
     """
 
     job_id: str
@@ -102,7 +104,9 @@ class QueuedJob:
     resources: contextlib.ExitStack
     cancel: CancelToken = field(default_factory=CancelToken)
     redact: Redactor = field(default_factory=Redactor)
-    source_names: tuple[str, str] | None = None
+    source_names: tuple[str, ...] | None = None
+    translation: Path | None = None
+    """The optional second subtitle file (the learner's language), inside ``scope`` too."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,8 @@ class JobRunner:
             if job.cancel.cancelled or not self.store.mark_running(job.job_id):
                 status, error = "cancelled", job.cancel.reason
             else:
+                # Only when given: a factory written before translation files keeps working.
+                extra = {} if job.translation is None else {"translation_subtitles": job.translation}
                 result = self._factory(
                     job.video,
                     job.subtitles,
@@ -310,6 +316,7 @@ class JobRunner:
                     progress=lambda event: self._progress(job, event),
                     cancel=job.cancel,
                     source_names=job.source_names,
+                    **extra,
                 ).run()
                 episode_dir = str(result.episode_dir)
                 outputs = _list_outputs(Path(result.episode_dir))

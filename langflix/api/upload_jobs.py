@@ -19,6 +19,7 @@ from typing import Final
 from langflix.api.tus import metadata_value
 from langflix.api.uploads import (
     FORM_FIELDS,
+    OPTIONAL_FILE_FIELDS,
     InvalidFieldError,
     JobUpload,
     MalformedUploadError,
@@ -28,11 +29,19 @@ from langflix.core.subtitles import SUPPORTED_SUFFIXES
 from langflix.errors import UnsupportedMediaError
 from langflix.temp import ResumableUploads, TempArea, UploadClaim
 
-__all__ = ["MAX_JSON_BYTES", "UPLOAD_KEYS", "UploadRequest", "claim_uploads", "parse_upload_request"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "REQUIRED_UPLOADS",
+    "UPLOAD_KEYS",
+    "UploadRequest",
+    "claim_uploads",
+    "parse_upload_request",
+]
 
 MAX_JSON_BYTES: Final[int] = 64 * 1024
-UPLOAD_KEYS: Final[dict[str, str]] = {"video_upload": "video", "subtitle_upload": "subtitle"}
-"""JSON key -> the file it names (the multipart part of the same name)."""
+REQUIRED_UPLOADS: Final[dict[str, str]] = {"video_upload": "video", "subtitle_upload": "subtitle"}
+UPLOAD_KEYS: Final[dict[str, str]] = REQUIRED_UPLOADS | {f"{name}_upload": name for name in OPTIONAL_FILE_FIELDS}
+"""JSON key -> the file it names (the multipart part of the same name): video, subtitle, translation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,8 @@ def parse_upload_request(body: bytes) -> UploadRequest:
     fields: dict[str, str] = {}
     for key, value in data.items():
         if key in UPLOAD_KEYS:
+            if value is None and key not in REQUIRED_UPLOADS:
+                continue
             if not isinstance(value, str):
                 raise InvalidFieldError(key, "must be the id of a completed upload (a string)")
             uploads[UPLOAD_KEYS[key]] = value
@@ -66,13 +77,15 @@ def parse_upload_request(body: bytes) -> UploadRequest:
             fields[key] = str(value)
         else:
             raise InvalidFieldError(
-                key, f"unknown field; send {' and '.join(UPLOAD_KEYS)} and optionally {', '.join(FORM_FIELDS)}"
+                key,
+                f"unknown field; send {' and '.join(REQUIRED_UPLOADS)} and optionally "
+                f"{', '.join(k for k in UPLOAD_KEYS if k not in REQUIRED_UPLOADS)}, {', '.join(FORM_FIELDS)}",
             )
-    for key, name in UPLOAD_KEYS.items():
+    for key, name in REQUIRED_UPLOADS.items():
         if name not in uploads:
             raise InvalidFieldError(key, "field required (the id of a completed upload)")
     if len(set(uploads.values())) != len(uploads):
-        raise InvalidFieldError("subtitle_upload", "names the same upload as video_upload; upload each file")
+        raise InvalidFieldError("subtitle_upload", "names an upload another key names too; upload each file")
     return UploadRequest(uploads, fields)
 
 
@@ -88,13 +101,13 @@ def claim_uploads(
     claims: Mapping[str, UploadClaim] = {
         name: stack.enter_context(uploads.claim(i)) for name, i in request.uploads.items()
     }
-    names = {"video": _filename(claims["video"], "video"), "subtitle": _filename(claims["subtitle"], "")}
-    subtitle_suffix = client_suffix(names["subtitle"])
-    if subtitle_suffix not in SUPPORTED_SUFFIXES:
-        raise UnsupportedMediaError(
-            f"subtitle {names['subtitle'] or request.uploads['subtitle']!r} has no supported format in its name; "
-            f"upload it with the metadata 'filename' ending in one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
-        )
+    names = {name: _filename(claim, "video" if name == "video" else "") for name, claim in claims.items()}
+    for name in claims.keys() - {"video"}:
+        if client_suffix(names[name]) not in SUPPORTED_SUFFIXES:
+            raise UnsupportedMediaError(
+                f"{name} {names[name] or request.uploads[name]!r} has no supported format in its name; upload it "
+                f"with the metadata 'filename' ending in one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+            )
     paths = {
         name: claim.move_into(area, suffix=client_suffix(names[name]), prefix=f"{name}-")
         for name, claim in claims.items()
@@ -106,5 +119,7 @@ def claim_uploads(
         subtitle_filename=names["subtitle"],
         fields=request.fields,
         bytes_received=sum(claim.state.length for claim in claims.values()),
+        translation=paths.get("translation"),
+        translation_filename=names.get("translation"),
     )
     return upload, list(claims.values())

@@ -42,6 +42,7 @@ __all__ = [
     "JobUpload",
     "MalformedUploadError",
     "MultipartReader",
+    "OPTIONAL_FILE_FIELDS",
     "Part",
     "UnsupportedMediaError",
     "UploadTooLargeError",
@@ -54,13 +55,18 @@ __all__ = [
 ]
 
 FILE_FIELDS: Final[tuple[str, ...]] = ("subtitle", "video")
+OPTIONAL_FILE_FIELDS: Final[tuple[str, ...]] = ("translation",)
+"""A second subtitle file in the learner's language (``--translation-subtitles``)."""
 FORM_FIELDS: Final[tuple[str, ...]] = (
     "episode_name",
     "language_level",
     "max_expressions",
     "repeat",
+    "subtitles_style",
     "tts",
 )
+_FILE_LABELS: Final[tuple[str, ...]] = ("video", "subtitle", "translation")
+"""What a message calls each of :meth:`JobUpload.files`."""
 _MAX_FIELD_BYTES: Final[int] = 4096
 _MAX_PARTS: Final[int] = 16
 # The multipart envelope (boundaries, part headers, small fields) on top of the
@@ -241,7 +247,7 @@ def _make_part(headers: list[tuple[bytes, bytes]]) -> Part:
 
 @dataclass(frozen=True)
 class JobUpload:
-    """What a job submission brought: two files inside the job's scope and the form fields."""
+    """What a job submission brought: two or three files inside the job's scope and the form fields."""
 
     video: Path
     subtitles: Path
@@ -249,6 +255,17 @@ class JobUpload:
     subtitle_filename: str
     fields: dict[str, str] = field(default_factory=dict)
     bytes_received: int = 0
+    translation: Path | None = None
+    translation_filename: str | None = None
+
+    def files(self) -> tuple[Path, ...]:
+        """The uploaded files in the scope: the video, the subtitles, then the translation when sent."""
+        return (self.video, self.subtitles) + (() if self.translation is None else (self.translation,))
+
+    def client_names(self) -> tuple[str, ...]:
+        """The names the client gave :meth:`files`, in the same order: what any answer calls them."""
+        names = (self.video_filename, self.subtitle_filename)
+        return names + (() if self.translation is None else (self.translation_filename or "translation",))
 
 
 def client_suffix(filename: str) -> str:
@@ -348,16 +365,18 @@ async def _receive(
             raise MalformedUploadError(f"the upload has more than {_MAX_PARTS} parts")
         if part.name in files or part.name in fields:
             raise InvalidFieldError(part.name, "given more than once; send it once")
-        if part.name in FILE_FIELDS:
+        if part.name in FILE_FIELDS or part.name in OPTIONAL_FILE_FIELDS:
             if part.filename is None:
                 raise InvalidFieldError(part.name, "must be a file (multipart part with a filename)")
             suffix = client_suffix(part.filename)
-            if part.name == "subtitle" and suffix not in SUPPORTED_SUFFIXES:
+            if part.name in ("subtitle", "translation") and suffix not in SUPPORTED_SUFFIXES:
                 raise UnsupportedMediaError(
-                    f"subtitle {part.filename!r} has an unsupported format; "
+                    f"{part.name} {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
                 )
-            path = await awrite_stream(area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim)
+            path = await awrite_stream(
+                area, counted(part.name), suffix=suffix, prefix=f"{part.name}-", claim=claim
+            )
             files[part.name] = (path, part.filename)
         elif part.name in FORM_FIELDS:
             raw = await reader.read_part(_MAX_FIELD_BYTES)
@@ -368,7 +387,8 @@ async def _receive(
         else:
             raise InvalidFieldError(
                 part.name,
-                f"unknown field; send the files {' and '.join(FILE_FIELDS)} and optionally {', '.join(FORM_FIELDS)}",
+                f"unknown field; send the files {' and '.join(FILE_FIELDS)} "
+                f"and optionally the file {', '.join(OPTIONAL_FILE_FIELDS)} and {', '.join(FORM_FIELDS)}",
             )
     for name in FILE_FIELDS:
         if name not in files:
@@ -380,6 +400,8 @@ async def _receive(
         subtitle_filename=files["subtitle"][1],
         fields=fields,
         bytes_received=received,
+        translation=files["translation"][0] if "translation" in files else None,
+        translation_filename=files["translation"][1] if "translation" in files else None,
     )
 
 
@@ -406,11 +428,13 @@ async def probe_video(upload: JobUpload, tools: FFmpegTools) -> None:
 
 
 async def probe_subtitles(upload: JobUpload, tools: FFmpegTools) -> None:
-    """Refuse an uploaded "subtitle" that ffmpeg would open as a playlist or another non-subtitle format (415)."""
-    try:
-        await anyio.to_thread.run_sync(lambda: tools.subtitle_input(upload.subtitles))
-    except UnsupportedMediaError as exc:
-        raise UnsupportedMediaError(_client_words(exc, upload, labelled=True)) from exc
+    """Refuse an uploaded "subtitle" (or "translation") that ffmpeg would open as a playlist
+    or another non-subtitle format (415)."""
+    for path in upload.files()[1:]:
+        try:
+            await anyio.to_thread.run_sync(tools.subtitle_input, path)
+        except UnsupportedMediaError as exc:
+            raise UnsupportedMediaError(_client_words(exc, upload, labelled=True)) from exc
 
 
 def _client_words(exc: LangFlixError, upload: JobUpload, *, labelled: bool = False) -> str:
@@ -418,7 +442,7 @@ def _client_words(exc: LangFlixError, upload: JobUpload, *, labelled: bool = Fal
 
     ``labelled``: "video 'x.mp4'" rather than "x.mp4", for a message that starts with the path.
     """
-    video, subtitle = upload.video_filename, upload.subtitle_filename
-    if labelled:
-        video, subtitle = f"video {video!r}", f"subtitle {subtitle!r}"
-    return str(exc).replace(str(upload.video), video).replace(str(upload.subtitles), subtitle)
+    text = str(exc)
+    for path, name, label in zip(upload.files(), upload.client_names(), _FILE_LABELS, strict=False):
+        text = text.replace(str(path), f"{label} {name!r}" if labelled else name)
+    return text

@@ -34,7 +34,8 @@ from langflix.cli import app
 from langflix.config import get_settings
 from langflix.core.expressions import LANGUAGE_LEVELS
 from langflix.core.output_format import DEFAULT_FORMAT, parse_size
-from langflix.demo import make_sample_episode
+from langflix.core.subtitle_render import SUBTITLE_STYLES
+from langflix.demo import make_sample_episode, write_translation_srt
 from langflix.errors import CancelledError, InvalidOptionError, LangFlixError
 from langflix.pipeline import (
     LangFlixPipeline,
@@ -42,15 +43,17 @@ from langflix.pipeline import (
     PipelineResult,
     ProgressEvent,
     summary_rows,
+    translation_note,
 )
 from langflix.temp import OWNER_FILE, TempArea, TempFileManager, get_temp_manager
-from langflix.tts import TTS_PROVIDERS
+from langflix.tts import TTS_CHOICES
 
-__all__ = ["LevelChoice", "TTSChoice", "build_options", "demo", "process", "temp_files_left"]
+__all__ = ["LevelChoice", "StyleChoice", "TTSChoice", "build_options", "demo", "process", "temp_files_left"]
 
 EXIT_FAILED: Final[int] = 1
 EXIT_INTERRUPTED: Final[int] = 130
 
+_DEFAULT_STYLE: Final[str] = PipelineOptions.model_fields["subtitles_style"].default
 _out = Console()
 _err = Console(stderr=True)
 
@@ -64,6 +67,7 @@ _FLAGS: Final[dict[str, str]] = {
     "width": "--size",
     "height": "--size",
     "preset": "--preset",
+    "subtitles_style": "--subtitles-style",
 }
 """The flag that sets each option, to name it in a usage error."""
 
@@ -118,10 +122,12 @@ def _run(
     options: PipelineOptions,
     manager: TempArea,
     bars: _StepBars,
+    translation: Path | None = None,
 ) -> PipelineResult:
     pipeline = LangFlixPipeline(
-        video, subtitles, output_dir, options, manager=manager, progress=bars, cancel=CancelToken()
-    )
+        video, subtitles, output_dir, options, translation_subtitles=translation, manager=manager, progress=bars,
+        cancel=CancelToken(),
+    )  # fmt: skip
     return pipeline.run()
 
 
@@ -130,7 +136,8 @@ def _summary(result: PipelineResult | None, started: float, manager: TempFileMan
     left = temp_files_left(manager)
     elapsed = time.monotonic() - started
     if result is not None:
-        rows = summary_rows(json.loads(result.manifest.read_text(encoding="utf-8")))
+        manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+        rows = summary_rows(manifest)
         table = Table(title=f"Outputs in {escape(str(result.episode_dir))}", title_justify="left")
         table.add_column("file")
         table.add_column("expression")
@@ -144,6 +151,7 @@ def _summary(result: PipelineResult | None, started: float, manager: TempFileMan
             soft_wrap=True,
             highlight=False,
         )
+        _out.print(escape(translation_note(manifest)), soft_wrap=True, highlight=False)
     _out.print(f"time taken: {elapsed:.1f} s", highlight=False)
     style = "green" if left == 0 else "bold red"
     _out.print(f"temp files left: [{style}]{left}[/{style}]", highlight=False)
@@ -161,6 +169,7 @@ def _execute(
     output_dir: Path,
     options: PipelineOptions,
     *,
+    translation: Path | None = None,
     demo: bool = False,
     demo_seconds: float = 30.0,
 ) -> None:
@@ -176,12 +185,13 @@ def _execute(
                 if demo:
                     bars.start_step("sample      making a sample episode (test pattern + espeak-ng)")
                     with manager.scope("demo-input") as scope:
-                        video, subtitles = make_sample_episode(
-                            scope.new_dir(), duration=demo_seconds, manager=scope
-                        )
-                        result = _run(video, subtitles, output_dir, options, manager, bars)
+                        folder = scope.new_dir()
+                        video, subtitles = make_sample_episode(folder, duration=demo_seconds, manager=scope)
+                        # The sample's Korean SRT: the demo shows both languages, offline.
+                        korean = write_translation_srt(subtitles, folder / f"{subtitles.stem}.ko.srt")
+                        result = _run(video, subtitles, output_dir, options, manager, bars, korean)
                 else:
-                    result = _run(video, subtitles, output_dir, options, manager, bars)
+                    result = _run(video, subtitles, output_dir, options, manager, bars, translation)
             finally:
                 bars.close()
     except KeyboardInterrupt:
@@ -214,6 +224,7 @@ def build_options(
     size: str | None,
     preset: str | None,
     context: float,
+    subtitles_style: str = _DEFAULT_STYLE,
 ) -> PipelineOptions:
     """A job's options from the flags; what a flag leaves out comes from the settings.
 
@@ -227,7 +238,9 @@ def build_options(
             changes["width"], changes["height"] = parse_size(size)
         if preset is not None:
             changes["preset"] = preset
+        chosen: dict[str, Any] = {"subtitles_style": subtitles_style}  # validated (and normalised) by the model
         return PipelineOptions(
+            **chosen,
             max_expressions=max_expressions,
             repeat=repeat,
             tts=tts if tts is not None else settings.tts,
@@ -274,12 +287,32 @@ _Repeat = Annotated[
 ]
 # Enums built from the library's own tuples: --help lists exactly what the pipeline accepts.
 # (mypy cannot type an Enum whose members are computed: hence the ignores.)
-TTSChoice = Enum("TTSChoice", {name: name for name in TTS_PROVIDERS}, type=str)  # type: ignore[misc]
+TTSChoice = Enum("TTSChoice", {name: name for name in TTS_CHOICES}, type=str)  # type: ignore[misc]
 LevelChoice = Enum("LevelChoice", {name: name for name in LANGUAGE_LEVELS}, type=str)  # type: ignore[misc]
+StyleChoice = Enum("StyleChoice", {name: name for name in SUBTITLE_STYLES}, type=str)  # type: ignore[misc]
 
 _Tts = Annotated[
     TTSChoice | None,
-    typer.Option("--tts", help="Text-to-speech provider (default: LANGFLIX_TTS or espeak)."),
+    typer.Option(
+        "--tts",
+        help="Who speaks the expression on the card: a text-to-speech provider, or none for a silent card "
+        "(default: LANGFLIX_TTS or espeak).",
+    ),
+]
+_Style = Annotated[
+    StyleChoice,
+    typer.Option("--subtitles-style", help=PipelineOptions.model_fields["subtitles_style"].description),
+]
+_Translation = Annotated[
+    Path | None,
+    typer.Option(
+        "--translation-subtitles",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="A second subtitle file in the learner's language (e.g. the Korean SRT), aligned by time. "
+        "Used where the subtitles are not bilingual; before the LLM.",
+    ),
 ]
 _Level = Annotated[
     LevelChoice,
@@ -327,16 +360,24 @@ def process(
     context: _Context = _DEFAULTS.context_seconds,
     size: _Size = None,
     preset: _Preset = None,
+    subtitles_style: _Style = StyleChoice(_DEFAULTS.subtitles_style),
+    translation_subtitles: _Translation = None,
 ) -> None:
-    """Turn VIDEO + SUBTITLES into one lesson per expression, a compilation and a manifest.
+    """Turn VIDEO + SUBTITLES into one lesson per expression, its thumbnail, a compilation and a manifest.
 
+    Each line's translation comes from the subtitle file's other track when it is
+    bilingual, else from --translation-subtitles, else from the LLM when
+    LANGFLIX_LLM_BASE_URL is set; without any the lessons show English only.
     The video format is LANGFLIX_VIDEO_* (as the service's), with --size and --preset on top.
     """
     options = build_options(
         max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=language_level.value,
         episode_name=episode_name, size=size, preset=preset, context=context,
+        subtitles_style=subtitles_style.value,
     )  # fmt: skip
-    _execute(video, subtitles, output_dir or get_settings().output_dir, options, demo=False)
+    _execute(
+        video, subtitles, output_dir or get_settings().output_dir, options, translation=translation_subtitles
+    )
 
 
 @app.command()
@@ -351,13 +392,15 @@ def demo(
     context: _Context = 5.0,
     size: _Size = None,
     preset: _Preset = None,
+    subtitles_style: _Style = StyleChoice(_DEFAULTS.subtitles_style),
     duration: Annotated[
         float, typer.Option("--duration", min=5.0, help="Length of the sample episode in seconds.")
     ] = 30.0,
 ) -> None:
-    """Make a sample episode (test pattern + spoken idioms) and run the pipeline on it."""
+    """Make a sample episode (test pattern + spoken idioms, with its Korean SRT) and run the pipeline on it."""
     options = build_options(
         max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=_DEFAULTS.language_level,
         episode_name="langflix-demo", size=size, preset=preset, context=context,
+        subtitles_style=subtitles_style.value,
     )  # fmt: skip
     _execute(Path(), Path(), output_dir, options, demo=True, demo_seconds=duration)

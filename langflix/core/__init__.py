@@ -5,12 +5,16 @@ passed in by the caller (``langflix.config.Settings`` builds them). Each module
 answers one question:
 
 - ``subtitles`` (with ``sami``, ``text_encoding``): reading subtitle files into cues;
+- ``subtitle_cleaning``, ``subtitle_alignment``: cues as said, a second file's translations;
 - ``expressions``: the curated list and the offline choice of what to teach;
-- ``llm_selector``: the optional choice by an OpenAI-compatible chat model;
+- ``llm_selector`` (with ``llm_cache``): the optional choice and translation by an
+  OpenAI-compatible chat model, its answers kept on disk;
 - ``process``: the one subprocess helper;
 - ``ffmpeg``: :class:`FFmpegTools`, running and probing with the caller's binaries;
 - ``output_format``: :class:`OutputFormat`, the one video format of a job;
-- ``video_editor``: clips, title cards and lessons inside a temp area;
+- ``video_editor``: scenes (one decode, subtitles burned), cards and lessons inside a temp area;
+- ``ass``, ``subtitle_render``, ``card``, ``thumbnail``, ``fonts``, ``text_layout``: what is
+  drawn with libass, laid out with its own widths;
 - ``http``: :class:`HttpOptions` and the retry policy of every HTTP client;
 - ``validated``: the options base class whose errors name the field.
 """

@@ -157,6 +157,10 @@ class MediaInfo:
     video_codec: str | None
     audio_codec: str | None
     sample_rate: int | None
+    video_duration: float | None = None
+    """The video stream's own length (``duration`` is the longest stream's), when the container says."""
+    frame_rate: float | None = None
+    """The rate the video is coded at (``r_frame_rate``); ``fps`` is the average, which a gap lowers."""
 
     @property
     def input(self) -> MediaInput:
@@ -350,11 +354,13 @@ def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
         video_codec=video.get("codec_name") if video else None,
         audio_codec=audio.get("codec_name") if audio else None,
         sample_rate=_int(audio.get("sample_rate")) if audio else None,
+        video_duration=_float(video.get("duration")) if video else None,
+        frame_rate=_rate(video, ("r_frame_rate",)) if video else None,
     )
 
 
-def _rate(stream: dict[str, Any]) -> float | None:
-    for key in ("avg_frame_rate", "r_frame_rate"):
+def _rate(stream: dict[str, Any], keys: tuple[str, ...] = ("avg_frame_rate", "r_frame_rate")) -> float | None:
+    for key in keys:
         value = stream.get(key)
         if isinstance(value, str) and "/" in value:
             num, _, den = value.partition("/")

@@ -1,10 +1,15 @@
-"""Optional expression selector backed by an OpenAI-compatible chat API.
+"""Optional expression selector and translator backed by an OpenAI-compatible chat API.
 
 The model sees the numbered cues and answers with JSON; the reply is validated with
 pydantic and every phrase is checked against the text of the cue it cites, because a
-model will sometimes "find" a phrase the speaker never said. Transient failures
-(timeouts, HTTP 429 and 5xx) are retried with a short backoff; everything else becomes
-an :class:`~langflix.errors.ExpressionError` that names the setting to fix.
+model will sometimes "find" a phrase the speaker never said. With a
+``translation_language`` each pick also carries its line's translation, and
+:meth:`LLMExpressionSelector.translate` translates the other lines a lesson shows.
+Transient failures (timeouts, HTTP 429 and 5xx) are retried with a short backoff;
+everything else becomes an :class:`~langflix.errors.ExpressionError` (choosing) or a
+:class:`~langflix.errors.TranslationError` (translating) that names the setting to fix.
+With an :class:`~langflix.core.llm_cache.LLMCache`, a question already answered
+(the same request, or a line already translated into the language) is never sent again.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from langflix.core.expressions import (
     usable_cues,
 )
 from langflix.core.http import HttpOptions
+from langflix.core.llm_cache import LLMCache, cache_key, line_key
 from langflix.core.subtitles import Cue
-from langflix.errors import ConfigError, ExpressionError
+from langflix.errors import ConfigError, ExpressionError, TranslationError
 
-__all__ = ["DEFAULT_LLM_HTTP", "LLMExpressionSelector", "LLMPick"]
+__all__ = ["DEFAULT_LLM_HTTP", "LANGUAGE_NAMES", "LLMExpressionSelector", "LLMPick", "TRANSLATION_BATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,31 @@ class _ChatReply(BaseModel):
 
 _PICKS: Final = TypeAdapter(list[LLMPick])
 
+_TRANSLATE_PROMPT: Final[str] = (
+    "Translate each numbered line of an English TV episode's subtitles into {language}, the way a "
+    "subtitler would: the meaning and the tone, idioms by what they mean. Answer with JSON only, in "
+    'this shape: {{"translations": [{{"index": 0, "text": "..."}}]}}'
+)
+TRANSLATION_BATCH: Final[int] = 40
+"""Lines per translation request: a short answer the model keeps in order."""
+LANGUAGE_NAMES: Final[dict[str, str]] = {
+    "ko": "Korean", "ja": "Japanese", "zh": "Chinese", "es": "Spanish", "fr": "French",
+    "de": "German", "pt": "Portuguese", "vi": "Vietnamese", "th": "Thai", "id": "Indonesian",
+}  # fmt: skip
+"""How the prompt names a language code (other codes are named as they are)."""
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    index: int = Field(ge=0)
+    text: str = Field(min_length=1)
+
+
+_LINES: Final = TypeAdapter(list[_Line])
+_CHOOSING: Final[str] = "or use the offline selector"
+_TRANSLATING: Final[str] = "or translate with --translation-subtitles"
+
 
 def _tail(text: str) -> str:
     text = " ".join(text.split())
@@ -105,6 +136,7 @@ class LLMExpressionSelector:
         http: HttpOptions = DEFAULT_LLM_HTTP,
         context_seconds: float = 10.0,
         translation_language: str | None = None,
+        cache: LLMCache | None = None,
     ) -> None:
         if not base_url:
             raise ConfigError("the LLM selector needs a base URL; set LANGFLIX_LLM_BASE_URL")
@@ -119,6 +151,7 @@ class LLMExpressionSelector:
         self.http = http
         self.context_seconds = context_seconds
         self.translation_language = translation_language
+        self.cache = cache
         self._api_key = api_key
 
     def __repr__(self) -> str:  # never show the key
@@ -153,10 +186,45 @@ class LLMExpressionSelector:
         numbered = [(i, cue) for i, cue in enumerate(cues) if id(cue) in usable]
         if not numbered:
             raise ExpressionError("the subtitles hold no usable cue to send to the LLM")
-        content = self._chat(self._messages(numbered, max_expressions, language_level))
-        picks = self._parse(content)
+        messages = self._messages(numbered, max_expressions, language_level)
+        key = cache_key(self.model, messages)
         context = self.context_seconds if context_seconds is None else context_seconds
-        return self._keep_valid(picks, cues, usable, max_expressions, media_duration, context)
+        cached = self.cache.reply(key) if self.cache is not None else None
+        if cached is not None:
+            try:
+                return self._keep_valid(self._parse(cached), cues, usable, max_expressions, media_duration, context)
+            except ExpressionError:
+                log.info("the cached LLM reply no longer fits these cues; asking the model again")
+        content = self._chat(messages, fallback=_CHOOSING)
+        chosen = self._keep_valid(self._parse(content), cues, usable, max_expressions, media_duration, context)
+        if self.cache is not None:
+            self.cache.store_reply(key, content)  # only a reply that chose something
+            if self.translation_language:
+                done = {e.cue.text: e.translation for e in chosen if e.translation}
+                self.cache.store_translations(self.translation_language, done, model=self.model)
+        return chosen
+
+    def translate(self, lines: Sequence[str], language: str) -> dict[str, str]:
+        """``lines`` translated into ``language`` (a code such as "ko"), by line key.
+
+        Keys are the lines with their whitespace folded (:func:`~langflix.core.llm_cache.line_key`);
+        a line the model skipped is missing from the result. Lines the cache knows
+        are not sent; what the model answers is cached. Raises TranslationError.
+        """
+        keys = list(dict.fromkeys(key for key in map(line_key, lines) if key))
+        found = self.cache.translations(language, keys) if self.cache is not None else {}
+        missing = [key for key in keys if key not in found]
+        for start in range(0, len(missing), TRANSLATION_BATCH):
+            batch = missing[start : start + TRANSLATION_BATCH]
+            try:
+                content = self._chat(self._translation_messages(batch, language), fallback=_TRANSLATING)
+            except ExpressionError as exc:
+                raise TranslationError(str(exc)) from exc
+            answered = self._parse_translations(content, batch)
+            if self.cache is not None:
+                self.cache.store_translations(language, answered, model=self.model)
+            found.update(answered)
+        return {key: found[key] for key in keys if key in found}
 
     # ----------------------------------------------------------------- request
 
@@ -172,7 +240,32 @@ class LLMExpressionSelector:
         lines = "\n".join(f"[{i}] {' '.join(cue.text.split())}" for i, cue in numbered)
         return [{"role": "system", "content": system}, {"role": "user", "content": lines}]
 
-    def _chat(self, messages: list[dict[str, str]]) -> str:
+    def _translation_messages(self, lines: Sequence[str], language: str) -> list[dict[str, str]]:
+        name = LANGUAGE_NAMES.get(language.lower(), language)
+        numbered = "\n".join(f"[{i}] {line}" for i, line in enumerate(lines))
+        return [
+            {"role": "system", "content": _TRANSLATE_PROMPT.format(language=name)},
+            {"role": "user", "content": numbered},
+        ]
+
+    def _parse_translations(self, content: str, lines: Sequence[str]) -> dict[str, str]:
+        text = _strip_fences(content)
+        try:
+            data = json.loads(text)
+            if isinstance(data, dict):
+                data = data.get("translations")
+            items = _LINES.validate_python(data)
+        except (ValueError, ValidationError) as exc:
+            raise TranslationError(
+                f"the LLM (model {self.model!r}) did not answer with a JSON list of {{index, text}} "
+                f"translations: {_tail(text) or '(empty)'}; try another LANGFLIX_LLM_MODEL {_TRANSLATING}"
+            ) from exc
+        answered = {lines[item.index]: item.text for item in items if item.index < len(lines)}
+        if len(answered) < len(lines):
+            log.warning("the LLM translated %d of %d lines; the others show in English only", len(answered), len(lines))
+        return answered
+
+    def _chat(self, messages: list[dict[str, str]], *, fallback: str) -> str:
         body = {
             "model": self.model,
             "messages": messages,
@@ -193,17 +286,16 @@ class LLMExpressionSelector:
             except httpx.TimeoutException as exc:
                 raise ExpressionError(
                     f"the LLM at {self.url} timed out after {self.http.timeout:g} s "
-                    f"({self.http.retries + 1} attempts); raise LANGFLIX_LLM_TIMEOUT or use the "
-                    "offline selector"
+                    f"({self.http.retries + 1} attempts); raise LANGFLIX_LLM_TIMEOUT {fallback}"
                 ) from exc
             except httpx.TransportError as exc:
                 raise ExpressionError(
                     f"cannot reach the LLM at {self.url} ({exc}); check "
                     "LANGFLIX_LLM_BASE_URL and the network"
                 ) from exc
-            return self._content(response, attempt)
+            return self._content(response, attempt, fallback)
 
-    def _content(self, response: httpx.Response, attempts: int) -> str:
+    def _content(self, response: httpx.Response, attempts: int, fallback: str) -> str:
         status = response.status_code
         if status in (401, 403):
             raise ExpressionError(
@@ -214,7 +306,7 @@ class LLMExpressionSelector:
             raise ExpressionError(
                 f"the LLM at {self.url} answered HTTP {status} after {attempts} attempt(s): "
                 f"{_tail(response.text)}; check LANGFLIX_LLM_BASE_URL and LANGFLIX_LLM_MODEL "
-                f"({self.model!r}) or use the offline selector"
+                f"({self.model!r}) {fallback}"
             )
         try:
             reply = _ChatReply.model_validate_json(response.content)

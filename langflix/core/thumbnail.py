@@ -12,19 +12,27 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from langflix.cancel import CancelToken
 from langflix.core.ass import AssEvent, AssStyle, ass_document, ass_filter, markup_lines, write_ass
-from langflix.core.ffmpeg import FFMPEG_INSTALL_HINT, media_url
+from langflix.core.ffmpeg import FFMPEG_INSTALL_HINT, MediaInput, media_url
 from langflix.core.fonts import DEFAULT_FONT_FAMILY, TextMeasure, text_measure
 from langflix.core.process import run_process
 from langflix.core.text_layout import line_segments, wrap_lines
 from langflix.errors import FFmpegError, LangFlixError
 from langflix.temp import TempArea
 
-__all__ = ["THUMBNAIL_HEIGHT", "THUMBNAIL_WIDTH", "make_thumbnail", "thumbnail_ass"]
+__all__ = [
+    "THUMBNAIL_HEIGHT",
+    "THUMBNAIL_WIDTH",
+    "ThumbnailText",
+    "make_thumbnail",
+    "thumbnail_ass",
+    "thumbnail_filters",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,33 @@ _MAX_TEXT_HEIGHT: Final[float] = 0.55
 _MIN_SCALE: Final[float] = 0.3
 _SHADE: Final[str] = "drawbox=x=0:y=ih*0.42:w=iw:h=ih*0.58:color=black@0.45:t=fill"
 _FOREVER: Final[float] = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ThumbnailText:
+    """What a thumbnail says: ``title`` drawn large, ``caption`` small above it."""
+
+    title: str
+    caption: str | None = None
+
+    def ass(self, *, width: int = THUMBNAIL_WIDTH, height: int = THUMBNAIL_HEIGHT) -> str:
+        """The overlay as an ASS document (:func:`thumbnail_ass`)."""
+        return thumbnail_ass(self.title, caption=self.caption, width=width, height=height)
+
+
+def thumbnail_filters(overlay: Path, *, width: int = THUMBNAIL_WIDTH, height: int = THUMBNAIL_HEIGHT) -> list[str]:
+    """The filters that turn one frame into the thumbnail: cover ``width`` x ``height``
+    (scaled up and cropped, never letterboxed), darken the lower part, draw ``overlay``.
+
+    The frame's pixels must be square (the editor squares them before it branches).
+    """
+    return [
+        f"scale={width}:{height}:force_original_aspect_ratio=increase",
+        f"crop={width}:{height}",
+        "setsar=1",
+        _SHADE,
+        ass_filter(overlay),
+    ]
 
 
 def thumbnail_ass(
@@ -91,7 +126,7 @@ def thumbnail_ass(
 
 def make_thumbnail(
     ffmpeg: str | os.PathLike[str],
-    video: Path,
+    video: MediaInput,
     area: TempArea,
     *,
     at: float,
@@ -104,6 +139,8 @@ def make_thumbnail(
 ) -> Path:
     """A ``width`` x ``height`` PNG of ``video`` at ``at`` seconds with ``title`` drawn large.
 
+    ``video`` is opened like every input, with its probed demuxer forced
+    (``MediaInfo.input``), so a file swapped for a playlist is never read as one.
     Written to a new file of ``area`` (``thumb_*.png``), which the caller
     persists or releases; the overlay's ASS file is released before this
     returns, and the PNG too when ffmpeg fails, times out or is cancelled.
@@ -117,26 +154,18 @@ def make_thumbnail(
     out: Path | None = None
     try:
         out = area.new_file(suffix=".png", prefix="thumb_")
-        graph = ",".join(
-            [
-                f"scale={width}:{height}:force_original_aspect_ratio=increase",
-                f"crop={width}:{height}",
-                "setsar=1",
-                _SHADE,
-                ass_filter(overlay),
-            ]
-        )
+        graph = ",".join(thumbnail_filters(overlay, width=width, height=height))
         cmd = [
             os.fspath(ffmpeg), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             # Input seek: decoding starts at the keyframe before and stops at the exact frame.
-            "-ss", f"{at:.3f}", "-i", media_url(video),
+            "-ss", f"{at:.3f}", *video.args(),
             "-frames:v", "1", "-vf", graph, "-an", "-c:v", "png", "-f", "image2", "-update", "1",
             media_url(out),
         ]  # fmt: skip
         run_process(cmd, timeout=timeout, cancel=cancel, error_cls=FFmpegError, install_hint=FFMPEG_INSTALL_HINT)
         if out.stat().st_size == 0:
             raise FFmpegError(
-                f"{video} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video"
+                f"{video.path} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video"
             )
     except BaseException:
         if out is not None:

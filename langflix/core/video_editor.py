@@ -1,70 +1,110 @@
-"""Clips, title cards and educational sequences, every byte inside a job's scope.
+"""Scenes, cards and lessons, every byte inside a job's scope.
 
-Each distinct piece (a context clip, an expression clip, a title card) is encoded
-exactly once, to one normalised format (:class:`~langflix.core.output_format.OutputFormat`: H.264 yuv420p +
-AAC stereo, one size, frame rate and sample rate). Sequences are then joined
-with the concat demuxer in copy mode, so repeating a clip costs no encode and
-no quality. (Each joined piece keeps its AAC encoder priming, about 23 ms at
-44.1 kHz; the concat demuxer places every piece at the previous one's end, so
-this never accumulates into drift and every piece stays in sync.) Lengths are
-whole frames, and each piece's audio is sample-exact to its video, so joins
-line up. The editor keeps no list of temp files: every output is made with
-``scope.new_file(...)``, and a half-written output is released when ffmpeg
-fails or is cancelled, so the scope only ever holds complete pieces.
+Each distinct piece (a scene's context clip, its expression clip, a card) is
+encoded exactly once, to one normalised format (:class:`~langflix.core.output_format.OutputFormat`:
+H.264 yuv420p + AAC stereo, one size, frame rate and sample rate). A scene is
+cut in one ffmpeg run: one decode of the source, one filter graph that burns its
+subtitles (libass, from a generated ASS file), then splits into the context clip,
+the expression clip inside it and, optionally, a thumbnail PNG of one frame.
+Sequences are then joined with the concat demuxer in copy mode, so repeating a
+clip costs no encode and no quality. (Each joined piece keeps its AAC encoder
+priming, about 23 ms at 44.1 kHz; the concat demuxer places every piece at the
+previous one's end, so this never accumulates into drift and every piece stays
+in sync.) Lengths are whole frames, picked by frame number (never by a time
+that float rounding could move by one frame), and each piece's audio is
+sample-exact to its video, so joins line up at any frame rate. The editor keeps
+no list of temp files: every output is made with ``scope.new_file(...)``, and
+half-written outputs are released when ffmpeg fails or is cancelled, so the
+scope only ever holds complete pieces.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from langflix.cancel import CancelToken
-from langflix.core.ffmpeg import FFmpegTools, MediaInfo, concat_list_args, media_url
+from langflix.core.ass import ass_filter, write_ass
+from langflix.core.card import CARD_BACKGROUND, CardText, card_ass
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo, MediaInput, concat_list_args, media_url
 from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
-from langflix.core.process import run_process
+from langflix.core.subtitle_render import SceneCue, SubtitleStyle, scene_ass
+from langflix.core.thumbnail import THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH, ThumbnailText, thumbnail_filters
 from langflix.errors import FFmpegError, LangFlixError
 from langflix.temp import TempArea
 
-__all__ = ["VideoEditor", "find_font"]
+__all__ = ["CARD_SPEECH_TAIL", "Piece", "Scene", "VideoEditor"]
 
 logger = logging.getLogger(__name__)
 
-_SEEK_MARGIN: Final[float] = 5.0
-"""Seconds before the cut that the fast (input) seek lands; the rest is decoded exactly."""
+_SEEK_MARGIN: Final[float] = 0.5
+"""Seconds before the cut that the fast (input) seek aims at; the rest is decoded and
+dropped by frame number. ffmpeg decodes from the keyframe before the seek point
+anyway, so a small margin only guards against a container's rounded timestamps:
+a wide one would make every cut decode from one keyframe earlier for nothing."""
 
+_PIECE_DEMUXER: Final[str] = "mov"
+"""The demuxer every piece this editor wrote (mp4, m4a) is opened with again: forced, never guessed."""
 _AUDIO_BITRATE: Final[str] = "128k"
 _TIMESCALE_PER_FRAME: Final[int] = 512
-_CARD_BACKGROUND: Final[str] = "0x1B2440"
-_CARD_SPEECH_TAIL: Final[float] = 0.4
+CARD_SPEECH_TAIL: Final[float] = 0.4
 """Silence kept after the spoken expression when a card is lengthened to fit it."""
 
-_FONT_PREFERENCES: Final[tuple[str, ...]] = ("Noto Sans CJK KR", "DejaVu Sans")
-_FONT_FALLBACK_FILES: Final[tuple[str, ...]] = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-)
-_HANGUL: Final[re.Pattern[str]] = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A file this editor encoded: ``frames`` whole frames at ``format``.
+
+    Carrying the format is what lets :meth:`VideoEditor.concat` join pieces it
+    made without probing each again; a plain path is probed first.
+    """
+
+    path: Path
+    frames: int
+    format: OutputFormat
+
+    @property
+    def seconds(self) -> float:
+        """The length of the picture (the audio is sample-exact to it)."""
+        return self.frames / self.format.fps
 
 
-@dataclass(frozen=True)
-class _TextLine:
-    text: str
-    size: int
-    color: str
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """What one cut of a scene made: the context clip, the expression clip inside it,
+    and the thumbnail when one was asked for."""
+
+    context: Piece
+    clip: Piece
+    thumbnail: Path | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return tuple(p for p in (self.context.path, self.clip.path, self.thumbnail) if p is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A stretch of the source as frame numbers at the output rate."""
+
+    first: int  # first frame of the stretch, counted from the source's start
+    frames: int
+    seek: int  # the frame the input seek aims at (<= first)
+
+    @property
+    def skip(self) -> int:
+        return self.first - self.seek
 
 
 class VideoEditor:
     """Makes the pieces of an educational video inside one temp area (a job's scope).
 
     ``tools`` are the ffmpeg/ffprobe to run and their timeouts; ``cancel`` stops
-    a running ffmpeg (it is killed and reaped, its output released).
+    a running ffmpeg (it is killed and reaped, its outputs released).
     """
 
     def __init__(
@@ -86,28 +126,256 @@ class VideoEditor:
 
     # -- pieces ---------------------------------------------------------------
 
-    def cut_clip(self, video: Path, start: float, end: float) -> Path:
+    def cut_clip(self, video: Path | MediaInfo, start: float, end: float) -> Piece:
         """Cut ``[start, end)`` seconds of ``video`` exactly, normalised to the output format.
 
         The range is clamped to the video; a range that is empty after clamping
         raises FFmpegError. A source without audio gets a silent stereo track, so
-        every piece has the same streams and joins without re-encoding.
+        every piece has the same streams and joins without re-encoding. ``video``
+        may be its :class:`MediaInfo` (already probed: not probed again).
         """
-        info = self._tools.probe(video)
-        if not info.has_video:
+        info = self._source(video)
+        cut = self._cut(info, start, end)
+        args, audio = self._input_args(info, cut)
+        graph = [
+            f"[0:v]{self._frames_filter(cut)},{self._fit_filter()},format=yuv420p[v]",
+            f"[{audio}]{self._samples_filter(cut.skip, cut.frames)}[a]",
+        ]
+        out = self._encode([*args, "-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"], prefix="clip_")
+        return Piece(out, cut.frames, self._fmt)
+
+    def cut_scene(
+        self,
+        video: Path | MediaInfo,
+        *,
+        context: tuple[float, float],
+        clip: tuple[float, float],
+        subtitles: Sequence[SceneCue] = (),
+        style: SubtitleStyle = "bilingual",
+        thumbnail: ThumbnailText | None = None,
+        thumbnail_at: float | None = None,
+    ) -> Scene:
+        """The scene ``context`` of ``video`` and the expression clip ``clip`` inside it, from one decode.
+
+        One decode of the source feeds one filter graph: the context's frames,
+        normalised, with ``subtitles`` burned in at their real times (``style``
+        "none", or no cue in the scene, burns nothing), are encoded once, as the
+        context clip, with keyframes where ``clip`` starts and ends. The
+        expression clip is then those very frames, copied out of the context
+        clip (no second encode of them), with its own sample-exact audio from
+        the same run. ``thumbnail`` adds a 1280x720 PNG of the frame at
+        ``thumbnail_at`` (default: the middle of ``clip``) with its text drawn
+        large, from the unsubtitled frame. ``clip`` is clamped into ``context``;
+        FFmpegError when either is empty.
+        """
+        info = self._source(video)
+        scene = self._cut(info, *context)
+        fps = self._fmt.fps
+        clip_first = max(_frame_at(clip[0], fps), scene.first)
+        clip_end = min(_frame_at(clip[1], fps), scene.first + scene.frames)
+        if clip_end - clip_first < 1:
             raise FFmpegError(
-                f"{video} has no video stream: LangFlix needs a video file to cut clips from"
+                f"cannot cut {info.path}: the expression clip {clip[0]:.3f}-{clip[1]:.3f} s holds no frame "
+                f"of its scene {context[0]:.3f}-{context[1]:.3f} s; check the subtitle times against the video"
             )
+        inner = _Cut(clip_first, clip_end - clip_first, scene.first)
+        lead = inner.skip  # the clip's first frame, counted in the scene's frames
+        args, audio = self._input_args(info, scene)
+        start, end = scene.first / fps, (scene.first + scene.frames) / fps
+        overlays: list[Path] = []
+        outputs: list[Path] = []
+        try:
+            burn = ""
+            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
+                document = scene_ass(
+                    subtitles, clip_start=start, clip_end=end, width=self._fmt.width, height=self._fmt.height,
+                    style=style,
+                )  # fmt: skip
+                overlays.append(write_ass(self._scope, document, prefix="scene_"))
+                burn = "," + ass_filter(overlays[-1])
+            source = f"[0:v]{self._frames_filter(scene)},"
+            graph: list[str] = []
+            if thumbnail is not None:
+                overlays.append(write_ass(self._scope, thumbnail.ass(), prefix="thumb_"))
+                at = _frame_at(thumbnail_at, fps) if thumbnail_at is not None else (clip_first + clip_end - 1) // 2
+                index = min(max(at, scene.first), scene.first + scene.frames - 1) - scene.first
+                graph.append(f"{source}split=2[scene][still]")
+                graph.append(
+                    f"[still]trim=start_frame={index}:end_frame={index + 1},setpts=PTS-STARTPTS,"
+                    + ",".join(thumbnail_filters(overlays[-1], width=THUMBNAIL_WIDTH, height=THUMBNAIL_HEIGHT))
+                    + "[thumb]"
+                )
+                source = "[scene]"
+            graph += [
+                f"{source}{self._fit_filter()}{burn},format=yuv420p[context]",
+                f"[{audio}]{self._samples_filter(scene.skip, scene.frames)},asplit=2[context_audio][inner_audio]",
+                f"[inner_audio]{self._samples_filter(lead, inner.frames, resample=False)}[clip_audio]",
+            ]
+            args += ["-filter_complex", ";".join(graph)]
+            context_file = self._scope.new_file(suffix=".mp4", prefix="clip_")
+            outputs.append(context_file)
+            # IDR frames exactly where the expression clip starts and ends (by frame
+            # number, as the encoder counts them): [lead, lead + frames) is then a
+            # closed run of packets that can be copied out whole.
+            keyframes = f"expr:eq(n,{lead})+eq(n,{lead + inner.frames})"
+            args += ["-map", "[context]", "-map", "[context_audio]", *self._codec_args(),
+                     "-force_key_frames:v", keyframes, "-forced-idr", "1", "-f", "mp4",
+                     media_url(context_file)]  # fmt: skip
+            clip_audio = self._scope.new_file(suffix=".m4a", prefix="clip_audio_")
+            outputs.append(clip_audio)
+            args += ["-map", "[clip_audio]", *self._audio_codec_args(), "-f", "mp4", media_url(clip_audio)]
+            if thumbnail is not None:
+                outputs.append(self._scope.new_file(suffix=".png", prefix="thumb_"))
+                args += ["-map", "[thumb]", "-frames:v", "1", "-c:v", "png", "-f", "image2", "-update", "1",
+                         media_url(outputs[-1])]  # fmt: skip
+            self._tools.run(args, cancel=self._cancel)
+            if thumbnail is not None and outputs[-1].stat().st_size == 0:
+                raise FFmpegError(f"ffmpeg wrote no thumbnail frame for the scene of {info.path}")
+            clip_file = self._copy_out(context_file, lead, inner.frames, clip_audio)
+            outputs.insert(1, clip_file)
+        except BaseException:
+            # Failure, timeout, cancel, Ctrl-C: nobody may pick up half a video.
+            for path in outputs:
+                self._discard(path)
+            raise
+        finally:
+            for overlay in overlays:
+                self._discard(overlay)
+        self._discard(clip_audio)
+        return Scene(
+            Piece(outputs[0], scene.frames, self._fmt),
+            Piece(outputs[1], inner.frames, self._fmt),
+            outputs[-1] if thumbnail is not None else None,
+        )
+
+    def _copy_out(self, context: Path, lead: int, frames: int, audio: Path) -> Path:
+        """Frames ``[lead, lead + frames)`` of ``context`` (an IDR at each end) with ``audio``, by stream copy.
+
+        The segment muxer splits the copied video at the first keyframe at or
+        after each time it is given (packet pts: no seek, no decode timestamps
+        involved); half a frame before each forced IDR is exactly that IDR. The
+        piece between them is the clip's picture; its audio is muxed beside it.
+        """
+        fps, timescale = self._fmt.fps, str(self._fmt.fps * _TIMESCALE_PER_FRAME)
+        folder = self._scope.new_dir(prefix="segments_")
+        try:
+            times = ",".join(f"{(k - 0.5) / fps:.6f}" for k in (lead, lead + frames) if k > 0)
+            # The segment muxer reads "%d" in its file name: a "%" of the path is written "%%".
+            pattern = media_url(folder).replace("%", "%%") + "/segment_%d.mp4"
+            self._tools.run(
+                [*_own(context), "-map", "0:v:0", "-c", "copy", "-f", "segment",
+                 "-segment_times", times, "-reset_timestamps", "1", "-segment_format", "mp4",
+                 "-segment_format_options", f"video_track_timescale={timescale}", pattern],
+                cancel=self._cancel,
+            )  # fmt: skip
+            picture = folder / f"segment_{0 if lead == 0 else 1}.mp4"
+            return self._encode(
+                [*_own(picture), *_own(audio), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                 "-video_track_timescale", timescale, "-map_metadata", "-1", "-map_chapters", "-1"],
+                prefix="clip_",
+                reencode=False,
+            )  # fmt: skip
+        finally:
+            self._discard(folder)
+
+    def card(self, text: CardText, *, duration: float, speech: MediaInfo | None = None) -> Piece:
+        """The lesson's card (:func:`~langflix.core.card.card_ass`) on its background, with speech.
+
+        Drawn by libass from a generated ASS file on a colour source, so any
+        text shows as typed and wraps inside the frame. Its audio is ``speech``
+        (the spoken expression, probed by the caller) padded with silence, or
+        silence; when the speech is longer than ``duration`` the card is
+        lengthened to fit it, so the speech is never cut off.
+        """
+        if not math.isfinite(duration) or duration <= 0:
+            raise ValueError(f"a card's duration must be > 0 s, got {duration}")
+        if speech is not None:
+            if not speech.has_audio:
+                raise FFmpegError(f"{speech.path} has no audio stream: expected the speech for the card")
+            duration = max(duration, speech.duration + CARD_SPEECH_TAIL)
+        f = self._fmt
+        frames = max(1, _frame_at(duration, f.fps))
+        document = card_ass(text, width=f.width, height=f.height, duration=frames / f.fps)
+        overlay = write_ass(self._scope, document, prefix="card_")
+        try:
+            colour = "0x" + CARD_BACKGROUND.lstrip("#")
+            args = ["-f", "lavfi", "-i", f"color=c={colour}:s={f.width}x{f.height}:r={f.fps}"]
+            args += speech.input.args() if speech is not None else ["-f", "lavfi", "-i", self._silence()]
+            graph = [
+                # The card is still: libass draws one frame, the rest are copies of it.
+                f"[0:v]trim=end_frame=1,{ass_filter(overlay)},format=yuv420p,setsar=1,"
+                f"tpad=stop={frames - 1}:stop_mode=clone[v]",
+                f"[1:a]{self._samples_filter(0, frames)}[a]",
+            ]
+            args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"]
+            out = self._encode(args, prefix="card_")
+        finally:
+            # The overlay served this one encode; the card no longer needs it.
+            self._discard(overlay)
+        return Piece(out, frames, f)
+
+    def educational_video(
+        self, *, title_card: Piece | Path, context_clip: Piece | Path, expression_clip: Piece | Path, repeat: int
+    ) -> Piece:
+        """Card, then the scene in context, then the expression ``repeat`` times.
+
+        Joined by stream copy: the expression clip is encoded once however often
+        it repeats.
+        """
+        if repeat < 1:
+            raise ValueError(f"repeat must be >= 1 (show the expression at least once), got {repeat}")
+        return self.concat([title_card, context_clip, *([expression_clip] * repeat)])
+
+    def concat(self, pieces: Sequence[Piece | Path]) -> Piece:
+        """Join pieces with the concat demuxer, ``-c copy``.
+
+        A :class:`Piece` this editor's format made is known to fit; any other
+        piece is probed first: a piece in another format would make copy mode
+        write a broken file silently, so it is refused by name.
+        """
+        if not pieces:
+            raise ValueError("concat needs at least one piece")
+        frames = 0
+        checked: dict[Path, int] = {}
+        for piece in pieces:
+            path = piece.path if isinstance(piece, Piece) else Path(piece)
+            if path not in checked:
+                if "\n" in str(path) or "\r" in str(path):
+                    # ffconcat is line based: such a name would split into two entries.
+                    raise ValueError(f"cannot join {path!r}: its name contains a line break")
+                checked[path] = self._frames_of(piece)
+            frames += checked[path]
+        listing = self._scope.new_file(suffix=".ffconcat", prefix="concat_")
+        try:
+            lines = ["ffconcat version 1.0"]
+            lines += [f"file {_concat_quote(str(_path(p).absolute()))}" for p in pieces]
+            listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            # Our own list of our own mp4 pieces (absolute paths inside the scope).
+            args = [*concat_list_args(listing, pieces=_PIECE_DEMUXER), "-map", "0", "-c", "copy"]
+            # faststart: the joined video is what users stream; put the index first.
+            out = self._encode(args, prefix="joined_", reencode=False, extra=["-movflags", "+faststart"])
+        finally:
+            self._discard(listing)
+        return Piece(out, frames, self._fmt)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _source(self, video: Path | MediaInfo) -> MediaInfo:
+        info = video if isinstance(video, MediaInfo) else self._tools.probe(video)
+        if not info.has_video:
+            raise FFmpegError(f"{info.path} has no video stream: LangFlix needs a video file to cut clips from")
+        return info
+
+    def _cut(self, info: MediaInfo, start: float, end: float) -> _Cut:
+        """``[start, end)`` clamped to the video, as whole frames (nearest frame, halves up)."""
         clamped_start = min(max(start, 0.0), info.duration)
         clamped_end = min(max(end, 0.0), info.duration)
         fps = self._fmt.fps
-        # Whole frames, so the video and audio of a piece end together and joins
-        # do not drift: the length is rounded to the nearest frame.
-        first_frame = _frame_at(clamped_start, fps)
-        frames = _frame_at(clamped_end, fps) - first_frame
+        first = _frame_at(clamped_start, fps)
+        frames = _frame_at(clamped_end, fps) - first
         if frames < 1:
             raise FFmpegError(
-                f"cannot cut {video}: the range {start:.3f}-{end:.3f} s is empty once clamped "
+                f"cannot cut {info.path}: the range {start:.3f}-{end:.3f} s is empty once clamped "
                 f"to the video's {info.duration:.3f} s (shorter than one frame); check the "
                 "subtitle times against the video"
             )
@@ -116,149 +384,63 @@ class VideoEditor:
                 "clamped cut %.3f-%.3f to %.3f-%.3f (video is %.3f s)",
                 start, end, clamped_start, clamped_end, info.duration,
             )  # fmt: skip
+        return _Cut(first, frames, max(0, first - round(_SEEK_MARGIN * fps)))
 
-        # Accurate two-step seek: a fast input seek to a whole frame a little
-        # before the cut (timestamps then start at 0 there), then trim filters
-        # that decode and drop everything up to the exact frame and sample.
-        # (A lone input -ss with -c copy would snap to a keyframe.)
-        coarse_frame = max(0, first_frame - round(_SEEK_MARGIN * fps))
+    def _input_args(self, info: MediaInfo, cut: _Cut) -> tuple[list[str], str]:
+        """The inputs of a cut (a fast seek close before it) and the label of its audio."""
         args: list[str] = []
-        if coarse_frame > 0:
-            args += ["-ss", _seconds(coarse_frame / fps)]
+        if cut.seek > 0:
+            # Timestamps start at 0 at the seek point; the frames up to the cut are
+            # decoded and dropped by number (a lone -ss with -c copy would snap to a keyframe).
+            args += ["-ss", f"{cut.seek / self._fmt.fps:.6f}"]
         args += info.input.args()  # the probed demuxer forced: the bytes are never guessed again
         if info.has_audio:
-            audio_map = "0:a:0"
-        else:
-            args += ["-f", "lavfi", "-i", self._silence()]
-            audio_map = "1:a:0"
-        skip = first_frame - coarse_frame
-        args += ["-map", "0:v:0", "-map", audio_map]
-        args += ["-vf", self._video_filter(skip, frames), "-af", self._audio_filter(skip, frames)]
-        return self._encode(args, prefix="clip_")
+            return args, "0:a:0"
+        return [*args, "-f", "lavfi", "-i", self._silence()], "1:a:0"
 
-    def title_card(
-        self,
-        expression: str,
-        line: str,
-        *,
-        duration: float,
-        translation: str | None = None,
-        audio: Path | None = None,
-    ) -> Path:
-        """A plain card showing the expression, its line and translation, with speech.
+    def _frames_filter(self, cut: _Cut) -> str:
+        """Frames ``skip`` to ``skip + frames`` of the input at the output rate, square pixels."""
+        return ",".join(
+            [
+                # start_time=0: frame n of the grid is at n/fps even when the first frame comes late.
+                f"fps={self._fmt.fps}:start_time=0",
+                # A video stream shorter than the range is held on its last frame.
+                "tpad=stop=-1:stop_mode=clone",
+                # By frame number, not time: (n - 0.5)/fps written in microseconds can
+                # round to either side of a frame and cut one frame too many or too few.
+                f"trim=start_frame={cut.skip}:end_frame={cut.skip + cut.frames}",
+                "setpts=PTS-STARTPTS",
+                # Anamorphic sources: square the pixels first so the aspect is right.
+                "scale=trunc(iw*sar/2)*2:ih",
+                "setsar=1",
+            ]
+        )
 
-        Text reaches drawtext through files in the scope (``textfile=``), never
-        inline, so quotes, colons, percent signs and Korean are shown as typed.
-        Its audio is ``audio`` (the TTS of the expression) padded with silence,
-        or silence; when the speech is longer than ``duration`` the card is
-        lengthened to fit it, so the speech is never cut off.
-        """
-        if not math.isfinite(duration) or duration <= 0:
-            raise ValueError(f"title card duration must be > 0 s, got {duration}")
-        speech: MediaInfo | None = None
-        if audio is not None:
-            speech = self._tools.probe(audio)
-            if not speech.has_audio:
-                raise FFmpegError(
-                    f"{audio} has no audio stream: expected the speech for the title card"
-                )
-            duration = max(duration, speech.duration + _CARD_SPEECH_TAIL)
-        frames = max(1, _frame_at(duration, self._fmt.fps))
+    def _fit_filter(self) -> str:
+        """The picture fitted (letterboxed) into the output size."""
+        w, h = self._fmt.width, self._fmt.height
+        return (
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1"
+        )
 
-        font = find_font()
-        if translation and _HANGUL.search(translation) and "CJK" not in font.name:
-            logger.warning(
-                "no Korean font found (install fonts-noto-cjk); the translation will show as boxes"
-            )
-        lines = self._card_lines(expression, line, translation)
-        text_files: list[Path] = []
-        try:
-            size = f"{self._fmt.width}x{self._fmt.height}"
-            filters = [f"color=c={_CARD_BACKGROUND}:s={size}:r={self._fmt.fps}"]
-            for text_line, y in self._layout(lines):
-                text_file = self._scope.new_file(suffix=".txt", prefix="card_text_")
-                text_files.append(text_file)
-                text_file.write_text(text_line.text, encoding="utf-8")
-                filters.append(
-                    "drawtext="
-                    + ":".join(
-                        [
-                            f"fontfile={_filter_value(str(font))}",
-                            f"textfile={_filter_value(str(text_file))}",
-                            # expansion=none: a "%" in a subtitle is text, not a directive.
-                            "expansion=none",
-                            f"fontsize={text_line.size}",
-                            f"fontcolor={text_line.color}",
-                            "x=(w-text_w)/2",
-                            f"y={y}",
-                        ]
-                    )
-                )
-            filters += [f"trim=end_frame={frames}", "format=yuv420p", "setsar=1"]
-            args = ["-f", "lavfi", "-i", ",".join(filters)]
-            if speech is not None:
-                args += speech.input.args()
-            else:
-                args += ["-f", "lavfi", "-i", self._silence()]
-            args += ["-map", "0:v:0", "-map", "1:a:0", "-af", self._audio_filter(0, frames)]
-            return self._encode(args, prefix="card_")
-        finally:
-            # The text files served this one encode; the card no longer needs them.
-            for text_file in text_files:
-                self._discard(text_file)
+    def _samples_filter(self, skip: int, frames: int, *, resample: bool = True) -> str:
+        """The audio under those frames, sample-exact, stereo at the output rate."""
+        sr, fps = self._fmt.sample_rate, self._fmt.fps
+        first = round(skip * sr / fps)
+        last = first + round(frames * sr / fps)
+        steps = []
+        if resample:
+            steps += [
+                # async + first_pts=0: audio that starts late is preceded by silence
+                # instead of being pulled forward out of sync with the picture.
+                f"aresample={sr}:async=1:first_pts=0",
+                f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo",
+            ]
+        # apad: audio that ends early is padded with silence to the end.
+        return ",".join([*steps, "apad", f"atrim=start_sample={first}:end_sample={last}", "asetpts=PTS-STARTPTS"])
 
-    def educational_video(
-        self, *, title_card: Path, context_clip: Path, expression_clip: Path, repeat: int
-    ) -> Path:
-        """Title card, then the scene in context, then the expression ``repeat`` times.
-
-        Joined by stream copy: the expression clip is encoded once however often
-        it repeats.
-        """
-        if repeat < 1:
-            raise ValueError(
-                f"repeat must be >= 1 (show the expression at least once), got {repeat}"
-            )
-        return self.concat([title_card, context_clip, *([expression_clip] * repeat)])
-
-    def concat(self, pieces: Sequence[Path]) -> Path:
-        """Join pieces made by this editor with the concat demuxer, ``-c copy``.
-
-        Every distinct piece is probed first: a piece in another format would
-        make copy mode write a broken file silently, so it is refused by name.
-        """
-        if not pieces:
-            raise ValueError("concat needs at least one piece")
-        for piece in dict.fromkeys(Path(p) for p in pieces):
-            if "\n" in str(piece) or "\r" in str(piece):
-                # ffconcat is line based: such a name would split into two entries.
-                raise ValueError(f"cannot join {piece!r}: its name contains a line break")
-            self._check_compatible(piece)
-        listing = self._scope.new_file(suffix=".ffconcat", prefix="concat_")
-        try:
-            lines = ["ffconcat version 1.0"]
-            lines += [f"file {_concat_quote(str(Path(p).absolute()))}" for p in pieces]
-            listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            # Our own list of our own mp4 pieces (absolute paths inside the scope).
-            args = concat_list_args(listing)
-            args += ["-map", "0", "-c", "copy"]
-            # faststart: the joined video is what users stream; put the index first.
-            return self._encode(
-                args, prefix="joined_", reencode=False, extra=["-movflags", "+faststart"]
-            )
-        finally:
-            self._discard(listing)
-
-    # -- helpers --------------------------------------------------------------
-
-    def _encode(
-        self,
-        args: list[str],
-        *,
-        prefix: str,
-        reencode: bool = True,
-        extra: Sequence[str] = (),
-    ) -> Path:
+    def _encode(self, args: list[str], *, prefix: str, reencode: bool = True, extra: Sequence[str] = ()) -> Path:
         """Run one ffmpeg into a new scope file; release the file if it fails."""
         out = self._scope.new_file(suffix=".mp4", prefix=prefix)
         try:
@@ -282,120 +464,49 @@ class VideoEditor:
             "-c:v", "libx264", "-preset", f.preset, "-crf", str(f.crf), "-pix_fmt", "yuv420p",
             # One time base for every piece: concat copy keeps timestamps exact.
             "-video_track_timescale", str(f.fps * _TIMESCALE_PER_FRAME),
-            "-c:a", "aac", "-b:a", _AUDIO_BITRATE, "-ar", str(f.sample_rate), "-ac", "2",
-            "-map_metadata", "-1", "-map_chapters", "-1",
+            *self._audio_codec_args(), "-map_metadata", "-1", "-map_chapters", "-1",
         ]  # fmt: skip
 
-    def _video_filter(self, skip: int, frames: int) -> str:
-        """Frames ``skip`` to ``skip + frames`` of the input, in the output format."""
-        w, h, fps = self._fmt.width, self._fmt.height, self._fmt.fps
-        # Half-frame margins make the time-based trim pick exactly `frames` frames
-        # whatever the float rounding of k/fps.
-        start = max(0.0, (skip - 0.5) / fps)
-        end = (skip + frames - 0.5) / fps
-        return ",".join(
-            [
-                # start_time=0: a grid from t=0 even when the first frame comes late.
-                f"fps={fps}:start_time=0",
-                # A video stream shorter than the range is held on its last frame.
-                "tpad=stop=-1:stop_mode=clone",
-                f"trim=start={start:.6f}:end={end:.6f}",
-                "setpts=PTS-STARTPTS",
-                # Anamorphic sources: square the pixels first so the aspect is right.
-                "scale=trunc(iw*sar/2)*2:ih",
-                "setsar=1",
-                f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2",
-                f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black",
-                "setsar=1",
-                "format=yuv420p",
-            ]
-        )
-
-    def _audio_filter(self, skip: int, frames: int) -> str:
-        """The audio under those frames, sample-exact, stereo at the output rate."""
-        sr, fps = self._fmt.sample_rate, self._fmt.fps
-        first = round(skip * sr / fps)
-        last = first + round(frames * sr / fps)
-        return ",".join(
-            [
-                # async + first_pts=0: audio that starts late is preceded by silence
-                # instead of being pulled forward out of sync with the picture.
-                f"aresample={sr}:async=1:first_pts=0",
-                f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo",
-                # apad: audio that ends early is padded with silence to the end.
-                "apad",
-                f"atrim=start_sample={first}:end_sample={last}",
-                "asetpts=PTS-STARTPTS",
-            ]
-        )
+    def _audio_codec_args(self) -> list[str]:
+        return ["-c:a", "aac", "-b:a", _AUDIO_BITRATE, "-ar", str(self._fmt.sample_rate), "-ac", "2"]
 
     def _silence(self) -> str:
         return f"anullsrc=r={self._fmt.sample_rate}:cl=stereo"
 
-    def _check_compatible(self, piece: Path) -> None:
-        info = self._tools.probe(piece)
+    def _frames_of(self, piece: Piece | Path) -> int:
+        """How many frames ``piece`` holds, once it is known to join with this format."""
+        if isinstance(piece, Piece) and piece.format == self._fmt:
+            return piece.frames
+        path = _path(piece)
+        info = self._tools.probe(path)
         f = self._fmt
-        expected = (True, True, f.width, f.height, "h264", "aac", f.sample_rate)
+        # The container too: the concat list opens its pieces with the mov demuxer forced.
+        expected = (True, True, f.width, f.height, "h264", "aac", f.sample_rate, _PIECE_DEMUXER)
         actual = (
             info.has_video, info.has_audio, info.width, info.height,
-            info.video_codec, info.audio_codec, info.sample_rate,
+            info.video_codec, info.audio_codec, info.sample_rate, info.demuxer,
         )  # fmt: skip
-        fps_ok = info.fps is not None and abs(info.fps - f.fps) < 0.01
+        # The coded rate, not the average: every join leaves a gap of one AAC priming
+        # (~23 ms) between two joined files, which lowers the average of a short one.
+        rate = info.frame_rate or info.fps
+        fps_ok = rate is not None and abs(rate - f.fps) < 0.01
         if actual != expected or not fps_ok:
             raise FFmpegError(
-                f"{piece} cannot be joined without re-encoding: it is "
-                f"{info.width}x{info.height} {info.fps} fps {info.video_codec}/{info.audio_codec} "
-                f"{info.sample_rate} Hz, expected {f.width}x{f.height} {f.fps} fps h264/aac "
-                f"{f.sample_rate} Hz; make every piece with the same VideoEditor"
+                f"{path} cannot be joined without re-encoding: it is "
+                f"{info.width}x{info.height} {rate} fps {info.video_codec}/{info.audio_codec} "
+                f"{info.sample_rate} Hz ({info.demuxer}), expected {f.width}x{f.height} {f.fps} fps h264/aac "
+                f"{f.sample_rate} Hz (mp4); make every piece with the same VideoEditor"
             )
-
-    def _card_lines(self, expression: str, line: str, translation: str | None) -> list[_TextLine]:
-        h = self._fmt.height
-        max_width = self._fmt.width * 0.9
-        big, small = max(12, h // 11), max(10, h // 20)
-        lines = [_TextLine(t, big, "white") for t in _wrap(expression, big, max_width, 3)]
-        lines += [_TextLine(t, small, "0xD8DCE8") for t in _wrap(line, small, max_width, 4)]
-        if translation:
-            wrapped = _wrap(translation, small, max_width, 3)
-            lines += [_TextLine(t, small, "0xFFD166") for t in wrapped]
-        if not lines:
-            raise ValueError("a title card needs an expression or a line to show")
-        return lines
-
-    def _layout(self, lines: list[_TextLine]) -> list[tuple[_TextLine, int]]:
-        """Centre the block vertically; each line is its own drawtext so it centres too."""
-        heights = [round(line.size * 1.4) for line in lines]
-        top = max(0, (self._fmt.height - sum(heights)) // 2)
-        placed = []
-        for line, height in zip(lines, heights, strict=True):
-            placed.append((line, top))
-            top += height
-        return placed
+        return _frame_at(info.video_duration or info.duration, f.fps)
 
 
-@functools.lru_cache(maxsize=1)
-def find_font() -> Path:
-    """A font file for title cards: Noto Sans CJK (shows Korean) first, then DejaVu Sans.
+def _path(piece: Piece | Path) -> Path:
+    return piece.path if isinstance(piece, Piece) else Path(piece)
 
-    Asks fontconfig (``fc-match``); its answer is only taken when the family
-    really matches, because fc-match always answers with *some* font.
-    """
-    for family in _FONT_PREFERENCES:
-        try:
-            result = run_process(["fc-match", "-f", "%{file}\n%{family}", family], timeout=10)
-        except LangFlixError as exc:
-            logger.debug("fc-match failed for %s: %s", family, exc)
-            break
-        file, _, families = result.stdout.decode("utf-8", "replace").partition("\n")
-        names = {name.strip().lower() for name in families.split(",")}
-        if family.lower() in names and Path(file).is_file():
-            return Path(file)
-    for candidate in _FONT_FALLBACK_FILES:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise FFmpegError(
-        "no font for title cards: install fonts-noto-cjk (shows Korean) or fonts-dejavu-core"
-    )
+
+def _own(piece: Path) -> list[str]:
+    """The input options of a piece this editor wrote, like any input: demuxer forced, file protocol only."""
+    return MediaInput(piece, _PIECE_DEMUXER).args()
 
 
 def _frame_at(seconds: float, fps: int) -> int:
@@ -403,56 +514,6 @@ def _frame_at(seconds: float, fps: int) -> int:
     return math.floor(seconds * fps + 0.5)
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.6f}"
-
-
-def _filter_value(value: str) -> str:
-    """Escape an option value for an ffmpeg filtergraph (both levels of quoting).
-
-    Guards against paths with ``'``, ``:``, ``,``, ``[`` or ``;`` (e.g. a base dir
-    chosen by a user) breaking or rewriting the filter graph.
-    """
-    for char in "\\':":
-        value = value.replace(char, "\\" + char)
-    escaped = []
-    for char in value:
-        escaped.append("\\" + char if char in "\\'[],;" else char)
-    return "".join(escaped)
-
-
 def _concat_quote(value: str) -> str:
     """Quote a path for an ffconcat ``file`` line: '...' with ' written as '\\''."""
     return "'" + value.replace("'", "'\\''") + "'"
-
-
-def _char_width(char: str) -> float:
-    """Rough advance width in ems: wide for CJK, narrow for Latin (for wrapping)."""
-    return 1.0 if unicodedata.east_asian_width(char) in ("W", "F") else 0.58
-
-
-def _wrap(text: str, size: int, max_width: float, max_lines: int) -> list[str]:
-    """Greedy wrap by estimated width (drawtext cannot wrap); CJK may break anywhere."""
-    out: list[str] = []
-    limit = max_width / size
-    for paragraph in text.replace("\r", "").split("\n"):
-        current = ""
-        for word in paragraph.split():
-            candidate = f"{current} {word}" if current else word
-            if sum(map(_char_width, candidate)) <= limit:
-                current = candidate
-                continue
-            if current:
-                out.append(current)
-            current = ""
-            for char in word:  # a word longer than the line: break it by width
-                if sum(map(_char_width, current + char)) > limit and current:
-                    out.append(current)
-                    current = ""
-                current += char
-        if current:
-            out.append(current)
-    if len(out) > max_lines:
-        out = out[:max_lines]
-        out[-1] = out[-1].rstrip() + "…"
-    return out

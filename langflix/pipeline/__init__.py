@@ -6,8 +6,10 @@ The public face of the pipeline layer; each module answers one question:
 - ``pipeline``: the orchestration (:class:`LangFlixPipeline`);
 - ``job``: one running job's state and its progress reports;
 - ``selection``: which expressions are taught (the LLM's, else the offline list);
+- ``translation``: where each line's translation comes from (bilingual track, file, LLM);
 - ``lesson``: the arithmetic of a lesson (windows, lengths, bytes), pure;
 - ``assemble``: making one lesson in the job's scope;
+- ``workers``: the lessons of a job made at once, bounded and cancellable;
 - ``manifest``: the episode's manifest, built and summarised by pure functions;
 - ``publish``: claiming the episode dir, publishing all at once, taking it back.
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 from langflix.pipeline.job import ProgressCallback, ProgressEvent
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
+    COMPILATION_THUMBNAIL,
     MANIFEST_NAME,
     SummaryRow,
     build_manifest,
     summary_rows,
+    translation_note,
 )
 from langflix.pipeline.options import PipelineOptions
 from langflix.pipeline.pipeline import LangFlixPipeline, PipelineResult
@@ -28,6 +32,7 @@ from langflix.pipeline.publish import claim_episode_dir, sanitize_episode_name, 
 
 __all__ = [
     "COMPILATION_NAME",
+    "COMPILATION_THUMBNAIL",
     "LangFlixPipeline",
     "MANIFEST_NAME",
     "PipelineOptions",
@@ -39,5 +44,6 @@ __all__ = [
     "claim_episode_dir",
     "sanitize_episode_name",
     "summary_rows",
+    "translation_note",
     "unpublish",
 ]

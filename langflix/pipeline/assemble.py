@@ -1,48 +1,104 @@
-"""Making one lesson inside the job's scope: cut, speak, title, assemble.
+"""Making one lesson inside the job's scope: cut the scene, speak, draw the card, join.
 
-Each lesson's pieces (two clips, the speech, the card) are released as soon as
-they are inside the lesson, so the scope's peak stays at one expression's worth
-plus the finished lessons.
+The scene is cut in one ffmpeg run (the context clip and the expression clip
+from one decode, both languages burned in, the lesson's thumbnail from the same
+frames). Each lesson's pieces (the clips, the speech, the card) are released as
+soon as they are inside the lesson, so the scope's peak stays at the lessons
+being made plus the finished ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from langflix.core.card import KIND_LABELS, CardText
 from langflix.core.expressions import Expression
+from langflix.core.ffmpeg import MediaInfo
+from langflix.core.subtitle_render import SceneCue
+from langflix.core.thumbnail import ThumbnailText
+from langflix.core.video_editor import Piece
 from langflix.pipeline.job import Job
 from langflix.pipeline.lesson import card_seconds, plan_lesson
-from langflix.pipeline.manifest import LessonRecord, lesson_file_name
+from langflix.pipeline.manifest import LessonRecord, lesson_file_name, thumbnail_file_name
 
-__all__ = ["make_lesson"]
+__all__ = ["Lesson", "lesson_caption", "make_lesson"]
 
 
-def make_lesson(job: Job, expression: Expression, index: int, count: int) -> tuple[Path, LessonRecord]:
-    """Lesson ``index`` of ``count``: its video (a file of the job's scope) and its record."""
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """One made lesson: its video and thumbnail (files of the job's scope) and its record."""
+
+    video: Piece
+    thumbnail: Path
+    record: LessonRecord
+
+
+def lesson_caption(expression: Expression) -> str:
+    """What kind of expression it is and its level, as the card and the thumbnail say it."""
+    kind = KIND_LABELS.get(expression.kind, expression.kind.replace("_", " "))
+    return " · ".join(part for part in (kind, expression.level or "") if part).upper()
+
+
+def make_lesson(
+    job: Job,
+    expression: Expression,
+    index: int,
+    count: int,
+    *,
+    scene: Sequence[SceneCue] = (),
+    translation_source: str | None = None,
+) -> Lesson:
+    """Lesson ``index`` of ``count``: its video, its thumbnail and its record.
+
+    ``scene`` holds the cues shown on the scene (with their translations and the
+    expression's spans); ``translation_source`` says where the expression's
+    translation came from, for the manifest.
+    """
     label = f"[{index + 1}] {expression.phrase!r}"
     plan = plan_lesson(expression, job.info.duration)
     editor, report = job.editor, job.progress
 
     report.lesson(index, count, 0.0, "cut", f"{label}: cutting the scene")
-    context_clip = editor.cut_clip(job.video, plan.context.start, plan.context.end)
-    expression_clip = editor.cut_clip(job.video, plan.clip.start, plan.clip.end)
+    cut = editor.cut_scene(
+        job.info,
+        context=(plan.context.start, plan.context.end),
+        clip=(plan.clip.start, plan.clip.end),
+        subtitles=scene,
+        style=job.options.subtitles_style,
+        thumbnail=ThumbnailText(expression.phrase, lesson_caption(expression)),
+        thumbnail_at=(expression.cue.start + min(expression.cue.end, job.info.duration)) / 2,
+    )
+    assert cut.thumbnail is not None  # asked for above
 
-    report.lesson(index, count, 0.35, "speech", f"{label}: synthesising speech")
-    speech = job.tts.synthesize(expression.phrase, "en", job.scope)
-    job.cancel.raise_if_cancelled()
-    card_length = card_seconds(job.tools.probe(speech).duration)
+    speech: MediaInfo | None = None
+    if job.tts is not None:
+        report.lesson(index, count, 0.45, "speech", f"{label}: synthesising speech")
+        speech = job.tools.probe(job.tts.synthesize(expression.phrase, "en", job.scope))
+        job.cancel.raise_if_cancelled()
 
-    report.lesson(index, count, 0.5, "title", f"{label}: rendering the title card")
-    card = editor.title_card(
-        expression.phrase, expression.cue.text, duration=card_length, translation=expression.translation, audio=speech
+    report.lesson(index, count, 0.55, "title", f"{label}: drawing the card")
+    card = editor.card(
+        CardText.from_expression(expression),
+        duration=card_seconds(speech.duration if speech is not None else 0.0),
+        speech=speech,
     )
 
     report.lesson(index, count, 0.75, "assemble", f"{label}: assembling the lesson")
     video = editor.educational_video(
-        title_card=card, context_clip=context_clip, expression_clip=expression_clip, repeat=job.options.repeat
+        title_card=card, context_clip=cut.context, expression_clip=cut.clip, repeat=job.options.repeat
     )
-    for done in (context_clip, expression_clip, speech, card):
+    for done in (cut.context.path, cut.clip.path, card.path, *([speech.path] if speech is not None else [])):
         job.scope.release(done)
-    # The card's length is computed, not probed (ffprobe costs ~0.1 s a call): it is
-    # already longer than its speech, so the editor keeps the duration asked for.
-    return video, LessonRecord(expression, lesson_file_name(index, expression.phrase), plan, card_length)
+    file = lesson_file_name(index, expression.phrase)
+    record = LessonRecord(
+        expression,
+        file,
+        plan,
+        card.seconds,
+        duration=job.tools.probe(video.path).duration,
+        thumbnail=thumbnail_file_name(file),
+        translation_source=translation_source,
+    )
+    return Lesson(video, cut.thumbnail, record)

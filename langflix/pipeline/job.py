@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,9 @@ class Progress:
 
     Each report samples the job's scope (so its ``peak_bytes`` is meaningful) and
     checks the cancel token before and after the callback, so a cancellation is
-    honoured at the next step whatever the callback does.
+    honoured at the next step whatever the callback does. Reports may come from
+    the threads making lessons at once: they reach the callback one at a time,
+    and the percentage never goes back.
     """
 
     def __init__(self, callback: ProgressCallback | None, cancel: CancelToken) -> None:
@@ -64,6 +67,8 @@ class Progress:
         self._callback = callback
         self._cancel = cancel
         self._area: TempArea | None = None
+        self._lock = threading.RLock()
+        self._lessons: dict[int, float] = {}
 
     @contextlib.contextmanager
     def watching(self, area: TempArea) -> Iterator[None]:
@@ -75,6 +80,10 @@ class Progress:
             self._area = None
 
     def __call__(self, step: str, percent: float, message: str) -> None:
+        with self._lock:
+            self._report(step, percent, message)
+
+    def _report(self, step: str, percent: float, message: str) -> None:
         self.step = step
         if self._area is not None:
             self._area.stats()
@@ -97,9 +106,15 @@ class Progress:
         self("expressions", 7.0, message)
 
     def lesson(self, index: int, count: int, fraction: float, step: str, message: str) -> None:
-        """Report ``step`` at ``fraction`` (0..1) of lesson ``index`` of ``count``."""
+        """Report ``step`` at ``fraction`` (0..1) of lesson ``index`` of ``count``.
+
+        The job's percentage is the sum of every lesson's fraction so far: lessons
+        made at once each add their share as they go.
+        """
         share = (LESSONS_DONE_PERCENT - LESSONS_START_PERCENT) / count
-        self(step, LESSONS_START_PERCENT + share * (index + fraction), message)
+        with self._lock:
+            self._lessons[index] = max(fraction, self._lessons.get(index, 0.0))
+            self(step, LESSONS_START_PERCENT + share * sum(self._lessons.values()), message)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,7 +127,9 @@ class Job:
     options: PipelineOptions
     scope: TempArea
     tools: FFmpegTools
-    tts: TTSClient
+    tts: TTSClient | None
+    """None: no speech (``--tts none``), the card is silent."""
     editor: VideoEditor
     cancel: CancelToken
+    """The job's own token (a child of the caller's): cancelled too when one of its pieces fails."""
     progress: Progress

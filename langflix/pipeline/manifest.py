@@ -1,10 +1,11 @@
 """The episode's ``manifest.json``, as pure functions: built from what a job made, read back for a summary.
 
 The manifest names every published file and tells what it holds (the expression,
-its line and translation, what was cut, how long each part lasts), so a reader
-never has to probe a video to know it. :func:`build_manifest` makes it from
-plain values (no clock, no disk); :func:`summary_rows` is what ``langflix
-process`` shows of it.
+its line and translation and where that came from, what was cut, how long each
+part lasts, its thumbnail), so a reader never has to probe a video to know it.
+:func:`build_manifest` makes it from plain values (no clock, no disk);
+:func:`summary_rows` and :func:`translation_note` are what ``langflix process``
+shows of it.
 """
 
 from __future__ import annotations
@@ -24,19 +25,29 @@ from langflix.pipeline.options import PipelineOptions
 
 __all__ = [
     "COMPILATION_NAME",
+    "COMPILATION_THUMBNAIL",
     "LessonRecord",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "SummaryRow",
     "build_manifest",
+    "describe_translations",
     "lesson_file_name",
     "manifest_text",
     "summary_rows",
+    "thumbnail_file_name",
+    "translation_note",
 ]
 
 MANIFEST_NAME: Final[str] = "manifest.json"
 MANIFEST_VERSION: Final[int] = 1
 COMPILATION_NAME: Final[str] = "compilation.mp4"
+COMPILATION_THUMBNAIL: Final[str] = "compilation.png"
+_SOURCE_NAMES: Final[dict[str, str]] = {
+    "bilingual_track": "the subtitle file's other track",
+    "translation_file": "the translation subtitles",
+    "llm": "the LLM",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,9 @@ class LessonRecord:
     plan: LessonPlan
     card_seconds: float
     duration: float = 0.0
+    thumbnail: str | None = None
+    translation_source: str | None = None
+    """Which source translated the expression's line (``translation.TRANSLATION_SOURCES``), None: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +80,11 @@ def lesson_file_name(index: int, phrase: str) -> str:
     return f"{index + 1:02d}-{slug[:40].rstrip('-') or 'expression'}.mp4"
 
 
+def thumbnail_file_name(lesson_file: str) -> str:
+    """The thumbnail beside a lesson: ``01-break-the-ice.png`` for ``01-break-the-ice.mp4``."""
+    return str(Path(lesson_file).with_suffix(".png"))
+
+
 def build_manifest(
     *,
     episode: str,
@@ -78,28 +97,45 @@ def build_manifest(
     selector: str,
     lessons: Sequence[LessonRecord],
     compilation_seconds: float,
+    compilation_thumbnail: str | None = None,
+    translation_subtitles: str | Path | None = None,
+    translation_language: str | None = None,
+    translated_lines: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The manifest of an episode, as JSON-able data (times rounded to the millisecond).
 
-    ``video`` and ``subtitles`` are shown as given: the caller chooses paths or names.
+    ``video``, ``subtitles`` and ``translation_subtitles`` are shown as given:
+    the caller chooses paths or names. ``translated_lines`` counts the lines
+    (every cue the lessons show) each translation source gave; its keys are the
+    sources of ``translation``.
     """
+    compilation: dict[str, Any] = {"file": COMPILATION_NAME, "duration": round(compilation_seconds, 3)}
+    if compilation_thumbnail is not None:
+        compilation["thumbnail"] = compilation_thumbnail
     return {
         "version": MANIFEST_VERSION,
         "episode": episode,
         "created": created.isoformat(timespec="seconds"),
         "elapsed_seconds": round(elapsed, 3),
-        "source": {"video": str(video), "subtitles": str(subtitles), "video_duration": round(video_seconds, 3)},
+        "source": {
+            "video": str(video),
+            "subtitles": str(subtitles),
+            "translation_subtitles": None if translation_subtitles is None else str(translation_subtitles),
+            "video_duration": round(video_seconds, 3),
+        },
         "options": {
             "max_expressions": options.max_expressions,
             "repeat": options.repeat,
             "tts": options.tts,
             "language_level": options.language_level,
             "context_seconds": options.context_seconds,
+            "subtitles_style": options.subtitles_style,
             "format": options.output_format.model_dump(),
         },
         "selector": selector,
+        "translation": {"language": translation_language, "lines": dict(translated_lines or {})},
         "expressions": [_lesson_entry(i, lesson, options.repeat) for i, lesson in enumerate(lessons)],
-        "compilation": {"file": COMPILATION_NAME, "duration": round(compilation_seconds, 3)},
+        "compilation": compilation,
     }
 
 
@@ -109,8 +145,11 @@ def _lesson_entry(index: int, lesson: LessonRecord, repeat: int) -> dict[str, An
         "index": index + 1,
         "phrase": expression.phrase,
         "kind": expression.kind,
+        "level": expression.level,
         "meaning": expression.meaning,
+        "similar": list(expression.similar),
         "translation": expression.translation,
+        "translation_source": lesson.translation_source,
         "line": expression.cue.text,
         "cue_start": round(expression.cue.start, 3),
         "cue_end": round(expression.cue.end, 3),
@@ -120,6 +159,7 @@ def _lesson_entry(index: int, lesson: LessonRecord, repeat: int) -> dict[str, An
         "clip_start": round(clip.start, 3),
         "clip_end": round(clip.end, 3),
         "file": lesson.file,
+        "thumbnail": lesson.thumbnail,
         "duration": round(lesson.duration, 3),
         "parts": {
             "title_card": round(lesson.card_seconds, 3),
@@ -136,9 +176,38 @@ def manifest_text(manifest: Mapping[str, Any]) -> str:
 
 
 def summary_rows(manifest: Mapping[str, Any]) -> list[SummaryRow]:
-    """What a finished job published, one row per file: the lessons, the compilation, the manifest."""
-    rows = [SummaryRow(item["file"], item["phrase"], item["duration"]) for item in manifest["expressions"]]
+    """What a finished job published, one row per file: the lessons and their thumbnails,
+    the compilation and its thumbnail, the manifest."""
+    rows = []
+    for item in manifest["expressions"]:
+        rows.append(SummaryRow(item["file"], item["phrase"], item["duration"]))
+        if item.get("thumbnail"):
+            rows.append(SummaryRow(item["thumbnail"], f"(thumbnail) {item['phrase']}", None))
     compilation = manifest["compilation"]
     rows.append(SummaryRow(compilation["file"], "(all of them)", compilation["duration"]))
+    if compilation.get("thumbnail"):
+        rows.append(SummaryRow(compilation["thumbnail"], "(thumbnail) all of them", None))
     rows.append(SummaryRow(MANIFEST_NAME, "(index)", None))
     return rows
+
+
+def translation_note(manifest: Mapping[str, Any]) -> str:
+    """One line saying which translations the lessons show, and from where; or that they show English only."""
+    lessons = manifest["expressions"]
+    translation = manifest.get("translation") or {}
+    translated = sum(1 for item in lessons if item.get("translation"))
+    return describe_translations(translated, len(lessons), translation.get("language"), translation.get("lines") or {})
+
+
+def describe_translations(translated: int, total: int, language: str | None, lines: Mapping[str, int]) -> str:
+    """:func:`translation_note` from plain values: expressions translated of ``total``, lines per source."""
+    if not translated and not any(lines.values()):
+        return (
+            "English only: no translation was found (the subtitles are not bilingual, no "
+            "--translation-subtitles file was given, no LLM is set up with LANGFLIX_LLM_BASE_URL)"
+        )
+    sources = ", ".join(f"{_SOURCE_NAMES.get(name, name)} {count}" for name, count in lines.items() if count)
+    return (
+        f"translations ({language or 'unknown language'}): {translated} of {total} expressions, "
+        f"lines from {sources or 'no source'}"
+    )

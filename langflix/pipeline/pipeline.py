@@ -1,8 +1,12 @@
 """LangFlixPipeline: one job from an episode (video + subtitles) to a published episode.
 
-One job is one scope of a temp manager: every intermediate (clips, speech, title
-cards, concat lists, the staged episode) is made inside it, and the scope's
-directory is removed at the end whatever happens. The outputs reach
+One job is one scope of a temp manager: every intermediate (scenes, speech,
+cards, subtitle and overlay files, concat lists, thumbnails, the staged episode)
+is made inside it, and the scope's directory is removed at the end whatever
+happens. The subtitles are cleaned (sound descriptions and speaker labels out)
+before anything is chosen or drawn; every line a lesson shows is translated from
+the first source that has it (``translation``). Lessons are made concurrently on
+the cores one encode leaves idle (``workers``). The outputs reach
 ``OUTPUT_DIR/<episode>/`` only through :func:`~langflix.pipeline.publish.publish_episode`
 (all at once, with the manifest), and are taken back if the job fails after that.
 """
@@ -10,9 +14,10 @@ directory is removed at the end whatever happens. The outputs reach
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,20 +27,36 @@ from langflix.config import Settings, get_settings
 from langflix.core.expressions import Expression
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.llm_selector import LLMExpressionSelector
-from langflix.core.subtitles import Subtitles, load_subtitles
+from langflix.core.subtitle_alignment import load_translation_track
+from langflix.core.subtitle_cleaning import clean_subtitles
+from langflix.core.subtitle_render import scene_cues
+from langflix.core.subtitles import Subtitles, SubtitleTrack, load_subtitles
+from langflix.core.thumbnail import make_thumbnail
 from langflix.core.video_editor import VideoEditor
 from langflix.errors import FFmpegError, JobError, LangFlixError
-from langflix.pipeline.assemble import make_lesson
+from langflix.pipeline.assemble import Lesson, make_lesson
 from langflix.pipeline.job import Job, Progress, ProgressCallback
-from langflix.pipeline.lesson import estimate_peak_bytes, plan_lesson
-from langflix.pipeline.manifest import COMPILATION_NAME, MANIFEST_NAME, build_manifest, manifest_text
+from langflix.pipeline.lesson import LessonPlan, estimate_peak_bytes, plan_lesson
+from langflix.pipeline.manifest import (
+    COMPILATION_NAME,
+    COMPILATION_THUMBNAIL,
+    MANIFEST_NAME,
+    build_manifest,
+    describe_translations,
+    manifest_text,
+)
 from langflix.pipeline.options import PipelineOptions
 from langflix.pipeline.publish import publish_episode, sanitize_episode_name
 from langflix.pipeline.selection import Selection, SelectorName, choose_expressions
+from langflix.pipeline.translation import Translations, translate_cues
+from langflix.pipeline.workers import run_pieces
 from langflix.temp import TempArea, get_temp_manager
-from langflix.tts import TTSClient
+from langflix.tts import NO_TTS, TTSClient
 
 __all__ = ["LangFlixPipeline", "PipelineResult"]
+
+_TITLE_PHRASES = 3
+"""Expressions named on the compilation's thumbnail."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +71,32 @@ class PipelineResult:
     elapsed: float
     peak_temp_bytes: int = 0
     """Most bytes the job's scope held at once (sampled at every step)."""
+    thumbnails: tuple[Path, ...] = ()
+    """One per lesson, in the order of ``videos``."""
+    compilation_thumbnail: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The subtitles as the job uses them: cleaned, with the tracks that translate them."""
+
+    subtitles: Subtitles
+    english: SubtitleTrack
+    bilingual: SubtitleTrack | None
+    translation_file: SubtitleTrack | None
 
 
 class LangFlixPipeline:
-    """Turn one episode into educational videos, a compilation and a manifest.
+    """Turn one episode into educational videos, a compilation, thumbnails and a manifest.
 
+    ``translation_subtitles`` is a second subtitle file in the learner's
+    language (the Korean SRT beside the English one), aligned by time.
     ``manager`` is the temp area the job's scope is made in (default: the
     process-wide manager); ``settings``, ``tts_client`` and ``ffmpeg`` replace
     what would be built from the environment. ``source_names`` are how the
-    manifest names the video and the subtitles (a service passes the names its
-    client sent, never its own temp paths); by default, their resolved paths.
+    manifest names the video, the subtitles and the translation subtitles when
+    given (a service passes the names its client sent, never its own temp
+    paths); by default, their resolved paths.
     """
 
     def __init__(
@@ -69,16 +106,24 @@ class LangFlixPipeline:
         output_dir: Path,
         options: PipelineOptions = PipelineOptions(),
         *,
+        translation_subtitles: Path | None = None,
         manager: TempArea | None = None,
         settings: Settings | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         tts_client: TTSClient | None = None,
         ffmpeg: FFmpegTools | None = None,
-        source_names: tuple[str, str] | None = None,
+        source_names: Sequence[str] | None = None,
     ) -> None:
         self.video, self.subtitles, self.output_dir = Path(video), Path(subtitles), Path(output_dir)
-        self._sources = source_names or (str(self.video.resolve()), str(self.subtitles.resolve()))
+        self.translation_subtitles = None if translation_subtitles is None else Path(translation_subtitles)
+        given = [self.video, self.subtitles, *filter(None, [self.translation_subtitles])]
+        if source_names is not None and len(source_names) != len(given):
+            raise ValueError(
+                f"source_names names {len(source_names)} files, but the job has {len(given)}: "
+                "the video, the subtitles and (when given) the translation subtitles"
+            )
+        self._sources = tuple(source_names or (str(path.resolve()) for path in given))
         self.options = options
         self.cancel = cancel if cancel is not None else CancelToken()
         self._area, self._settings, self._callback = manager, settings, progress
@@ -95,20 +140,27 @@ class LangFlixPipeline:
         cleanup so a terminal still stops.
         """
         started = time.monotonic()
-        progress = Progress(self._callback, self.cancel)
+        # The job's own token: the caller's cancel reaches it, and so does the
+        # failure of one of its concurrent pieces (without cancelling the caller's).
+        work = self.cancel.child()
+        progress = Progress(self._callback, work)
         try:
             settings = self._settings or get_settings()
-            for path, what in ((self.video, "video"), (self.subtitles, "subtitle")):
+            inputs = [(self.video, "video"), (self.subtitles, "subtitle")]
+            if self.translation_subtitles is not None:
+                inputs.append((self.translation_subtitles, "translation subtitle"))
+            for path, what in inputs:
                 if not path.is_file():
                     raise JobError(f"{what} file {path} does not exist or is not a file; check the path")
             # Built before any work, so a provider without its key fails now; the
             # cancel token reaches espeak-ng and the HTTP retry backoff too.
-            tts = self._tts or settings.tts_client(self.options.tts, cancel=self.cancel)
+            tts = None if self.options.tts == NO_TTS else self._tts or settings.speech(self.options.tts, cancel=work)
             tools = self._tools or settings.ffmpeg_tools()
             area = self._area or get_temp_manager()
             with area.scope(f"job-{uuid.uuid4().hex[:12]}") as scope, progress.watching(scope):
-                job, subs = self._open(scope, tools, tts, progress)
-                selection = choose_expressions(job, subs, llm=self._llm(settings), warn=progress.warning)
+                job, subs = self._open(scope, tools, tts, progress, work)
+                llm = self._llm(settings, work)
+                selection = choose_expressions(job, subs.subtitles, llm=llm, warn=progress.warning)
                 self.selector = selection.selector
                 # Fail before the first encode, with the quota's or the disk's own clear
                 # error, rather than half-way through. The claim is held for the whole
@@ -117,63 +169,138 @@ class LangFlixPipeline:
                 plans = [plan_lesson(e, job.info.duration) for e in selection.expressions]
                 need = estimate_peak_bytes(plans, self.options.output_format, self.options.repeat)
                 with scope.reserve(need, f"processing {self.video.name}"):
-                    return self._teach(job, selection, started)
+                    translations = self._translate(job, subs, selection, plans, llm, settings)
+                    return self._teach(job, subs, selection, plans, translations, settings, started)
         except LangFlixError:
             raise
         except Exception as exc:  # a bug or an OSError: still one error family
             raise JobError(f"the job failed during {progress.step!r}: {exc}") from exc
 
-    def _open(self, scope: TempArea, tools: FFmpegTools, tts: TTSClient, progress: Progress) -> tuple[Job, Subtitles]:
-        """Read the subtitles, then probe the video (a corrupt one fails in a second): the job."""
+    def _open(
+        self, scope: TempArea, tools: FFmpegTools, tts: TTSClient | None, progress: Progress, work: CancelToken
+    ) -> tuple[Job, _Inputs]:
+        """Read and clean the subtitles (and the translation file), then probe the video: the job."""
         progress("subtitles", 0.0, f"reading {self.subtitles.name}")
         # A "subtitle" ffmpeg would read as a playlist (or any non-subtitle format)
         # is refused before anything reads it; LangFlix's own parser reads the rest.
         tools.subtitle_input(self.subtitles)
-        subs = load_subtitles(self.subtitles)
+        subs = clean_subtitles(load_subtitles(self.subtitles))
+        english = subs.track("en")
+        translation_file = None
+        if self.translation_subtitles is not None:
+            progress("translation", 1.5, f"reading the translation {self.translation_subtitles.name}")
+            tools.subtitle_input(self.translation_subtitles)  # refused like the subtitles
+            translation_file = load_translation_track(self.translation_subtitles, english.cues)
         progress("probe", 3.0, f"probing {self.video.name}")
         info = tools.probe(self.video)
         if not info.has_video or info.duration <= 0:
             raise FFmpegError(f"{self.video} has no video stream (or a zero duration); give a video file")
-        editor = VideoEditor(scope, fmt=self.options.output_format, tools=tools, cancel=self.cancel)
+        editor = VideoEditor(scope, fmt=self.options.output_format, tools=tools, cancel=work)
         job = Job(video=self.video, subtitles=self.subtitles, info=info, options=self.options, scope=scope,
-                  tools=tools, tts=tts, editor=editor, cancel=self.cancel, progress=progress)  # fmt: skip
+                  tools=tools, tts=tts, editor=editor, cancel=work, progress=progress)  # fmt: skip
         progress("expressions", 6.0, f"choosing up to {_plural(self.options.max_expressions, 'expression')}")
-        return job, subs
+        return job, _Inputs(subs, english, subs.translation_track(), translation_file)
 
-    def _llm(self, settings: Settings) -> Callable[[], LLMExpressionSelector] | None:
+    def _llm(self, settings: Settings, work: CancelToken) -> Callable[[], LLMExpressionSelector] | None:
+        """Builds the LLM once, when one is set up; it chooses and then translates."""
         if not settings.llm_base_url:
             return None
-        return lambda: settings.llm_selector(cancel=self.cancel)
+        return functools.cache(lambda: settings.llm_selector(cancel=work))
 
-    def _teach(self, job: Job, selection: Selection, started: float) -> PipelineResult:
+    def _translate(
+        self,
+        job: Job,
+        subs: _Inputs,
+        selection: Selection,
+        plans: Sequence[LessonPlan],
+        llm: Callable[[], LLMExpressionSelector] | None,
+        settings: Settings,
+    ) -> Translations:
+        """Every line the lessons show (the scenes' cues, the cards' lines), translated."""
+        needed = [e.cue for e in selection.expressions]
+        if self.options.subtitles_style == "bilingual":
+            for plan in plans:
+                needed += subs.english.overlapping(plan.context.start, plan.context.end)
+        if llm is not None and subs.bilingual is None:
+            job.progress("translate", 7.5, f"finding translations for {_plural(len(set(needed)), 'line')}")
+        known = {e.cue: e.translation for e in selection.expressions if e.translation}
+        return translate_cues(
+            needed, bilingual=subs.bilingual, translation_file=subs.translation_file, llm=llm,
+            llm_language=settings.translation_language, llm_known=known, warn=job.progress.warning,
+        )  # fmt: skip
+
+    def _teach(
+        self,
+        job: Job,
+        subs: _Inputs,
+        selection: Selection,
+        plans: Sequence[LessonPlan],
+        translations: Translations,
+        settings: Settings,
+        started: float,
+    ) -> PipelineResult:
         """Make every lesson and the compilation, then publish them with their manifest."""
-        count = len(selection.expressions)
-        made = [make_lesson(job, expression, i, count) for i, expression in enumerate(selection.expressions)]
+        expressions = [dataclasses.replace(e, translation=translations(e.cue)) for e in selection.expressions]
+        count = len(expressions)
+
+        def lesson(index: int) -> Callable[[], Lesson]:
+            expression, plan = expressions[index], plans[index]
+            scene = scene_cues(
+                subs.english.overlapping(plan.context.start, plan.context.end),
+                phrase=expression.phrase,
+                translate=translations,
+            )
+            return lambda: make_lesson(
+                job, expression, index, count, scene=scene, translation_source=translations.source(expression.cue)
+            )
+
+        def compilation_thumbnail() -> Path:
+            first = expressions[0]
+            title = " · ".join(e.phrase for e in expressions[:_TITLE_PHRASES]) + (
+                " …" if count > _TITLE_PHRASES else ""
+            )
+            at = (first.cue.start + min(first.cue.end, job.info.duration)) / 2
+            return make_thumbnail(
+                job.tools.ffmpeg, job.info.input, job.scope, at=at, title=title,
+                caption=_plural(count, "English expression").upper(), timeout=job.tools.timeout, cancel=job.cancel,
+            )  # fmt: skip
+
+        pieces: list[Callable[[], Lesson | Path]] = [lesson(i) for i in range(count)]
+        pieces.append(compilation_thumbnail)
+        *done, cover = run_pieces(pieces, width=settings.concurrency(), cancel=job.cancel)
+        lessons = [piece for piece in done if isinstance(piece, Lesson)]
+        assert isinstance(cover, Path) and len(lessons) == count
+
         job.progress("compilation", 92.0, f"joining {_plural(count, 'video')}")
-        compilation = job.editor.concat([video for video, _ in made])
-        lessons = [dataclasses.replace(record, duration=job.tools.probe(video).duration) for video, record in made]
-        compilation_seconds = job.tools.probe(compilation).duration
+        compilation = job.editor.concat([made.video for made in lessons])
+        compilation_seconds = job.tools.probe(compilation.path).duration
 
         job.progress("publish", 96.0, f"publishing to {self.output_dir}")
         peak = job.scope.stats().peak_bytes  # the compilation and its parts: the usual peak
-        self.cancel.raise_if_cancelled()
-        files = {record.file: video for (video, _), record in zip(made, lessons, strict=True)}
+        job.cancel.raise_if_cancelled()
+        records = [made.record for made in lessons]
+        files = {made.record.file: made.video.path for made in lessons}
+        thumbnails = {str(made.record.thumbnail): made.thumbnail for made in lessons}
 
         def manifest(episode_dir: Path) -> str:
             return manifest_text(build_manifest(
                 episode=episode_dir.name, created=datetime.now(UTC), elapsed=time.monotonic() - started,
                 video=self._sources[0], subtitles=self._sources[1], video_seconds=job.info.duration,
-                options=self.options, selector=selection.selector, lessons=lessons,
-                compilation_seconds=compilation_seconds,
+                options=self.options, selector=selection.selector, lessons=records,
+                compilation_seconds=compilation_seconds, compilation_thumbnail=COMPILATION_THUMBNAIL,
+                translation_subtitles=self._sources[2] if len(self._sources) > 2 else None,
+                translation_language=translations.language, translated_lines=translations.counts(),
             ))  # fmt: skip
 
         name = sanitize_episode_name(self.options.episode_name or self.video.stem) or "episode"
-        published = publish_episode(
-            job.scope, self.output_dir, name, files | {COMPILATION_NAME: compilation}, (MANIFEST_NAME, manifest)
-        )
+        outputs = files | thumbnails | {COMPILATION_NAME: compilation.path, COMPILATION_THUMBNAIL: cover}
+        published = publish_episode(job.scope, self.output_dir, name, outputs, (MANIFEST_NAME, manifest))
         episode_dir = published.episode_dir
         try:
-            job.progress("done", 100.0, f"{_plural(count, 'video')} in {episode_dir}")
+            note = describe_translations(
+                sum(1 for e in expressions if e.translation), count, translations.language, translations.counts()
+            )
+            job.progress("done", 100.0, f"{_plural(count, 'video')} in {episode_dir}; {note}")
         except BaseException:
             published.undo()
             raise
@@ -182,11 +309,14 @@ class LangFlixPipeline:
             videos=tuple(episode_dir / name for name in files),
             compilation=episode_dir / COMPILATION_NAME,
             manifest=episode_dir / MANIFEST_NAME,
-            expressions=selection.expressions,
+            expressions=tuple(expressions),
             elapsed=time.monotonic() - started,
             peak_temp_bytes=peak,
+            thumbnails=tuple(episode_dir / name for name in thumbnails),
+            compilation_thumbnail=episode_dir / COMPILATION_THUMBNAIL,
         )
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+

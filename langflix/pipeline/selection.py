@@ -3,12 +3,12 @@
 A chat API that is down, slow or answers nonsense must not cost the user the
 whole job when the curated list can still choose: the LLM's failure is a warning
 and the offline selector takes over. Either way only expressions whose line is
-inside the video are kept, in time order.
+inside the video are kept, in time order. Translations are not chosen here: the
+pipeline asks its sources for every line a lesson shows (``translation``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,11 +47,12 @@ def choose_expressions(
     """Choose up to ``job.options.max_expressions`` from the English track of ``subs``.
 
     ``llm`` builds the LLM selector (None: offline only); ``warn`` hears why the
-    LLM was not used. Raises ExpressionError when nothing usable is left.
+    LLM was not used. The LLM's picks keep the translation it gave (the
+    pipeline's last source); the offline ones have none yet. Raises
+    ExpressionError when nothing usable is left.
     """
     options, video_seconds = job.options, job.info.duration
     cues = subs.track("en").cues
-    bilingual = len(subs.tracks) > 1
     chosen = _with_llm(llm, cues, video_seconds, options, warn) if llm is not None else None
     selector: SelectorName = "llm"
     if chosen is None:
@@ -62,13 +63,7 @@ def choose_expressions(
             language_level=options.language_level,
             context_seconds=options.context_seconds,
             media_duration=video_seconds,
-            translate=subs.translation_for if bilingual else None,
         )
-    elif bilingual:
-        # The bilingual file's own translation when the model gave none.
-        chosen = [
-            e if e.translation else dataclasses.replace(e, translation=subs.translation_for(e.cue)) for e in chosen
-        ]
     usable = [e for e in chosen if shows_on_screen(e, video_seconds)]
     if not usable:
         raise ExpressionError(

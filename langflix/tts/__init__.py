@@ -16,7 +16,9 @@ from langflix.tts.google import GoogleTTS
 from langflix.tts.lemonfox import LemonfoxTTS
 from langflix.tts.registry import (
     DEFAULT_TTS,
+    NO_TTS,
     PROVIDERS,
+    TTS_CHOICES,
     TTS_PROVIDERS,
     TTSName,
     TTSProvider,
@@ -31,11 +33,13 @@ __all__ = [
     "GoogleTTS",
     "HttpSpeechClient",
     "LemonfoxTTS",
+    "NO_TTS",
     "PROVIDERS",
     "ProviderConfig",
     "TTSClient",
     "TTSName",
     "TTSProvider",
+    "TTS_CHOICES",
     "TTS_PROVIDERS",
     "create_tts_client",
     "normalize_tts_name",

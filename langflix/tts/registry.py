@@ -25,9 +25,11 @@ from langflix.tts.lemonfox import LemonfoxTTS
 
 __all__ = [
     "DEFAULT_TTS",
+    "NO_TTS",
     "PROVIDERS",
     "TTSName",
     "TTSProvider",
+    "TTS_CHOICES",
     "TTS_PROVIDERS",
     "create_tts_client",
     "normalize_tts_name",
@@ -60,13 +62,19 @@ TTS_PROVIDERS: Final[tuple[str, ...]] = tuple(sorted(PROVIDERS))
 DEFAULT_TTS: Final[str] = EspeakTTS.name
 """Offline and free: a job never needs a key by default."""
 
+NO_TTS: Final[str] = "none"
+"""The choice of no speech at all: the card is silent (no provider is built)."""
+
+TTS_CHOICES: Final[tuple[str, ...]] = (*TTS_PROVIDERS, NO_TTS)
+"""What ``LANGFLIX_TTS``, ``--tts`` and the API's ``tts`` field accept: a provider or none."""
+
 
 def normalize_tts_name(name: object) -> str:
     """``name`` as the registry spells it (" Google" -> "google"); ValueError naming the choices."""
     key = name.strip().lower() if isinstance(name, str) else ""
-    if key not in PROVIDERS:
+    if key not in TTS_CHOICES:
         raise ValueError(
-            f"unknown TTS provider {name!r} (LANGFLIX_TTS / --tts): choose one of {', '.join(TTS_PROVIDERS)}"
+            f"unknown TTS provider {name!r} (LANGFLIX_TTS / --tts): choose one of {', '.join(TTS_CHOICES)}"
         )
     return key
 
@@ -74,17 +82,20 @@ def normalize_tts_name(name: object) -> str:
 TTSName = Annotated[
     str,
     BeforeValidator(normalize_tts_name),
-    WithJsonSchema({"type": "string", "enum": list(TTS_PROVIDERS)}),
+    WithJsonSchema({"type": "string", "enum": list(TTS_CHOICES)}),
 ]
-"""A provider name as a pydantic field type: options and settings validate it the same way."""
+"""A provider name (or :data:`NO_TTS`) as a pydantic field type: options and settings validate it the same way."""
 
 
 def tts_provider(name: str) -> TTSProvider:
     """The provider called ``name``; ConfigError listing the choices when there is none."""
     try:
-        return PROVIDERS[normalize_tts_name(name)]
+        key = normalize_tts_name(name)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    if key == NO_TTS:
+        raise ConfigError(f"TTS {NO_TTS!r} is the choice of no speech, not a provider; build no client for it")
+    return PROVIDERS[key]
 
 
 def create_tts_client(name: str, config: ProviderConfig, http: HttpOptions) -> TTSClient:

@@ -18,7 +18,7 @@ import langflix.cli
 import langflix.cli.pipeline as cli_pipeline
 from langflix.cli import app
 from langflix.core.ffmpeg import FFmpegTools
-from langflix.demo import make_sample_episode
+from langflix.demo import SAMPLE_TRANSLATIONS, make_sample_episode, write_translation_srt
 from langflix.temp import TempFileManager
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,8 @@ def test_process_writes_outputs_and_a_summary(
     lesson = episode / manifest["expressions"][0]["file"]
     assert probe(lesson).duration == pytest.approx(manifest["expressions"][0]["duration"], abs=0.01)
     assert probe(episode / "compilation.mp4").has_audio
-    assert "outputs written: 3 files in" in output
+    assert "outputs written: 5 files in" in output  # the lesson, the compilation, their thumbnails, the manifest
+    assert "English only: no translation was found" in output
     assert "time taken:" in output
     assert "temp files left: 0" in output
     assert manifest["expressions"][0]["phrase"] in output
@@ -147,6 +148,8 @@ def test_process_refuses_a_subtitle_that_is_really_a_playlist(
         (["--size", "321x240"], "even"),
         (["--size", "big"], "WIDTHxHEIGHT"),
         (["--max-expressions", "0"], "--max-expressions"),
+        (["--subtitles-style", "loud"], "loud"),
+        (["--translation-subtitles", "/nonexistent/ko.srt"], "ko.srt"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -156,6 +159,29 @@ def test_bad_options_are_usage_errors(
     assert result.exit_code == 2
     assert needle in result.output
     assert not (tmp_path / "langflix-output").exists()
+
+
+def test_the_lesson_choices_reach_the_job(
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
+) -> None:
+    """--translation-subtitles, --subtitles-style and --tts none, as the API's form takes them."""
+    video, srt = sample
+    korean = write_translation_srt(srt, tmp_path / "sample.ko.srt")
+    out = tmp_path / "out"
+    code, output = _invoke(
+        "process", str(video), str(srt), "-o", str(out), "--max-expressions", "1", *TINY,
+        "--translation-subtitles", str(korean), "--subtitles-style", "english", "--tts", "none",
+    )  # fmt: skip
+    assert code == 0, output
+    manifest = json.loads(next(out.glob("*/manifest.json")).read_text(encoding="utf-8"))
+    assert manifest["options"]["subtitles_style"] == "english" and manifest["options"]["tts"] == "none"
+    (lesson,) = manifest["expressions"]
+    assert lesson["translation"] == SAMPLE_TRANSLATIONS[lesson["line"]]
+    assert lesson["translation_source"] == "translation_file"
+    assert "translations (ko): 1 of 1 expressions" in output
+    assert "synthesising speech" not in output, "no voice, no speech step"
+    assert "temp files left: 0" in output
+    assert leftovers(manager) == []
 
 
 def test_missing_input_is_a_usage_error(tmp_path: Path, sample: tuple[Path, Path]) -> None:
@@ -175,6 +201,8 @@ def test_demo_makes_its_own_episode_and_processes_it(
     assert [p.name for p in out.iterdir()] == ["langflix-demo"]
     manifest = json.loads((out / "langflix-demo" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["expressions"][0]["phrase"] == "break the ice"
+    # The demo brings its Korean SRT: both languages, offline.
+    assert manifest["expressions"][0]["translation"] == SAMPLE_TRANSLATIONS[manifest["expressions"][0]["line"]]
     assert "temp files left: 0" in output
     # The sample episode was an intermediate: it went with its scope.
     assert leftovers(manager) == []

@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +22,10 @@ import langflix.core.llm_selector as llm_module
 from langflix.cancel import CancelToken
 from langflix.core.expressions import Expression
 from langflix.core.http import HttpOptions, exponential_backoff
+from langflix.core.llm_cache import LLMCache
 from langflix.core.llm_selector import LLMExpressionSelector
 from langflix.core.subtitles import Cue
-from langflix.errors import CancelledError, ConfigError, ExpressionError
+from langflix.errors import CancelledError, ConfigError, ExpressionError, TranslationError
 
 API_KEY = "sk-test-secret-123"
 
@@ -295,3 +297,83 @@ def test_bad_arguments(selector: LLMExpressionSelector, api: FakeChatAPI, kwargs
     with pytest.raises(ExpressionError, match=pattern):
         selector.select(CUES, args.pop("max_expressions"), **args)
     assert api.requests == []
+
+
+# -- translating, and remembering what was answered ---------------------------------
+
+
+def _cached(api: FakeChatAPI, tmp_path: Path, **kwargs: Any) -> LLMExpressionSelector:
+    http = HttpOptions(timeout=2.0, retries=0)
+    return LLMExpressionSelector(api.url, API_KEY, "test-model", http=http, cache=LLMCache(tmp_path / "c.db"), **kwargs)
+
+
+def test_translate_sends_numbered_lines_and_keys_the_answer_by_line(
+    api: FakeChatAPI, selector: LLMExpressionSelector
+) -> None:
+    api.chat(json.dumps({"translations": [{"index": 1, "text": "알아냈어!"}, {"index": 0, "text": "잘 깼다."}]}))
+    found = selector.translate(["Well, that broke\n the ice.", "I finally figured it out!"], "ko")
+    assert found == {"Well, that broke the ice.": "잘 깼다.", "I finally figured it out!": "알아냈어!"}
+    (request,) = api.requests
+    system, user = request.json()["messages"]
+    assert "into Korean" in system["content"] and "JSON" in system["content"]
+    assert user["content"] == "[0] Well, that broke the ice.\n[1] I finally figured it out!"
+
+
+def test_a_line_the_model_skipped_is_missing_not_invented(api: FakeChatAPI, selector: LLMExpressionSelector) -> None:
+    api.chat(json.dumps({"translations": [{"index": 0, "text": "하나"}, {"index": 7, "text": "없는 줄"}]}))
+    assert selector.translate(["one", "two"], "ko") == {"one": "하나"}
+
+
+@pytest.mark.parametrize("content", ["not json", '{"translations": [{"index": -1, "text": "x"}]}', "[]x"])
+def test_a_reply_that_is_not_translations_is_a_translation_error(
+    api: FakeChatAPI, selector: LLMExpressionSelector, content: str
+) -> None:
+    api.chat(content)
+    with pytest.raises(TranslationError, match="JSON list of .index, text. translations.*--translation-subtitles"):
+        selector.translate(["one"], "ko")
+
+
+def test_a_failing_server_is_a_translation_error_naming_the_fallback(
+    api: FakeChatAPI, selector: LLMExpressionSelector
+) -> None:
+    api.default = Reply(503, b"busy")
+    with pytest.raises(TranslationError, match="HTTP 503.*--translation-subtitles"):
+        selector.translate(["one"], "ko")
+
+
+def test_a_second_translation_asks_nothing(api: FakeChatAPI, tmp_path: Path) -> None:
+    api.chat(json.dumps({"translations": [{"index": 0, "text": "하나"}, {"index": 1, "text": "둘"}]}))
+    assert _cached(api, tmp_path).translate(["one", "two"], "ko") == {"one": "하나", "two": "둘"}
+    # A new selector (a new job, a new process): the file remembers.
+    assert _cached(api, tmp_path).translate(["two", "one"], "ko") == {"two": "둘", "one": "하나"}
+    assert len(api.requests) == 1
+    # Only the line not known yet is sent.
+    api.chat(json.dumps({"translations": [{"index": 0, "text": "셋"}]}))
+    assert _cached(api, tmp_path).translate(["one", "three"], "ko") == {"one": "하나", "three": "셋"}
+    assert api.requests[1].json()["messages"][1]["content"] == "[0] three"
+
+
+def test_a_second_selection_asks_nothing_and_its_picks_translations_are_kept(
+    api: FakeChatAPI, tmp_path: Path
+) -> None:
+    api.picks({"phrase": "figured it out", "cue_index": 2, "meaning": "solved it", "translation": "알아냈다"})
+    first = _cached(api, tmp_path, translation_language="ko").select(CUES, 1)
+    again = _cached(api, tmp_path, translation_language="ko").select(CUES, 1)
+    assert [(e.phrase, e.translation) for e in again] == [(e.phrase, e.translation) for e in first]
+    assert len(api.requests) == 1
+    # The pick's translation is the line's: translating that line asks nothing either.
+    assert _cached(api, tmp_path).translate([CUES[2].text], "ko") == {CUES[2].text: "알아냈다"}
+    assert len(api.requests) == 1
+    # Other cues (or another level) are another question.
+    api.picks({"phrase": "broke the ice", "cue_index": 1})
+    _cached(api, tmp_path).select(CUES, 1, language_level="beginner")
+    assert len(api.requests) == 2
+
+
+def test_a_reply_that_chose_nothing_is_not_remembered(api: FakeChatAPI, tmp_path: Path) -> None:
+    api.picks({"phrase": "piece of cake", "cue_index": 1})  # not in that cue: rejected
+    with pytest.raises(ExpressionError):
+        _cached(api, tmp_path).select(CUES, 1)
+    api.picks({"phrase": "broke the ice", "cue_index": 1})
+    assert [e.phrase for e in _cached(api, tmp_path).select(CUES, 1)] == ["broke the ice"]
+    assert len(api.requests) == 2

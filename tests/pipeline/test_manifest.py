@@ -15,6 +15,7 @@ from langflix.core.subtitles import Cue
 from langflix.pipeline.lesson import LessonPlan, Window
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
+    COMPILATION_THUMBNAIL,
     MANIFEST_NAME,
     LessonRecord,
     SummaryRow,
@@ -22,6 +23,8 @@ from langflix.pipeline.manifest import (
     lesson_file_name,
     manifest_text,
     summary_rows,
+    thumbnail_file_name,
+    translation_note,
 )
 from langflix.pipeline.options import PipelineOptions
 
@@ -30,9 +33,15 @@ CREATED = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 def _lesson(phrase: str, start: float, translation: str | None = None) -> LessonRecord:
     cue = Cue(start, start + 1.23456, f"Well, {phrase}.")
-    expression = Expression(phrase, cue, start - 2, start + 3, "idiom", "a meaning", translation)
+    expression = Expression(
+        phrase, cue, start - 2, start + 3, "idiom", "a meaning", translation, level="beginner", similar=("x",)
+    )
     plan = LessonPlan(Window(start - 2, start + 3.0004), Window(start - 0.2, start + 1.43456))
-    return LessonRecord(expression, lesson_file_name(0, phrase), plan, card_seconds=3.0, duration=9.87654)
+    file = lesson_file_name(0, phrase)
+    return LessonRecord(
+        expression, file, plan, card_seconds=3.0, duration=9.87654, thumbnail=thumbnail_file_name(file),
+        translation_source="translation_file" if translation else None,
+    )  # fmt: skip
 
 
 def _manifest(**changes: object) -> dict[str, object]:
@@ -47,6 +56,10 @@ def _manifest(**changes: object) -> dict[str, object]:
         "selector": "offline",
         "lessons": [_lesson("break the ice", 5.0, "어색함을 깨다")],
         "compilation_seconds": 9.8765,
+        "compilation_thumbnail": COMPILATION_THUMBNAIL,
+        "translation_subtitles": Path("/in/show.ko.srt"),
+        "translation_language": "ko",
+        "translated_lines": {"translation_file": 3},
     } | changes
     return build_manifest(**values)  # type: ignore[arg-type]
 
@@ -56,21 +69,28 @@ def test_the_manifest_says_what_each_file_holds() -> None:
     assert manifest["version"] == 1 and manifest["episode"] == "my_show"
     assert manifest["created"] == "2026-12-01T09:30:15+00:00"
     assert manifest["elapsed_seconds"] == 12.346
-    assert manifest["source"] == {"video": "/in/show.mp4", "subtitles": "/in/show.srt", "video_duration": 60.0}
+    assert manifest["source"] == {
+        "video": "/in/show.mp4", "subtitles": "/in/show.srt", "translation_subtitles": "/in/show.ko.srt",
+        "video_duration": 60.0,
+    }  # fmt: skip
     assert manifest["options"] == {
         "max_expressions": 5, "repeat": 3, "tts": "espeak", "language_level": "intermediate",
-        "context_seconds": 10.0, "format": OutputFormat(width=320, height=240).model_dump(),
+        "context_seconds": 10.0, "subtitles_style": "bilingual",
+        "format": OutputFormat(width=320, height=240).model_dump(),
     }  # fmt: skip
     assert manifest["selector"] == "offline"
+    assert manifest["translation"] == {"language": "ko", "lines": {"translation_file": 3}}
     (entry,) = manifest["expressions"]  # type: ignore[misc]
     assert entry == {
-        "index": 1, "phrase": "break the ice", "kind": "idiom", "meaning": "a meaning",
-        "translation": "어색함을 깨다", "line": "Well, break the ice.",
+        "index": 1, "phrase": "break the ice", "kind": "idiom", "level": "beginner", "meaning": "a meaning",
+        "similar": ["x"], "translation": "어색함을 깨다", "translation_source": "translation_file",
+        "line": "Well, break the ice.",
         "cue_start": 5.0, "cue_end": 6.235, "context_start": 3.0, "context_end": 8.0,
-        "clip_start": 4.8, "clip_end": 6.435, "file": "01-break-the-ice.mp4", "duration": 9.877,
+        "clip_start": 4.8, "clip_end": 6.435, "file": "01-break-the-ice.mp4", "thumbnail": "01-break-the-ice.png",
+        "duration": 9.877,
         "parts": {"title_card": 3.0, "context_clip": 5.0, "expression_clip": 1.635, "repeat": 3},
     }  # fmt: skip
-    assert manifest["compilation"] == {"file": COMPILATION_NAME, "duration": 9.877}
+    assert manifest["compilation"] == {"file": COMPILATION_NAME, "duration": 9.877, "thumbnail": "compilation.png"}
 
 
 def test_the_manifest_is_the_same_for_the_same_values() -> None:
@@ -96,10 +116,21 @@ def test_the_summary_lists_every_published_file() -> None:
     manifest = _manifest(lessons=[_lesson("break the ice", 5.0), _lesson("give up", 20.0)])
     assert summary_rows(manifest) == [
         SummaryRow("01-break-the-ice.mp4", "break the ice", 9.877),
+        SummaryRow("01-break-the-ice.png", "(thumbnail) break the ice", None),
         SummaryRow("01-give-up.mp4", "give up", 9.877),
+        SummaryRow("01-give-up.png", "(thumbnail) give up", None),
         SummaryRow(COMPILATION_NAME, "(all of them)", 9.877),
+        SummaryRow(COMPILATION_THUMBNAIL, "(thumbnail) all of them", None),
         SummaryRow(MANIFEST_NAME, "(index)", None),
     ]
+
+
+def test_the_summary_says_where_translations_came_from_or_that_there_are_none() -> None:
+    note = translation_note(_manifest(lessons=[_lesson("break the ice", 5.0, "깨다"), _lesson("give up", 20.0)]))
+    assert note == "translations (ko): 1 of 2 expressions, lines from the translation subtitles 3"
+    english = _manifest(lessons=[_lesson("give up", 20.0)], translation_language=None, translated_lines={})
+    assert translation_note(english).startswith("English only: no translation was found")
+    assert "--translation-subtitles" in translation_note(english)
 
 
 def test_exports() -> None:

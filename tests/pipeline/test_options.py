@@ -9,7 +9,7 @@ from langflix.core.expressions import LANGUAGE_LEVELS
 from langflix.core.output_format import OutputFormat
 from langflix.errors import ConfigError, InvalidOptionError
 from langflix.pipeline.options import STORED_OPTIONS, PipelineOptions
-from langflix.tts import TTS_PROVIDERS
+from langflix.tts import TTS_CHOICES
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,7 @@ from langflix.tts import TTS_PROVIDERS
         ({"repeat": 0}, "repeat"),
         ({"repeat": 21}, "repeat: must be between 1 and 20, got 21"),
         ({"tts": "nope"}, "TTS provider"),
+        ({"subtitles_style": "both"}, "subtitles_style: unknown subtitles style 'both'; choose one of bilingual"),
         ({"language_level": "expert"}, "language level"),
         ({"episode_name": "///"}, "episode name"),
         ({"episode_name": "x" * 201}, "episode_name: must be at most 200 characters"),
@@ -35,8 +36,9 @@ def test_options_are_validated(kwargs: dict[str, object], needle: str) -> None:
 
 
 def test_choices_are_normalised_once() -> None:
-    options = PipelineOptions(tts=" Google ", language_level="BEGINNER")
-    assert (options.tts, options.language_level) == ("google", "beginner")
+    options = PipelineOptions(tts=" Google ", language_level="BEGINNER", subtitles_style=" English")
+    assert (options.tts, options.language_level, options.subtitles_style) == ("google", "beginner", "english")
+    assert PipelineOptions(tts="NONE").tts == "none"
 
 
 def test_defaults() -> None:
@@ -45,13 +47,14 @@ def test_defaults() -> None:
         5, 2, "espeak", "intermediate",
     )  # fmt: skip
     assert (options.episode_name, options.output_format, options.context_seconds) == (None, OutputFormat(), 10.0)
+    assert options.subtitles_style == "bilingual"
 
 
 def test_the_stored_record_is_plain_json() -> None:
     options = PipelineOptions(max_expressions=2, repeat=1, episode_name="Friends_S01E01")
     assert options.stored() == {
         "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "intermediate",
-        "episode_name": "Friends_S01E01",
+        "episode_name": "Friends_S01E01", "subtitles_style": "bilingual",
     }  # fmt: skip
     assert tuple(options.stored()) == STORED_OPTIONS
 
@@ -66,7 +69,8 @@ def test_the_schema_carries_the_ranges_and_the_registrys_choices() -> None:
     properties = PipelineOptions.model_json_schema()["properties"]
     assert (properties["repeat"]["minimum"], properties["repeat"]["maximum"]) == (1, 20)
     assert properties["max_expressions"]["maximum"] == 50
-    assert properties["tts"]["enum"] == list(TTS_PROVIDERS)
+    assert properties["tts"]["enum"] == list(TTS_CHOICES)
+    assert properties["subtitles_style"]["enum"] == ["bilingual", "english", "none"]
     assert properties["language_level"]["enum"] == list(LANGUAGE_LEVELS)
     assert PipelineOptions.bounds("repeat") == (1, 20)
 

@@ -207,12 +207,12 @@ def test_llm_selector_when_configured(
     server = FakeServer(default=_chat_reply(status, content), name="fake-chat")
     subs = tmp_path / "llm.srt"
     subs.write_text(LLM_SRT, encoding="utf-8")
-    settings = Settings(llm_base_url=server.url, llm_api_key="sk-test", llm_model="m")
+    settings = Settings(llm_base_url=server.url, llm_api_key="sk-test", llm_model="m", cache_dir=tmp_path / "cache")
     messages: list[str] = []
 
     def progress(event: ProgressEvent) -> None:
         messages.append(event.message)
-        if event.step == "cut":  # the choice is made: no need to encode anything
+        if event.step == "cut":  # the choice and the translations are made: no need to encode anything
             raise RuntimeError("stop here")
 
     pipeline = LangFlixPipeline(
@@ -224,9 +224,13 @@ def test_llm_selector_when_configured(
             pipeline.run()
     finally:
         server.close()
-    assert len(server.requests) == 1
-    assert server.requests[0].headers["authorization"] == "Bearer sk-test"
+    # The LLM is asked to choose, then to translate the lines the lesson shows (this
+    # script's one reply is no translation: the lesson goes on in English, with a warning).
+    assert len(server.requests) == 2
+    assert all(r.headers["authorization"] == "Bearer sk-test" for r in server.requests)
     assert server.requests[0].json()["model"] == "m"
+    assert "Translate" in server.requests[1].json()["messages"][0]["content"]
+    assert any("LLM translation failed" in m and "English only" in m for m in messages)
     assert f"'{phrase}'" in messages[-1]
     assert pipeline.selector == selector
     assert leftovers(manager) == []

@@ -8,16 +8,20 @@ ffmpeg/espeak-ng child is left running. Inputs are compared byte for byte.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import signal
+import struct
+import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.fake_http import FakeServer, json_reply
+from support.fake_http import FakeServer, Reply, json_reply
 from support.media import make_media, pattern, sine
 from support.procs import children, when_encoding
 from support.temp import leftovers
@@ -25,7 +29,7 @@ from support.threads import Race, race
 
 from langflix.cancel import CancelToken
 from langflix.config import Settings
-from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.ffmpeg import MEDIA_DEMUXERS, SUBTITLE_DEMUXERS, FFmpegTools
 from langflix.core.output_format import OutputFormat
 from langflix.errors import (
     CancelledError,
@@ -35,7 +39,14 @@ from langflix.errors import (
     SubtitleError,
     TTSError,
 )
-from langflix.pipeline import MANIFEST_NAME, LangFlixPipeline, PipelineOptions, PipelineResult, ProgressEvent
+from langflix.pipeline import (
+    MANIFEST_NAME,
+    LangFlixPipeline,
+    PipelineOptions,
+    PipelineResult,
+    ProgressEvent,
+    translation_note,
+)
 from langflix.temp import TempFileManager
 
 if TYPE_CHECKING:
@@ -102,12 +113,27 @@ def before(episode: Episode) -> dict[Path, str]:
     return {episode.video: digest(episode.video), episode.subtitles: digest(episode.subtitles)}
 
 
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header (IHDR), refusing anything that is not a PNG."""
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
 def _check_result(result: PipelineResult, repeat: int) -> dict[str, Any]:
     """Every output plays with the right streams and durations; the manifest tells the truth."""
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     names = sorted(p.name for p in result.episode_dir.iterdir())
     files = [item["file"] for item in manifest["expressions"]]
-    assert names == sorted([*files, "compilation.mp4", MANIFEST_NAME])
+    thumbnails = [item["thumbnail"] for item in manifest["expressions"]]
+    assert names == sorted([*files, *thumbnails, "compilation.mp4", "compilation.png", MANIFEST_NAME])
+    assert thumbnails == [name.replace(".mp4", ".png") for name in files]
+    assert [t.name for t in result.thumbnails] == thumbnails
+    assert manifest["compilation"]["thumbnail"] == "compilation.png"
+    assert result.compilation_thumbnail == result.episode_dir / "compilation.png"
+    for thumbnail in (*result.thumbnails, result.compilation_thumbnail):
+        assert png_size(thumbnail) == (1280, 720)
     assert [v.name for v in result.videos] == [item["file"] for item in manifest["expressions"]]
     assert [e.phrase for e in result.expressions] == [item["phrase"] for item in manifest["expressions"]]
     total = 0.0
@@ -282,7 +308,7 @@ def test_ffmpeg_error_mid_job(
         def run(self, args: Sequence[str], **kwargs: Any) -> None:
             nonlocal calls
             calls += 1
-            if calls == 4:  # cut, cut, title card, then the lesson's concat
+            if calls == 4:  # the scene, the card, the lesson's concat, then the compilation's
                 held.append([p for p in leftovers(manager) if p.is_file()])
                 args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
             super().run(args, **kwargs)
@@ -475,7 +501,211 @@ def test_non_ascii_names_and_a_bilingual_sami(
     manifest = _check_result(result, repeat=1)
     by_phrase = {item["phrase"]: item for item in manifest["expressions"]}
     assert by_phrase["break the ice"]["translation"] == _KOREAN[cues[0].text]
+    assert by_phrase["break the ice"]["translation_source"] == "bilingual_track"
+    assert manifest["translation"]["language"] == "ko" and set(manifest["translation"]["lines"]) == {"bilingual_track"}
     assert '100% "café"' in by_phrase["break the ice"]["line"]
     # The manifest is UTF-8 JSON with the Korean as text, not \u escapes.
     assert "어색한" in result.manifest.read_text(encoding="utf-8")
+    assert leftovers(manager) == []
+
+
+# -- translations: the source of each, and the LLM asked nothing twice ------------------------
+
+
+def test_an_english_only_srt_makes_english_only_lessons_and_says_so(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    events: list[ProgressEvent] = []
+    result = _pipeline(episode, tmp_path / "out", manager, progress=events.append).run()
+    manifest = _check_result(result, repeat=1)
+    assert manifest["translation"] == {"language": None, "lines": {}}
+    assert [(e["translation"], e["translation_source"]) for e in manifest["expressions"]] == [(None, None)]
+    assert "English only" in events[-1].message and "--translation-subtitles" in events[-1].message
+    assert translation_note(manifest).startswith("English only")
+
+
+def _chat(content: dict[str, Any]) -> Reply:
+    return json_reply(200, {"choices": [{"message": {"role": "assistant", "content": json.dumps(content)}}]})
+
+
+def test_the_llm_translates_every_line_shown_and_a_rerun_asks_it_nothing(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    pick = {"expressions": [{"phrase": "break the ice", "cue_index": 0, "meaning": "to make people relaxed"}]}
+    lines = {"translations": [{"index": i, "text": f"번역 {i}"} for i in range(6)]}
+    with FakeServer(name="fake-chat") as server:
+        server.replies += [_chat(pick), _chat(lines)]
+        settings = offline_settings(
+            llm_base_url=server.url, llm_api_key="sk-test", llm_model="m", cache_dir=tmp_path / "cache"
+        )
+        first = _pipeline(episode, tmp_path / "out", manager, settings=settings).run()
+        asked = [r.json()["messages"][0]["content"] for r in server.requests]
+        second = _pipeline(episode, tmp_path / "out", manager, settings=settings).run()
+        assert len(server.requests) == 2, "the second run asked the LLM nothing"
+    assert "choose" in asked[0] and "Translate" in asked[1] and "Korean" in asked[1]
+    for result in (first, second):
+        manifest = _check_result(result, repeat=1)
+        assert manifest["selector"] == "llm"
+        (lesson,) = manifest["expressions"]
+        # The expression's line is asked first: its translation is the first answer.
+        assert (lesson["translation"], lesson["translation_source"]) == ("번역 0", "llm")
+        assert manifest["translation"]["language"] == "ko" and manifest["translation"]["lines"]["llm"] >= 1
+    assert leftovers(manager) == []
+    assert {p: digest(p) for p in before} == before
+
+
+# -- failures at the new stages -----------------------------------------------------------------
+
+
+def test_a_translation_file_of_another_episode_fails_before_any_encode(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    other = tmp_path / "other.ko.srt"
+    other.write_text("1\n01:00:00,000 --> 01:00:02,000\n다른 에피소드의 대사.\n", encoding="utf-8")
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out"
+    with pytest.raises(SubtitleError, match=r"other\.ko\.srt: only 0 of .* another episode"):
+        _pipeline(episode, out, manager, translation_subtitles=other, progress=events.append).run()
+    assert [e.step for e in events] == ["subtitles", "translation"]
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_missing_translation_file_is_a_clear_error(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(JobError, match=r"translation subtitle file .*nope\.srt does not exist"):
+        _pipeline(episode, out, manager, translation_subtitles=tmp_path / "nope.srt").run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_failing_thumbnail_fails_the_job_and_leaves_nothing(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    # A real ffmpeg behind a wrapper that refuses the compilation's thumbnail (one frame to a PNG).
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        '#!/bin/sh\ncase "$*" in *"-vf "*".png") echo "thumbnail refused on purpose" >&2; exit 1;; esac\n'
+        'exec ffmpeg "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegError, match="thumbnail refused on purpose"):
+        _pipeline(episode, out, manager, ffmpeg=FFmpegTools(ffmpeg=str(wrapper))).run()
+    _assert_no_trace(manager, out, episode, before)
+
+
+def test_a_failing_lesson_stops_the_one_made_beside_it(
+    tmp_path: Path, episode: Episode, manager: TempFileManager, before: dict[Path, str]
+) -> None:
+    """Two lessons at once: the first card's encode fails, the other lesson's ffmpeg is stopped."""
+    failed = threading.Event()
+
+    class FailingCard(FFmpegTools):
+        def run(self, args: Sequence[str], **kwargs: Any) -> None:
+            if any(str(a).startswith("color=c=") for a in args) and not failed.is_set():
+                failed.set()
+                args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
+            super().run(args, **kwargs)
+
+    out = tmp_path / "out"
+    options = FAST.replace(max_expressions=2)
+    settings = offline_settings(job_concurrency=2)
+    with pytest.raises(FFmpegError, match="no_such_encoder"):
+        _pipeline(episode, out, manager, options, settings=settings, ffmpeg=FailingCard()).run()
+    assert failed.is_set()
+    _assert_no_trace(manager, out, episode, before)
+
+
+@pytest.mark.parametrize("fps", [12, 30])
+def test_jobs_work_at_12_and_30_fps(tmp_path: Path, episode: Episode, manager: TempFileManager, fps: int) -> None:
+    """LANGFLIX_VIDEO_FPS=30 (or 12): the compilation joins the lessons the editor made."""
+    fmt = SMALL.replace(fps=fps, preset="veryfast")  # B-frames too
+    options = PipelineOptions(max_expressions=2, repeat=2, output_format=fmt, context_seconds=2.0)
+    result = _pipeline(episode, tmp_path / "out", manager, options).run()
+    for video in (*result.videos, result.compilation):
+        info = probe(video)
+        assert info.frame_rate == fps and info.fps == pytest.approx(fps, rel=3e-3)
+    assert len(result.videos) == 2
+    assert leftovers(manager) == []
+
+
+def frame_times(video: Path) -> list[float]:
+    """The presentation time of every video frame of ``video``, as ffprobe decodes them."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time",
+         "-of", "csv=p=0", str(video)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [float(line.strip().rstrip(",")) for line in out.split()]
+
+
+def test_a_25_fps_source_makes_15_fps_lessons_that_play_at_15_fps(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    """Cut from a 25 fps source into a 15 fps format: every lesson and the compilation play at 15 fps,
+    each frame shown once for 1/15 s (a join adds at most one AAC priming), none lost in the joins."""
+    assert probe(episode.video).frame_rate == 25
+    fps, repeat = 15, 2
+    options = PipelineOptions(max_expressions=2, repeat=repeat, output_format=SMALL.replace(fps=fps),
+                              context_seconds=2.0)  # fmt: skip
+    result = _pipeline(episode, tmp_path / "out", manager, options).run()
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    counts = []
+    for video, lesson in zip((*result.videos, result.compilation), (*manifest["expressions"], None), strict=True):
+        info = probe(video)
+        assert info.frame_rate == fps and info.fps == pytest.approx(fps, rel=3e-3), video.name
+        times = frame_times(video)
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        assert min(steps) > 1 / fps - 0.002, f"{video.name}: a frame shown for less than 1/{fps} s"
+        assert max(steps) < 1 / fps + 0.03, f"{video.name}: a frame dropped (or a gap) at {max(steps):.3f} s"
+        counts.append(len(times))
+        if lesson is not None:
+            parts = lesson["parts"]
+            planned = parts["title_card"] + parts["context_clip"] + repeat * parts["expression_clip"]
+            assert len(times) == pytest.approx(planned * fps, abs=2 + repeat), video.name
+    assert counts[-1] == sum(counts[:-1]), "the compilation holds every frame of every lesson"
+    assert leftovers(manager) == []
+
+
+def _option(options: list[str], name: str) -> str | None:
+    """The value of the last ``name`` among one input's ``options``, None when it is not given."""
+    spots = [i for i, option in enumerate(options[:-1]) if option == name]
+    return options[spots[-1] + 1] if spots else None
+
+
+def test_every_file_a_job_hands_ffmpeg_is_opened_with_its_demuxer_forced(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    """The source, the speech, every piece, the concat lists, the thumbnails: no run lets ffmpeg guess
+    a format (a file swapped for a playlist after its probe is then still opened as what it was)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf \'%s\\0\' "$@" > "$(mktemp {runs}/run.XXXXXX)"\nexec ffmpeg "$@"\n')
+    wrapper.chmod(0o755)
+    translation = tmp_path / "episode.ko.srt"
+    translation.write_text("1\n00:00:00,000 --> 00:00:16,000\n자, 다들 어색한 분위기를 깨 봅시다.\n", encoding="utf-8")
+    _pipeline(episode, tmp_path / "out", manager, translation_subtitles=translation,
+              ffmpeg=FFmpegTools(ffmpeg=str(wrapper))).run()  # fmt: skip
+    opened: list[str] = []
+    for run in sorted(runs.iterdir()):
+        args = [os.fsdecode(a) for a in run.read_bytes().split(b"\0")[:-1]]
+        start = 0
+        for i, arg in enumerate(args):
+            if arg != "-i":
+                continue
+            options, value, start = args[start:i], args[i + 1], i + 2
+            demuxer = _option(options, "-f")
+            assert demuxer is not None, f"{value} opened with its format guessed: {args}"
+            opened.append(demuxer)
+            if demuxer == "lavfi":
+                assert not value.startswith("file:"), args
+                continue
+            assert demuxer in MEDIA_DEMUXERS | SUBTITLE_DEMUXERS | {"concat"}, args
+            assert _option(options, "-protocol_whitelist") == "file", f"{value}: any protocol allowed: {args}"
+            allowed = _option(options, "-format_whitelist")
+            assert allowed == demuxer or (demuxer == "concat" and allowed == "concat,mov"), args
+    # Each kind of input was seen: the source and the pieces (mp4), espeak's speech, concat lists, lavfi.
+    assert {"mov", "wav", "concat", "lavfi"} <= set(opened), opened
     assert leftovers(manager) == []

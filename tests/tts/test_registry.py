@@ -16,7 +16,9 @@ from langflix.core.http import HttpOptions
 from langflix.errors import ConfigError
 from langflix.tts import (
     DEFAULT_TTS,
+    NO_TTS,
     PROVIDERS,
+    TTS_CHOICES,
     TTS_PROVIDERS,
     EspeakTTS,
     GoogleTTS,
@@ -41,6 +43,15 @@ def test_providers_are_the_documented_names() -> None:
     }
 
 
+def test_none_is_a_choice_but_not_a_provider() -> None:
+    assert TTS_CHOICES == (*TTS_PROVIDERS, NO_TTS) and NO_TTS == "none"
+    assert normalize_tts_name(" None ") == "none"
+    with pytest.raises(ConfigError, match="no speech, not a provider"):
+        tts_provider("none")
+    with pytest.raises(ConfigError, match="no speech, not a provider"):
+        create_tts_client("none", ProviderConfig(), HttpOptions())
+
+
 @pytest.mark.parametrize("name", TTS_PROVIDERS)
 def test_every_provider_builds_a_tts_client(name: str) -> None:
     client = create_tts_client(name, KEYS[name], HttpOptions())
@@ -57,9 +68,9 @@ def test_names_are_case_and_space_insensitive(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["", "polly", "espeak-ng", "openai", None])
 def test_unknown_provider_is_a_config_error_listing_the_choices(name: str | None) -> None:
-    with pytest.raises(ConfigError, match="unknown TTS provider.*LANGFLIX_TTS.*espeak, google, lemonfox"):
+    with pytest.raises(ConfigError, match="unknown TTS provider.*LANGFLIX_TTS.*espeak, google, lemonfox, none"):
         tts_provider(name)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="espeak, google, lemonfox"):
+    with pytest.raises(ValueError, match="espeak, google, lemonfox, none"):
         normalize_tts_name(name)
 
 

@@ -170,6 +170,12 @@ _UPLOAD_SCHEMA: Final[dict[str, Any]] = {
                             "format": "binary",
                             "description": "subtitles: .srt .vtt .ass .ssa .smi .sami",
                         },
+                        "translation": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "optional: the same lines in the learner's language (e.g. the Korean "
+                            "SRT), aligned by time; used where the subtitles are not bilingual, before the LLM",
+                        },
                         **_FORM_PROPERTIES,
                     },
                 }
@@ -192,21 +198,25 @@ def _build_options(upload: JobUpload, services: Services) -> PipelineOptions:
         values["episode_name"] = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
     options = PipelineOptions(**values, output_format=services.output_format)
     try:
-        services.settings.tts_client(options.tts)  # a provider without its API key fails now, not mid-job
+        services.settings.speech(options.tts)  # a provider without its API key fails now, not mid-job
     except ConfigError as exc:
         raise InvalidFieldError("tts", str(exc)) from exc
     return options
 
 
 async def _check_subtitles(upload: JobUpload) -> None:
-    try:
-        subs = await anyio.to_thread.run_sync(load_subtitles, upload.subtitles)
-    except SubtitleError as exc:
-        # Name the client's file, not the server's temp path, in what the client reads.
-        reason = str(exc).replace(str(upload.subtitles), upload.subtitle_filename)
-        raise SubtitleError(f"subtitle {upload.subtitle_filename!r} cannot be used: {reason}") from exc
-    if not any(track.cues for track in subs.tracks):
-        raise SubtitleError(f"subtitle {upload.subtitle_filename!r} holds no cue; upload the episode's subtitles")
+    files = [("subtitle", upload.subtitles, upload.subtitle_filename)]
+    if upload.translation is not None:
+        files.append(("translation", upload.translation, upload.client_names()[2]))
+    for what, path, filename in files:
+        try:
+            subs = await anyio.to_thread.run_sync(load_subtitles, path)
+        except SubtitleError as exc:
+            # Name the client's file, not the server's temp path, in what the client reads.
+            reason = str(exc).replace(str(path), filename)
+            raise SubtitleError(f"{what} {filename!r} cannot be used: {reason}") from exc
+        if not any(track.cues for track in subs.tracks):
+            raise SubtitleError(f"{what} {filename!r} holds no cue; upload the episode's subtitles")
 
 
 @router.post(
@@ -214,7 +224,7 @@ async def _check_subtitles(upload: JobUpload) -> None:
     status_code=202,
     response_model=JobAccepted,
     openapi_extra=_UPLOAD_SCHEMA,
-    summary="Submit an episode (multipart: video, subtitle, options)",
+    summary="Submit an episode (multipart: video, subtitle, optional translation, options)",
     responses={
         400: {"description": "not a well-formed multipart body"},
         408: {"description": "the body stalled or came slower than LANGFLIX_UPLOAD_MIN_RATE"},
@@ -297,8 +307,8 @@ async def _accept(
     services.store.create(job_id, options.stored())
     job = QueuedJob(
         job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources,
-        redact=_client_redactor(services, upload),
-        source_names=(upload.video_filename, upload.subtitle_filename),
+        redact=_client_redactor(services, upload), source_names=upload.client_names(),
+        translation=upload.translation,
     )  # fmt: skip
     try:
         services.runner.submit(job, slot)
@@ -349,14 +359,9 @@ async def _create_from_uploads(request: Request, services: Services, job_id: str
 
 def _client_redactor(services: Services, upload: JobUpload) -> Redactor:
     """What the job's record may show: the client's own file names for the upload's temp files."""
-    return services.redact.extended(
-        {
-            str(upload.video): upload.video_filename,
-            str(upload.subtitles): upload.subtitle_filename,
-            upload.video.name: upload.video_filename,
-            upload.subtitles.name: upload.subtitle_filename,
-        }
-    )
+    # Each temp file by its path and by its bare name (progress messages name the latter).
+    names = zip(upload.files(), upload.client_names(), strict=True)
+    return services.redact.extended({spelled: name for path, name in names for spelled in (str(path), path.name)})
 
 
 def _content_length(request: Request) -> int | None:

@@ -18,7 +18,8 @@ from langflix.pipeline import PipelineOptions
 from ..helpers import SRT, Episode, LiveServer, upload_files
 
 XSS_NAME = "<img src=x onerror=alert(1)>.mp4"
-XSS_LINE = "<img src=x onerror=alert(2)>"
+XSS_LINE = "<img src=x onerror=alert`2`//"
+"""Markup the subtitle cleaning keeps (an unclosed tag: a closed one is stripped as leftover markup)."""
 XSS_SRT = SRT.replace("everybody.", "everybody. " + XSS_LINE.replace("<", "&lt;").replace(">", "&gt;"))
 """The test episode's subtitles with markup in a line (as entities: the parser strips tags, decodes entities)."""
 
@@ -30,6 +31,11 @@ def test_the_upload_form_offers_what_the_api_takes() -> None:
     assert fields["video"].kind == fields["subtitle"].kind == "file"
     assert fields["video"].required and fields["subtitle"].required
     assert ".smi" in fields["subtitle"].accept and fields["video"].accept.startswith("video/")
+    # The optional translation subtitles (a third multipart part) come after the required files.
+    assert [f.name for f in upload_fields(app.openapi(), "/api/v1/jobs")][2] == "translation"
+    assert fields["translation"].kind == "file" and not fields["translation"].required
+    assert fields["translation"].accept == fields["subtitle"].accept
+    assert fields["subtitles_style"].kind == "select" and "bilingual" in fields["subtitles_style"].choices
     for name in ("max_expressions", "repeat"):
         low, high = PipelineOptions.bounds(name)
         assert (fields[name].minimum, fields[name].maximum) == (low, high), name
@@ -39,11 +45,11 @@ def test_the_upload_form_offers_what_the_api_takes() -> None:
     # A field added to the API's form appears on the page with nothing else to change.
     schema = app.openapi()
     body = schema["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    body["properties"]["translation"] = {"type": "string", "format": "binary", "description": "translation subs"}
+    body["properties"]["glossary"] = {"type": "string", "format": "binary", "description": "a word list"}
     body["properties"]["style"] = {"type": "string", "enum": ["plain", "boxed"], "default": "boxed"}
     grown = {f.name: f for f in upload_fields(schema, "/api/v1/jobs")}
-    assert grown["translation"].kind == "file" and not grown["translation"].required
-    assert grown["translation"].accept == fields["subtitle"].accept
+    assert grown["glossary"].kind == "file" and not grown["glossary"].required
+    assert grown["glossary"].accept == fields["subtitle"].accept
     assert (grown["style"].kind, grown["style"].default) == ("select", "boxed")
 
 
@@ -51,7 +57,9 @@ def test_the_upload_page_renders_the_fields_with_the_servers_tts(live_server: Ca
     server = live_server()
     page = server.client.get("/")
     assert page.status_code == 200
-    for name in ("video", "subtitle", "max_expressions", "repeat", "language_level", "tts", "episode_name"):
+    names = ("video", "subtitle", "translation", "max_expressions", "repeat", "language_level", "tts",
+             "subtitles_style", "episode_name")  # fmt: skip
+    for name in names:
         assert f'name="{name}"' in page.text, name
         assert f'id="error-{name}"' in page.text, f"{name} has its error slot"
     assert re.search(r'<option value="espeak" selected>', page.text)
@@ -79,9 +87,9 @@ def test_an_xss_payload_in_a_file_name_and_a_subtitle_line_shows_as_text(
     assert page.status_code == 200
     text = page.text
     assert "&lt;img src=x onerror=alert(1)&gt;.mp4" in text, "the file name, escaped"
-    assert "&lt;img src=x onerror=alert(2)&gt;" in text, "the subtitle line, escaped"
+    assert "&lt;img src=x onerror=alert`2`//" in text, "the subtitle line, escaped"
     assert "<img src=x" not in text and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "").replace(
-        "onerror=alert(2)&gt;", ""
+        "onerror=alert`2`//", ""
     )
     assert 'class="lesson-video"' in text and "Download everything" in text
     rows = server.client.get("/jobs").text
@@ -118,7 +126,7 @@ def test_the_job_page_plays_what_the_manifest_lists_and_the_zip_holds_every_outp
         for name, output in outputs.items():
             info = infos[f"episode/{name}"]
             assert info.file_size == output["size"]
-            expected = zipfile.ZIP_STORED if name.endswith(".mp4") else zipfile.ZIP_DEFLATED
+            expected = zipfile.ZIP_STORED if name.endswith((".mp4", ".png")) else zipfile.ZIP_DEFLATED
             assert info.compress_type == expected, name
     assert server.temp_entries() == [], "no temp copy of the archive"
     unfinished = server.client.get(f"{server.api}/jobs/{'0' * 32}/archive")

@@ -80,11 +80,13 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert job["progress"] == 100.0 and job["error"] is None
     assert job["options"] == {
         "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner",
-        "episode_name": "Friends_S01E01",
+        "episode_name": "Friends_S01E01", "subtitles_style": "bilingual",
     }  # fmt: skip
     assert len(seen_steps - {"queued", "starting", "completed"}) >= 2, seen_steps  # progress was reported
+    assert "English only" in job["message"], "the summary says there was no translation"
     names = [o["name"] for o in job["outputs"]]
-    assert "compilation.mp4" in names and "manifest.json" in names and len(names) == 4
+    assert "compilation.mp4" in names and "manifest.json" in names and "compilation.png" in names
+    assert len(names) == 7, names  # two lessons and their thumbnails, the compilation and its, the manifest
     assert_clean(server)
 
     for output in job["outputs"]:
@@ -96,13 +98,17 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
         if target.suffix == ".mp4":
             assert ffprobe_streams(target) == {"video", "audio"}
             assert download.headers["content-type"] == "video/mp4"
+        if target.suffix == ".png":
+            assert download.headers["content-type"] == "image/png"
+            assert download.content[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert {e["file"] for e in manifest["expressions"]} <= set(names)
     # What a client reads names what it sent, never the server's paths.
     assert manifest["source"]["video"] == "Friends S01E01.mp4"
     assert manifest["source"]["subtitles"] == "episode.srt"
     assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
-    assert job["message"] == "2 videos in <LANGFLIX_OUTPUT_DIR>/" + f"{job['id']}/Friends_S01E01"
+    # The server's dir as its setting's name; then what the translations came from.
+    assert job["message"].startswith(f"2 videos in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "), job["message"]
 
     # HEAD: an output's size and type without its bytes.
     head = server.client.head(job["outputs"][0]["url"])
@@ -121,6 +127,49 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert [j["id"] for j in listed] == [body["job_id"]]
     assert server.client.get(f"{server.api}/jobs", params={"status": "failed"}).json()["jobs"] == []
     assert (episode.video.read_bytes(), episode.subtitles.read_bytes()) == before  # inputs untouched
+
+
+KOREAN_SRT = """1
+00:00:00,300 --> 00:00:01,600
+자, 다들 어색한 분위기를 깨 봅시다.
+
+2
+00:00:02,000 --> 00:00:03,400
+진정해, 식은 죽 먹기야.
+"""
+
+
+def test_a_translation_file_is_a_third_part_and_the_choices_are_the_clis(
+    server: LiveServer, episode: Episode
+) -> None:
+    files = upload_files(episode) | {"translation": ("episode.ko.srt", KOREAN_SRT.encode(), "application/x-subrip")}
+    data = {"max_expressions": "1", "repeat": "1", "tts": "none", "subtitles_style": "English"}
+    response = server.client.post(f"{server.api}/jobs", files=files, data=data)
+    assert response.status_code == 202, response.text
+    job = server.wait_for(response.json()["job_id"], FINAL, timeout=90)
+    assert job["status"] == "completed", job["error"]
+    assert job["options"]["tts"] == "none" and job["options"]["subtitles_style"] == "english"
+    assert "translations (ko): 1 of 1 expressions" in job["message"], job["message"]
+    manifest = server.client.get(next(o["url"] for o in job["outputs"] if o["name"] == "manifest.json")).json()
+    (lesson,) = manifest["expressions"]
+    assert lesson["translation"] == "자, 다들 어색한 분위기를 깨 봅시다."
+    assert lesson["translation_source"] == "translation_file"
+    assert manifest["options"]["tts"] == "none" and manifest["options"]["subtitles_style"] == "english"
+    assert manifest["source"]["translation_subtitles"] == "episode.ko.srt", "the client's name, not a temp path"
+    assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
+    assert_clean(server)
+
+
+def test_a_bad_translation_file_is_refused_like_a_bad_subtitle(
+    live_server: Callable[..., LiveServer], episode: Episode
+) -> None:
+    server = live_server()
+    good = upload_files(episode)
+    notes = {**good, "translation": ("notes.txt", b"hi", "text/plain")}
+    assert_refused(server, post(server, notes), 415, ".srt")
+    garbage = {**good, "translation": ("ko.srt", b"\xff\xfe\x00garbage", "text/plain")}
+    assert_refused(server, post(server, garbage), 422, "translation 'ko.srt' cannot be used")
+    assert_refused(server, post(server, good, {"subtitles_style": "loud"}), 422, "unknown subtitles style")
 
 
 def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., LiveServer], episode: Episode) -> None:
@@ -144,7 +193,7 @@ def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., Live
             path = Path(record.output_dir) / output.name
             assert path.stat().st_size == output.size
             paths.add(path)
-    assert len(paths) == 8 * 3  # one lesson, a compilation and a manifest each, none shared
+    assert len(paths) == 8 * 5  # a lesson, a compilation, their thumbnails and a manifest each, none shared
     assert_clean(server)
 
 
@@ -204,18 +253,23 @@ def test_too_large_by_content_length(live_server: Callable[..., LiveServer], epi
     assert_refused(server, response, 413, "LANGFLIX_MAX_UPLOAD_BYTES")
 
 
-def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+@pytest.mark.parametrize("large", ["video", "translation"])
+def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episode: Episode, large: str) -> None:
+    """Every file part counts against the same limit, the optional translation too."""
     # Chunked transfer: no Content-Length, so the limit can only bite mid-stream.
     server = live_server(max_upload_bytes=64 * 1024)
     boundary = "b0undary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="subtitle"; filename="e.srt"\r\n\r\n'
-        f"{episode.subtitles.read_text()}\r\n"
-        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="e.mp4"\r\n\r\n'
-    ).encode()
+
+    def part(name: str, filename: str) -> str:
+        return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'
+
+    head = part("subtitle", "e.srt") + f"{episode.subtitles.read_text()}\r\n"
+    if large == "translation":
+        head += part("video", "e.mp4") + "\x00" * 1024 + "\r\n"
+    head += part(large, "e.mp4" if large == "video" else "e.ko.srt")
 
     def body() -> Iterator[bytes]:
-        yield head
+        yield head.encode()
         for _ in range(16):
             yield b"\x00" * 16 * 1024
         yield f"\r\n--{boundary}--\r\n".encode()
@@ -223,7 +277,7 @@ def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episo
     response = server.client.post(
         f"{server.api}/jobs", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
     )
-    assert_refused(server, response, 413, "while receiving 'video'")
+    assert_refused(server, response, 413, f"while receiving '{large}'")
 
 
 @pytest.mark.parametrize(
@@ -364,6 +418,17 @@ def test_a_subtitle_that_is_really_a_playlist_is_refused(
     files = {**upload_files(episode), "subtitle": ("episode.srt", srt_and_hls_playlist(private), "text/plain")}
     response = post(server, files, {"max_expressions": "1"})
     assert_refused(server, response, 415, "subtitle 'episode.srt' is an HLS playlist (ffmpeg format 'hls')")
+
+
+def test_a_translation_that_is_really_a_playlist_is_refused(
+    server: LiveServer, episode: Episode, tmp_path: Path
+) -> None:
+    """The optional third part is probed like the subtitles: ffmpeg is never handed a playlist through it."""
+    private = make_private_video(tmp_path / "private")
+    translation = ("episode.ko.srt", srt_and_hls_playlist(private), "text/plain")
+    response = post(server, {**upload_files(episode), "translation": translation}, {"max_expressions": "1"})
+    assert_refused(server, response, 415, "translation 'episode.ko.srt' is an HLS playlist (ffmpeg format 'hls')")
+    assert str(private) not in response.text
 
 
 def test_integer_fields_take_ascii_digits_only(server: LiveServer, episode: Episode) -> None:
