@@ -27,9 +27,9 @@ from langflix.errors import ConfigError
 
 __all__ = [
     "GRACEFUL_SHUTDOWN_SECONDS",
+    "HttpServer",
     "INSECURE_REFUSAL",
     "STARTUP_FAILURE",
-    "HttpServer",
     "is_local_address",
     "serve",
 ]

@@ -33,7 +33,7 @@ from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
-from langflix.temp._owners import AreaOwner
+from langflix.temp._owners import AreaOwner, OwnerState
 from langflix.temp._scope import TempScope
 from langflix.temp._sessions import OWNER_FILE, OwnerInfo
 from langflix.temp._settings import TempSettings, default_base_dir
@@ -59,6 +59,7 @@ __all__ = [
     "Digest",
     "InsufficientDiskSpaceError",
     "OwnerInfo",
+    "OwnerState",
     "QuotaExceededError",
     "Reservation",
     "ResumableUploads",

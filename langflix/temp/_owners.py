@@ -10,9 +10,10 @@ the owner is gone. A session is owned by its process (the proof is its free
   gone once its deadline has passed and no request is writing it.
 
 A lease (a Redis key with a TTL, for staging areas in a directory several hosts
-share) is one more :class:`AreaOwner` beside these: add it to :data:`AREA_OWNERS`
-and the sweep, ``list_sessions`` and the report take it in, with the same
-rename-then-delete protocol. The proof is always asked with the sweeper holding
+share) is one more :class:`AreaOwner` beside these: pass it in ``owners`` to
+``sweep_orphans``/``list_sessions`` (with :data:`AREA_OWNERS`), or add it to
+:data:`AREA_OWNERS` when every sweep must know it; the sweep and the report take
+it in with the same rename-then-delete protocol. The proof is always asked with the sweeper holding
 ``LOCK_EX`` on the area's directory (taken without waiting), so whoever is
 using an area right now (a writer holds ``LOCK_SH``) keeps it.
 """

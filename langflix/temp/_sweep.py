@@ -22,7 +22,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,32 +111,32 @@ class _Outcome:
     error: str | None = None
 
 
-def _name_pattern(prefix: str) -> re.Pattern[str]:
+def _name_pattern(prefix: str, owners: Sequence[AreaOwner]) -> re.Pattern[str]:
     # The exact names SessionLock and _reclaim make, not just their start: a
     # user's "langflix_session-notes" directory is not a session and is never deleted.
     p = re.escape(prefix)
-    owners = "".join(
-        rf"|(?P<owner{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})" for n, owner in enumerate(AREA_OWNERS)
+    alternatives = "".join(
+        rf"|(?P<owner{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})" for n, owner in enumerate(owners)
     )
     return re.compile(
         rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
         rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
-        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})" + owners
+        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})" + alternatives
     )
 
 
-def _kind_of(match: re.Match[str]) -> _Kind:
+def _kind_of(match: re.Match[str], owners: Sequence[AreaOwner]) -> _Kind:
     if match["session"]:
         return "session"
     if match["garbage"]:
         return "garbage"
     if match["building"]:
         return "building"
-    return AREA_OWNERS[int(str(match.lastgroup).removeprefix("owner"))]
+    return owners[int(str(match.lastgroup).removeprefix("owner"))]
 
 
-def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
-    pattern = _name_pattern(prefix)
+def _candidates(base_dir: Path, prefix: str, owners: Sequence[AreaOwner]) -> Iterator[tuple[Path, _Kind]]:
+    pattern = _name_pattern(prefix, owners)
     try:
         it = os.scandir(base_dir)
     except FileNotFoundError:
@@ -146,7 +146,7 @@ def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
             match = pattern.fullmatch(entry.name)
             # Only real directories: a symlink named like a session is never ours.
             if match and entry.is_dir(follow_symlinks=False):
-                yield Path(entry.path), _kind_of(match)
+                yield Path(entry.path), _kind_of(match, owners)
 
 
 def _owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float) -> SessionState:
@@ -250,11 +250,19 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         os.close(fd)
 
 
-def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, workers: int = 4) -> SweepReport:
+def _sweep(
+    base_dir: Path,
+    prefix: str,
+    *,
+    min_age: float,
+    dry_run: bool,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
+    workers: int = 4,
+) -> SweepReport:
     # Unlinking releases the GIL, so a few threads keep the disk busy; results
     # are merged here, so the report counts each tree once.
     report = SweepReport(base_dir=base_dir, dry_run=dry_run)
-    candidates = list(_candidates(base_dir, prefix))
+    candidates = list(_candidates(base_dir, prefix, owners))
     if not candidates:
         return report
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(candidates)))) as pool:
@@ -289,25 +297,33 @@ def sweep_orphans(
     *,
     min_age: float = 0.0,
     dry_run: bool = False,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
 ) -> SweepReport:
     """Reclaim every abandoned session, expired upload, building dir and garbage tree of ``prefix`` under ``base_dir``.
 
     ``base_dir`` defaults to :func:`default_base_dir`. A session whose lock is
     held is never touched, whatever its age; ``min_age`` only matters where the
-    lock cannot vouch (another host, no flock support).
+    lock cannot vouch (another host, no flock support). ``owners``: the kinds of
+    area besides sessions to judge (by default an upload's expiry; a lease owner
+    for a shared directory is passed here, beside it).
     """
     base = Path(base_dir) if base_dir is not None else default_base_dir()
-    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run)
+    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run, owners=owners)
     if report.removed or report.garbage_finished or report.expired_removed:
         logger.info("temp sweep: %s", report.summary())
     return report
 
 
-def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX) -> list[SessionInfo]:
-    """Every session-like tree of ``prefix`` under ``base_dir`` with its state; touches nothing."""
+def list_sessions(
+    base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX, *, owners: Sequence[AreaOwner] = AREA_OWNERS
+) -> list[SessionInfo]:
+    """Every session-like tree of ``prefix`` under ``base_dir`` (and every area of ``owners``) with its state.
+
+    Touches nothing.
+    """
     now = time.time()
     infos = []
-    for path, kind in _candidates(Path(base_dir), prefix):
+    for path, kind in _candidates(Path(base_dir), prefix, owners):
         try:
             fd = os.open(path, DIR_FLAGS)
         except OSError:

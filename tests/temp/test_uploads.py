@@ -18,7 +18,7 @@ from langflix.errors import (
     UploadLengthError,
     UploadNotFoundError,
 )
-from langflix.temp import ResumableUploads, TempFileManager, list_sessions, sweep_orphans
+from langflix.temp import AreaOwner, OwnerState, ResumableUploads, TempFileManager, list_sessions, sweep_orphans
 
 
 class Clock:
@@ -154,3 +154,27 @@ def test_an_unfinished_upload_is_not_a_job_input(make_mgr: Callable[..., TempFil
     with mgr.scope("job") as scope, uploads.claim(state.id) as claim, pytest.raises(UploadConflictError):
         claim.move_into(scope)
     uploads.delete(state.id)
+
+
+class _Flagged(AreaOwner):
+    """A stand-in for another kind of owner (a lease, say): gone once its area holds a ``released`` file."""
+
+    infix = "staging-"
+    id_pattern = "[0-9a-f]{8}"
+
+    def state(self, fd: int, path: Path, now: float) -> OwnerState:
+        return "expired" if (path / "released").exists() else "live"
+
+
+def test_another_kind_of_owner_is_judged_beside_the_others(tmp_path: Path) -> None:
+    base = tmp_path / "tmp"
+    kept, gone = base / "langflix_staging-0000aaaa", base / "langflix_staging-0000bbbb"
+    for area in (kept, gone):
+        area.mkdir(parents=True)
+        (area / "input.mkv").write_bytes(b"x" * 1000)
+    (gone / "released").touch()
+    assert sweep_orphans(base).expired_removed == 0  # unknown to the default owners: never touched
+    report = sweep_orphans(base, owners=(_Flagged(),))
+    assert (report.expired_removed, report.skipped_live, report.bytes_freed) == (1, 1, 1000)
+    assert sorted(p.name for p in base.iterdir()) == [kept.name]
+    assert [(i.area, i.state) for i in list_sessions(base, owners=(_Flagged(),))] == [("staging", "live")]

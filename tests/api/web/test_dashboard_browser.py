@@ -205,42 +205,6 @@ def test_a_full_disk_is_told_next_to_the_start_button(ui: Session, sample: tuple
         full.stop()
 
 
-def test_upload_shows_progress_to_100_and_the_job_runs_live(ui: Session, sample: tuple[Path, Path]) -> None:
-    video, subtitles = sample
-    ui.get("/")
-    ui.find("#field-video").send_keys(str(video))
-    ui.find("#field-subtitle").send_keys(str(subtitles))
-    ui.find("#field-max_expressions").clear()
-    ui.find("#field-max_expressions").send_keys("2")
-    ui.find("#start-button").click()
-    wait_until(lambda: ui.find("#upload-done").is_displayed(), what="the upload to finish")
-    assert ui.find("#upload-progress").get_attribute("value") == "100"
-    assert ui.find("#upload-percent").text == "100%"
-    ui.shot("upload")
-    job_id = ui.find("#upload-form").get_attribute("data-job-id")
-    ui.jobs["lesson"] = job_id
-    # A second job, queued behind the first (one worker): the one to cancel.
-    second = ui.api("POST", "/jobs", files={
-        "video": ("second.mp4", video.read_bytes(), "video/mp4"),
-        "subtitle": ("second.srt", subtitles.read_bytes(), "application/x-subrip"),
-    })  # fmt: skip
-    assert second.status_code == 202, second.text
-    ui.jobs["cancel"] = second.json()["job_id"]
-
-    ui.find("#job-link").click()
-    wait_until(lambda: ui.finds("#job-status-block"), what="the job page")
-    # Pushed by the page's one event stream: no reload, no polling.
-    final = wait_until(
-        lambda: ui.find("#job-status-block").get_attribute("data-status") in ("completed", "failed", "cancelled")
-        and ui.find("#job-status-block").get_attribute("data-status"),
-        timeout=180,
-        what="the job to finish on its page",
-    )
-    assert final == "completed", ui.find("#job-status-block").text
-    wait_until(lambda: ui.finds("video.lesson-video"), what="the lessons once it completed")
-    assert ui.find("#job-status-block progress").get_attribute("value") == "100"
-
-
 def _network(ui: Session, *, offline: bool = False, upload_rate: int = -1) -> None:
     ui.driver.execute_cdp_cmd(
         "Network.emulateNetworkConditions",
@@ -280,6 +244,42 @@ def test_a_chunk_cut_by_a_dropped_connection_is_resumed_from_the_servers_offset(
     assert final in ("cancelled", "completed"), final
     assert ui.api("DELETE", f"/jobs/{job_id}").status_code == 204
     console_errors(ui.driver)  # the cut's network errors were expected; later checks start clean
+
+
+def test_upload_shows_progress_to_100_and_the_job_runs_live(ui: Session, sample: tuple[Path, Path]) -> None:
+    video, subtitles = sample
+    ui.get("/")
+    ui.find("#field-video").send_keys(str(video))
+    ui.find("#field-subtitle").send_keys(str(subtitles))
+    ui.find("#field-max_expressions").clear()
+    ui.find("#field-max_expressions").send_keys("2")
+    ui.find("#start-button").click()
+    wait_until(lambda: ui.find("#upload-done").is_displayed(), what="the upload to finish")
+    assert ui.find("#upload-progress").get_attribute("value") == "100"
+    assert ui.find("#upload-percent").text == "100%"
+    ui.shot("upload")
+    job_id = ui.find("#upload-form").get_attribute("data-job-id")
+    ui.jobs["lesson"] = job_id
+    # A second job, queued behind the first (one worker): the one to cancel.
+    second = ui.api("POST", "/jobs", files={
+        "video": ("second.mp4", video.read_bytes(), "video/mp4"),
+        "subtitle": ("second.srt", subtitles.read_bytes(), "application/x-subrip"),
+    })  # fmt: skip
+    assert second.status_code == 202, second.text
+    ui.jobs["cancel"] = second.json()["job_id"]
+
+    ui.find("#job-link").click()
+    wait_until(lambda: ui.finds("#job-status-block"), what="the job page")
+    # Pushed by the page's one event stream: no reload, no polling.
+    final = wait_until(
+        lambda: ui.find("#job-status-block").get_attribute("data-status") in ("completed", "failed", "cancelled")
+        and ui.find("#job-status-block").get_attribute("data-status"),
+        timeout=180,
+        what="the job to finish on its page",
+    )
+    assert final == "completed", ui.find("#job-status-block").text
+    wait_until(lambda: ui.finds("video.lesson-video"), what="the lessons once it completed")
+    assert ui.find("#job-status-block progress").get_attribute("value") == "100"
 
 
 def test_cancel_a_second_job_from_the_list(ui: Session) -> None:
