@@ -7,6 +7,8 @@ Measured side by side, each ``--rounds`` times (medians printed):
 * bare uvicorn (httptools, uvloop), an ASGI app that discards the body: the
   ceiling of uvicorn's receive path;
 * bare granian (Rust HTTP server, ASGI), the same app: granian's ceiling;
+* bare granian with an app that only writes the body to a file (one ``pwrite``
+  per chunk): the ceiling of any receive-and-store path on this server;
 * the real LangFlix multipart ``POST /api/v1/jobs`` (``langflix serve``): the
   job is accepted (ffprobe passes on the MPEG-TS body), then cancelled;
 * the real LangFlix tus path: ``POST /api/v1/uploads`` then one ``PATCH``
@@ -52,6 +54,28 @@ async def app(scope, receive, send):
         return
     while (await receive()).get("more_body"):
         pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+_WRITE_APP = """
+import os
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    fd = os.open(os.environ["BENCH_SINK"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    offset = 0
+    while True:
+        message = await receive()
+        body = message.get("body", b"")
+        if body:
+            offset += os.pwrite(fd, body, offset)
+        if not message.get("more_body"):
+            break
+    os.close(fd)
+    os.unlink(os.environ["BENCH_SINK"])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
 """
@@ -348,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     (work / "drain_app.py").write_text(_DRAIN_APP)
     (work / "uvicorn_main.py").write_text(_UVICORN_MAIN)
+    (work / "write_app.py").write_text(_WRITE_APP)
     print(f"load before: {uptime()}", flush=True)
     servers: list[Server] = []
     try:
@@ -385,6 +410,34 @@ def main(argv: list[str] | None = None) -> int:
                         "drain_app:app",
                     ],
                     dict(os.environ),
+                    work,
+                    p,
+                    "/",
+                ),  # fmt: skip
+                "drain",
+            ),
+            (
+                "granian bare (ASGI), body written (one pwrite per chunk)",
+                lambda: spawn(
+                    "granian-write",
+                    [
+                        py,
+                        "-m",
+                        "granian",
+                        "--interface",
+                        "asgi",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(p := free_port()),
+                        "--workers",
+                        "1",
+                        "--no-ws",
+                        "--log-level",
+                        "warning",
+                        "write_app:app",
+                    ],
+                    dict(os.environ, BENCH_SINK=str(work / "sink.bin")),
                     work,
                     p,
                     "/",
