@@ -22,6 +22,7 @@ from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateErr
 from langflix.api.tus import TusHeaderError, TusVersionError
 from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
 from langflix.errors import (
+    BackendUnavailableError,
     CancelledError,
     ChecksumMismatchError,
     ConfigError,
@@ -69,6 +70,7 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
     InsufficientDiskSpaceError: 507,
     TempFileError: 500,
     QueueFullError: 503,
+    BackendUnavailableError: 503,  # Redis down (scaled out): nothing was staged, try again shortly
     StoreLockedError: 503,
     JobNotFoundError: 404,
     JobStateError: 409,
