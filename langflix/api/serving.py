@@ -1,4 +1,4 @@
-"""The HTTP servers of the app: granian embedded (the default) or uvicorn, each ending the event streams first.
+"""The HTTP servers of the app: uvicorn (the default) or granian embedded, each ending the event streams first.
 
 uvicorn's graceful shutdown waits for every open connection to finish its
 response before it runs the app's lifespan shutdown; an event stream never

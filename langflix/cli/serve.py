@@ -1,13 +1,14 @@
-"""``langflix serve``: run the job API with granian (embedded; the default) or uvicorn.
+"""``langflix serve``: run the job API with uvicorn (the default) or granian (embedded).
 
 One process either way; ``--workers`` is the number of *job* worker threads
 (``LANGFLIX_WORKERS``), not server processes: jobs, their cancel handles and
 their temp scopes live in this one process, which is what lets a DELETE stop
 a job's ffmpeg and lets SIGTERM leave the temp dir empty. With
 ``LANGFLIX_REDIS_URL`` set the jobs go to ``langflix worker`` processes
-instead, and Redis must answer at start. granian is the default because it
-receives upload bodies faster than uvicorn here
-(``benchmarks/bench_upload_servers.py``); ``--http-server uvicorn`` stays.
+instead, and Redis must answer at start. ``--http-server granian`` serves the
+same app with granian embedded in this one process: it receives upload bodies
+faster here (``benchmarks/bench_upload_servers.py``) but its embedded mode is
+young, so uvicorn stays the default.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="The HTTP server's log level.")] = "info",
     http_server: Annotated[
         HttpServer,
-        typer.Option("--http-server", help="granian (embedded, fastest uploads) or uvicorn."),
-    ] = "granian",
+        typer.Option("--http-server", help="uvicorn, or granian (embedded; receives upload bodies faster)."),
+    ] = "uvicorn",
     insecure_no_auth: Annotated[
         bool,
         typer.Option(

@@ -88,7 +88,7 @@ def test_sigterm_mid_upload_stops_within_the_grace_and_keeps_the_upload(
     data = os.urandom(2 * 1024 * 1024)
     source = tmp_path / "episode.bin"
     source.write_bytes(data)
-    server = spawn_server(tmp_path)
+    server = spawn_server(tmp_path, "--http-server", "granian")  # the faster receiver, with its own shutdown path
     servers.append(server)
     created = httpx.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": str(len(data))})
     url = server.base_url + created.headers["location"]  # created, nothing sent yet
