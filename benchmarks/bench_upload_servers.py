@@ -15,7 +15,7 @@ Measured side by side, each ``--rounds`` times (medians printed):
   carrying the whole body raw (``application/offset+octet-stream``);
 
 each LangFlix path under both HTTP servers ``langflix serve`` offers
-(``--http-server granian``, the default, and ``--http-server uvicorn``), and
+(``--http-server uvicorn``, the default, and ``--http-server granian``), and
 each server's RSS growth during the upload (the server process and its
 children, sampled from ``/proc`` every 10 ms). The client is the same for all:
 a raw socket sending the headers and then the file with ``sendfile`` (zero
