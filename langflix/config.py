@@ -104,6 +104,24 @@ class Settings(TempSettings):
         ge=1,
         description="Bytes one client may have in flight at once (429); twice LANGFLIX_MAX_UPLOAD_BYTES when unset.",
     )
+    upload_expiry: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="Seconds a resumable upload (/api/v1/uploads) may take from its creation before it is reclaimed.",
+    )
+    upload_chunk_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024**3,
+        description="Bytes the dashboard sends per resumable-upload request (a proxy's body limit, say).",
+    )
+    sweep_interval: float = Field(
+        default=600.0,
+        gt=0,
+        le=24 * 3600,
+        description="Seconds between the server's sweeps of dead sessions and expired uploads.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The service's public base URL (https://host/prefix) for the URLs it gives; relative when unset.",

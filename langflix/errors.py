@@ -10,7 +10,13 @@ message, which is written for the person who has to act on it::
     ├── TempFileError            the temp-file life cycle failed
     │   ├── QuotaExceededError   a manager's or scope's byte budget would be exceeded
     │   ├── InsufficientDiskSpaceError   the filesystem lacks the space (or the inodes) asked for
-    │   └── DestinationExistsError       persist was told not to replace what is there
+    │   ├── DestinationExistsError       persist was told not to replace what is there
+    │   └── UploadError          a resumable upload cannot be found, written or used
+    │       ├── UploadNotFoundError      no such upload (never made, deleted, or reclaimed)
+    │       ├── UploadExpiredError       the upload passed its expiry
+    │       ├── UploadConflictError      wrong offset, another request on it, or not complete
+    │       ├── UploadLengthError        more bytes than the upload's declared length
+    │       └── ChecksumMismatchError    a chunk's bytes do not match the checksum sent with them
     ├── SubtitleError            a subtitle file cannot be read or holds no usable cue
     ├── ExpressionError          no expression could be chosen
     ├── TranslationError         the optional translator (the chat model) failed
@@ -33,6 +39,7 @@ from typing import Self
 __all__ = [
     "BackendUnavailableError",
     "CancelledError",
+    "ChecksumMismatchError",
     "ConfigError",
     "DestinationExistsError",
     "ExpressionError",
@@ -48,6 +55,11 @@ __all__ = [
     "TempFileError",
     "TranslationError",
     "UnsupportedMediaError",
+    "UploadConflictError",
+    "UploadError",
+    "UploadExpiredError",
+    "UploadLengthError",
+    "UploadNotFoundError",
 ]
 
 
@@ -91,6 +103,30 @@ class InsufficientDiskSpaceError(TempFileError):
 
 class DestinationExistsError(TempFileError):
     """``persist(..., replace=False)`` found its destination taken; nothing was moved."""
+
+
+class UploadError(TempFileError):
+    """A resumable upload cannot be found, written or used."""
+
+
+class UploadNotFoundError(UploadError):
+    """No such upload: never made, deleted, or reclaimed by the sweep after it expired."""
+
+
+class UploadExpiredError(UploadError):
+    """The upload passed its expiry; the sweep reclaims it, a client starts over."""
+
+
+class UploadConflictError(UploadError):
+    """The upload is not where the request says: another offset, another request writing it, not complete."""
+
+
+class UploadLengthError(UploadError):
+    """More bytes were sent than the upload's declared length."""
+
+
+class ChecksumMismatchError(UploadError):
+    """A chunk's bytes do not match the checksum sent with them; the chunk was not kept."""
 
 
 class SubtitleError(LangFlixError):

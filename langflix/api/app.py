@@ -32,14 +32,15 @@ from langflix.api.guard import RequestGuard, SecurityHeaders, authorize_api
 from langflix.api.limits import BodyPace, ClientLedger
 from langflix.api.pages import STATIC_DIR, STATIC_PREFIX
 from langflix.api.redact import Redactor, server_dirs
-from langflix.api.routes import dashboard, downloads, events, health, jobs, temp
+from langflix.api.report import sweep_now
+from langflix.api.routes import dashboard, downloads, events, health, jobs, temp, uploads
 from langflix.api.routes.dashboard import LoginRequiredError, login_redirect
 from langflix.api.runner import PipelineFactory
 from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
 from langflix.core.output_format import OutputFormat
-from langflix.temp import TempFileManager, sweep_orphans
+from langflix.temp import ResumableUploads, TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
 
@@ -102,6 +103,7 @@ def create_app(
                 access=Access(cfg.access_token(), max_age=cfg.session_max_age),
                 events=job_events,
                 sweeps=SweepTally(sweep),
+                uploads=ResumableUploads(mgr, expiry=cfg.upload_expiry),
             )
             # Clients see setting names, never these paths: the operator reads them here.
             logger.info(
@@ -109,7 +111,10 @@ def create_app(
                 mgr.base_dir, mgr.path, backend.where, cfg.output_dir.resolve(),
             )  # fmt: skip
             runner.start()
-            yield
+            async with anyio.create_task_group() as background:
+                background.start_soon(_sweep_every, app.state.services)
+                yield
+                background.cancel_scope.cancel()
         finally:
             # Order matters: jobs stop (closing their scopes) before the store
             # closes (they record their final state) and before the manager goes.
@@ -143,12 +148,27 @@ def create_app(
     app.include_router(jobs.router, prefix=API_PREFIX, dependencies=api_access)
     app.include_router(downloads.router, prefix=API_PREFIX, dependencies=api_access)
     app.include_router(temp.router, prefix=API_PREFIX, dependencies=api_access)
+    app.include_router(uploads.router, prefix=API_PREFIX, dependencies=api_access)
     app.include_router(health.router, prefix=API_PREFIX)  # /health is open (and says little), /metrics is not
     _add_docs(app)
     app.include_router(dashboard.router)
     app.include_router(events.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _sweep_every(services: Services) -> None:
+    """Reclaim dead sessions and expired uploads every LANGFLIX_SWEEP_INTERVAL seconds while serving.
+
+    Uploads expire while the server runs, not only across restarts: without
+    this, an abandoned 2 GiB upload would hold its disk until the next start.
+    """
+    while True:
+        await anyio.sleep(services.settings.sweep_interval)
+        try:
+            await anyio.to_thread.run_sync(sweep_now, services)
+        except Exception:  # the next round must still run
+            logger.exception("periodic temp sweep failed")
 
 
 def _api_access(request: Request, services: ServicesDep) -> None:

@@ -23,7 +23,7 @@ from langflix.api.tools import ToolVersions
 from langflix.config import Settings
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.output_format import OutputFormat
-from langflix.temp import SweepReport, TempFileManager
+from langflix.temp import ResumableUploads, SweepReport, TempFileManager
 
 __all__ = [
     "AccessDep",
@@ -63,6 +63,8 @@ class Services:
     """Job changes, told to the dashboard's event streams."""
     sweeps: SweepTally
     """What this server reclaimed since it started (the start-up sweep and the sweep button)."""
+    uploads: ResumableUploads
+    """The resumable (tus) uploads under the manager's base dir, owned by their expiry."""
 
 
 def get_services(request: Request) -> Services:

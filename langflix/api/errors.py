@@ -19,10 +19,12 @@ from fastapi.responses import JSONResponse
 from langflix.api.access import AuthenticationError, ForbiddenError
 from langflix.api.limits import ClientLimitError, UploadTimeoutError
 from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
+from langflix.api.tus import TusHeaderError, TusVersionError
 from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
 from langflix.errors import (
     BackendUnavailableError,
     CancelledError,
+    ChecksumMismatchError,
     ConfigError,
     FFmpegError,
     InsufficientDiskSpaceError,
@@ -34,6 +36,10 @@ from langflix.errors import (
     SubtitleError,
     TempFileError,
     UnsupportedMediaError,
+    UploadConflictError,
+    UploadExpiredError,
+    UploadLengthError,
+    UploadNotFoundError,
 )
 
 __all__ = ["PLAIN_SENTENCES", "STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
@@ -44,6 +50,13 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
     AuthenticationError: 401,
     ForbiddenError: 403,
     UploadTooLargeError: 413,
+    UploadLengthError: 413,
+    UploadNotFoundError: 404,
+    UploadExpiredError: 410,
+    UploadConflictError: 409,
+    ChecksumMismatchError: 460,  # tus checksum extension
+    TusVersionError: 412,
+    TusHeaderError: 400,
     UploadTimeoutError: 408,
     ClientLimitError: 429,
     InvalidCursorError: 422,
@@ -77,9 +90,12 @@ PLAIN_SENTENCES: Final[dict[int, str]] = {
     404: "This job or file no longer exists.",
     408: "The upload stalled or came in too slowly, so the server dropped it.",
     409: "This job is not in a state that allows that.",
+    410: "This upload expired on the server; start it again.",
+    412: "The server speaks another version of the upload protocol; reload the page.",
     413: "These files are larger than this server accepts.",
     415: "This file is not of a kind LangFlix can read.",
     422: "This value is not accepted.",
+    460: "A piece of the upload arrived damaged; it is being sent again.",
     429: "You already have as many uploads in flight as the server allows; wait for one to finish.",
     503: "The server is busy (its job queue is full) or shutting down; try again in a moment.",
     507: "The server has no disk space (or temp budget) left for this upload right now.",

@@ -68,7 +68,9 @@ def service_report(services: Services) -> dict[str, Any]:
     """Everything ``/health`` shows (and ``/metrics`` and the temp panel); plain data, and no server path."""
     manager = services.manager
     tools = services.tool_versions()
-    sessions = list_sessions(manager.base_dir, manager.prefix)
+    areas = list_sessions(manager.base_dir, manager.prefix)
+    sessions = [s for s in areas if s.area != "upload"]
+    uploads = [s for s in areas if s.area == "upload"]
     stats = dataclasses.asdict(manager.stats())
     sweep = services.sweep
     runner = services.runner.stats()
@@ -101,6 +103,11 @@ def service_report(services: Services) -> dict[str, Any]:
                 "skipped_live": sweep.skipped_live,
             },
             "reclaimed_since_start": services.sweeps.snapshot(),
+            "uploads": {
+                "resumable": sum(1 for u in uploads if u.state != "expired"),
+                "expired": sum(1 for u in uploads if u.state == "expired"),
+                "bytes": sum(u.bytes for u in uploads),
+            },
         },
         "jobs": services.store.counts(),
         "queue": dataclasses.asdict(runner),

@@ -48,6 +48,7 @@ __all__ = [
     "UploadTooLargeError",
     "body_ceiling",
     "check_declared_length",
+    "client_suffix",
     "probe_subtitles",
     "probe_video",
     "receive_job_upload",
@@ -267,7 +268,7 @@ class JobUpload:
         return names + (() if self.translation is None else (self.translation_filename or "translation",))
 
 
-def _client_suffix(filename: str) -> str:
+def client_suffix(filename: str) -> str:
     """The lower-cased extension of a client's file name, reduced to safe characters.
 
     Only the suffix of a user's name ever reaches the disk (the manager picks the
@@ -367,7 +368,7 @@ async def _receive(
         if part.name in FILE_FIELDS or part.name in OPTIONAL_FILE_FIELDS:
             if part.filename is None:
                 raise InvalidFieldError(part.name, "must be a file (multipart part with a filename)")
-            suffix = _client_suffix(part.filename)
+            suffix = client_suffix(part.filename)
             if part.name in ("subtitle", "translation") and suffix not in SUPPORTED_SUFFIXES:
                 raise UnsupportedMediaError(
                     f"{part.name} {part.filename!r} has an unsupported format; "

@@ -1,11 +1,14 @@
-"""``langflix serve``: run the job API with uvicorn.
+"""``langflix serve``: run the job API with uvicorn (the default) or granian (embedded).
 
-One uvicorn process; ``--workers`` is the number of *job* worker threads
-(``LANGFLIX_WORKERS``), not uvicorn processes: jobs, their cancel handles and
+One process either way; ``--workers`` is the number of *job* worker threads
+(``LANGFLIX_WORKERS``), not server processes: jobs, their cancel handles and
 their temp scopes live in this one process, which is what lets a DELETE stop
 a job's ffmpeg and lets SIGTERM leave the temp dir empty. With
 ``LANGFLIX_REDIS_URL`` set the jobs go to ``langflix worker`` processes
-instead, and Redis must answer at start.
+instead, and Redis must answer at start. ``--http-server granian`` serves the
+same app with granian embedded in this one process: it receives upload bodies
+faster here (``benchmarks/bench_upload_servers.py``) but its embedded mode is
+young, so uvicorn stays the default.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import socket
+import threading
+import time
 from types import FrameType
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import typer
 
@@ -22,7 +28,14 @@ from langflix.cli import app
 from langflix.config import get_settings
 from langflix.errors import ConfigError, LangFlixError
 
-__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "INSECURE_REFUSAL", "STARTUP_FAILURE", "is_local_address", "serve"]
+__all__ = [
+    "GRACEFUL_SHUTDOWN_SECONDS",
+    "HttpServer",
+    "INSECURE_REFUSAL",
+    "STARTUP_FAILURE",
+    "is_local_address",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +44,27 @@ INSECURE_REFUSAL: Final[int] = 2
 """Exit status when asked to listen beyond this machine without a token."""
 GRACEFUL_SHUTDOWN_SECONDS: Final[int] = 10
 """How long in-flight requests (an upload) get before they are cancelled at shutdown."""
+
+HttpServer = Literal["granian", "uvicorn"]
+
+
+def _announce_when_accepting(host: str, port: int, url_host: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.02)
+    typer.echo(f"LangFlix serving on http://{url_host}:{port} (granian)", err=True)
+
+
+def _free_port(host: str) -> int:
+    # granian binds in Rust and does not report a port 0 back: choose one here.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host.strip("[]"), 0))
+        return int(probe.getsockname()[1])
 
 
 def is_local_address(host: str) -> bool:
@@ -84,7 +118,11 @@ def serve(
         int | None,
         typer.Option(min=1, help="Job worker threads.", show_default="LANGFLIX_WORKERS, else 2"),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[str, typer.Option(help="The HTTP server's log level.")] = "info",
+    http_server: Annotated[
+        HttpServer,
+        typer.Option("--http-server", help="uvicorn, or granian (embedded; receives upload bodies faster)."),
+    ] = "uvicorn",
     insecure_no_auth: Annotated[
         bool,
         typer.Option(
@@ -106,7 +144,7 @@ def serve(
     import uvicorn
 
     from langflix.api.app import create_app
-    from langflix.api.serving import LangFlixServer
+    from langflix.api.serving import LangFlixServer, serve_with_granian
 
     try:
         settings = get_settings()
@@ -125,6 +163,27 @@ def serve(
         if settings.access_token() is None:
             logger.warning("serving on %s without a token (--insecure-no-auth): anyone who reaches it may use it", host)
     application = create_app(settings)
+    if http_server == "granian":
+        bound = port or _free_port(host)
+        url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+        def announce() -> None:
+            # The app has started; granian's listener opens just after: say so once it accepts.
+            threading.Thread(
+                target=_announce_when_accepting, args=(host.strip("[]"), bound, url_host), daemon=True
+            ).start()
+
+        started = serve_with_granian(
+            application,
+            host.strip("[]"),
+            bound,
+            log_level=log_level,
+            graceful_seconds=GRACEFUL_SHUTDOWN_SECONDS,
+            on_started=announce,
+        )
+        if not started:
+            raise typer.Exit(code=STARTUP_FAILURE)  # e.g. the job store is locked; the log says why
+        return
     config = uvicorn.Config(
         application,
         host=host,

@@ -11,9 +11,10 @@ backstop for the one before:
    (a forked child never deletes its parent's files);
 4. SIGTERM / SIGHUP handlers (:func:`install_signal_handlers`);
 5. :func:`sweep_orphans` of sessions whose owner is provably gone, after SIGKILL
-   or a power cut; :func:`sweep_leased` of areas in a directory several hosts
-   share (:class:`LeasedArea`), whose owner is a lease that a
-   :class:`LeaseChecker` from above says is abandoned.
+   or a power cut, and of resumable uploads (:class:`ResumableUploads`) past their
+   expiry; :func:`sweep_leased` of areas in a directory several hosts share
+   (:class:`LeasedArea`), whose owner is a lease that a :class:`LeaseChecker`
+   from above says is abandoned.
 
 Files that must outlive their block are kept with ``delete=False`` (still removed
 by ``cleanup_all``) or moved out atomically with ``persist``, which never follows
@@ -31,8 +32,10 @@ Behind this face, one module per question: ``_names`` (safe names, creation),
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
 ``_sessions`` (lock, owner record, heartbeat, base dir checks), ``_fds`` (who
-holds a lock fd), ``_sweep``, ``_leases`` (areas owned by a lease, and their
-sweep), ``_settings`` and ``_trees`` (deleting without following links).
+holds a lock fd), ``_owners`` (owners besides a process: an upload's expiry),
+``_uploads`` (resumable uploads, owned by their expiry), ``_sweep``, ``_leases``
+(areas owned by a lease, and their sweep), ``_settings`` and ``_trees``
+(deleting without following links).
 """
 
 from __future__ import annotations
@@ -44,26 +47,40 @@ from langflix.temp._fds import session_lock_fds
 from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, sweep_leased
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
+from langflix.temp._owners import AreaOwner, OwnerState
 from langflix.temp._scope import TempScope
 from langflix.temp._sessions import OWNER_FILE, OwnerInfo
 from langflix.temp._settings import TempSettings, default_base_dir
 from langflix.temp._signals import install_signal_handlers, uninstall_signal_handlers
 from langflix.temp._streams import awrite_stream, write_stream
 from langflix.temp._sweep import SessionInfo, SessionState, SweepReport, list_sessions, sweep_orphans
+from langflix.temp._uploads import (
+    DEFAULT_UPLOAD_EXPIRY,
+    Digest,
+    ResumableUploads,
+    UploadClaim,
+    UploadState,
+    UploadWriter,
+)
 from langflix.temp._views import TempPathContext, TempStats, TrackedPaths
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
     "DEFAULT_PREFIX",
+    "DEFAULT_UPLOAD_EXPIRY",
     "OWNER_FILE",
+    "AreaOwner",
     "DestinationExistsError",
+    "Digest",
     "InsufficientDiskSpaceError",
     "LeaseChecker",
     "LeaseSweepReport",
     "LeasedArea",
     "OwnerInfo",
+    "OwnerState",
     "QuotaExceededError",
     "Reservation",
+    "ResumableUploads",
     "SessionInfo",
     "SessionState",
     "SweepReport",
@@ -75,6 +92,9 @@ __all__ = [
     "TempSettings",
     "TempStats",
     "TrackedPaths",
+    "UploadClaim",
+    "UploadState",
+    "UploadWriter",
     "awrite_stream",
     "close_temp_manager",
     "default_base_dir",

@@ -159,6 +159,7 @@ class TempArea(ABC):
         self._dirs: dict[str, None] = {}
         self._outside: dict[str, None] = {}  # registered paths not inside our directory
         self._scopes: dict[TempScope, None] = {}
+        self._beside: list[Callable[[], int]] = []  # bytes kept outside the directory that count as ours
         self._counters = _Counters()
         self._closed = False
         self.temp_files = TrackedPaths(self, "file")
@@ -271,17 +272,22 @@ class TempArea(ABC):
         # No lock on purpose: another manager's budget check calls this while it
         # holds its own lock, so taking ours could deadlock two managers reserving
         # at once. list() of a dict is atomic under the GIL.
+        beside = sum(count() for count in list(self._beside))
         measured = self._measured()
         if measured is None:
-            return 0
+            return beside
         directory, excluded = measured
-        total = tree_bytes(directory, excluded)
+        total = tree_bytes(directory, excluded) + beside
         for path in list(self._outside):
             try:
                 total += os.lstat(path).st_size
             except OSError:
                 pass
         return total
+
+    def _count_beside(self, count: Callable[[], int]) -> None:
+        """Count the bytes ``count()`` reports as this area's too (uploads beside the sessions)."""
+        self._beside.append(count)
 
     # -- creating and tracking ------------------------------------------------
     def create_temp_file(self, suffix: str = "", prefix: str | None = None, delete: bool = True) -> TempPathContext:

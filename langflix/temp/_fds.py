@@ -1,11 +1,12 @@
-"""Directory fds that carry a lock, and who may inherit them.
+"""Fds that carry a lock (a session's, an upload's, a sweeper's), and who may inherit them.
 
-A session's ownership *is* its ``flock`` (see ``_sessions``), and the kernel keeps
-a flock as long as any process holds an fd of its open file description. So who
-holds these fds decides which sessions look alive:
+A session's ownership *is* its ``flock`` (see ``_sessions``), an upload's writer
+and taker hold theirs (``_uploads``), and the kernel keeps a flock as long as any
+process holds an fd of its open file description. So who holds these fds
+decides which sessions look alive and which uploads look busy:
 
 * a forked Python child (``os.fork``, multiprocessing "fork") never keeps its
-  parent's sessions: every such fd is opened and closed under one lock that
+  parent's locks: every such fd is opened and closed under one lock that
   ``os.fork`` takes too (``register_at_fork``), so a fork never catches one
   opened but not yet registered, and the child closes all of them at once;
 * they are ``O_CLOEXEC``, so no exec'd program inherits one by accident;
@@ -25,31 +26,32 @@ from typing import Final
 
 from langflix.temp._trees import DIR_FLAGS
 
-__all__ = ["CLOSED", "LockedDir", "session_lock_fds"]
+__all__ = ["CLOSED", "LockFd", "session_lock_fds"]
 
 CLOSED: Final = -1
 
 # Re-entrant: a Popen with a preexec_fn inside session_lock_fds() would run the
 # fork hooks in the very thread that holds it.
 _guard = threading.RLock()
-_open: dict[int, LockedDir] = {}
+_open: dict[int, LockFd] = {}
 
 
-class LockedDir:
-    """An open directory whose fd may carry a ``flock``; :meth:`close` is safe to call twice.
+class LockFd:
+    """An open fd (a directory unless ``flags`` say otherwise) that may carry a ``flock``.
 
-    ``session``: the fd is a session's own lock, which exec'd helpers inherit.
-    ``fd`` is :data:`CLOSED` once closed (here, or in a forked child).
+    :meth:`close` is safe to call twice. ``session``: the fd is a session's own
+    lock, which exec'd helpers inherit. ``fd`` is :data:`CLOSED` once closed
+    (here, or in a forked child).
     """
 
     __slots__ = ("fd", "session")
 
-    def __init__(self, path: str | os.PathLike[str], *, session: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, flags: int = DIR_FLAGS, session: bool = False) -> None:
         self.session = session
         # Under _guard: a fork between the open and the registration would hand
         # the child an fd its after-fork hook does not know to close.
         with _guard:
-            self.fd = os.open(path, DIR_FLAGS)
+            self.fd = os.open(path, flags | os.O_CLOEXEC)
             _open[self.fd] = self
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from langflix.errors import TempFileError
-from langflix.temp._fds import LockedDir
+from langflix.temp._fds import LockFd
 from langflix.temp._manager import TempFileManager
 from langflix.temp._names import DEFAULT_PREFIX, creation_error, safe_prefix
 from langflix.temp._persist import SessionAnchor, remove_recorded_staging
@@ -309,7 +309,7 @@ def _reclaim(
         except FileNotFoundError:
             return "gone", 0
     try:
-        lock = LockedDir(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
+        lock = LockFd(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
     except FileNotFoundError:
         return "gone", 0  # another sweeper took it first
     except OSError as exc:

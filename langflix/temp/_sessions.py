@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Final
 
 from langflix.errors import TempFileError
-from langflix.temp._fds import LockedDir
+from langflix.temp._fds import LockFd
 from langflix.temp._names import creation_error
 from langflix.temp._trees import remove_tree
 
@@ -226,13 +226,13 @@ class SessionLock:
         heartbeat.add(self)
 
     @staticmethod
-    def _build(base_dir: Path, prefix: str, pid: int) -> tuple[LockedDir, Path]:
+    def _build(base_dir: Path, prefix: str, pid: int) -> tuple[LockFd, Path]:
         token = secrets.token_hex(6)
         building = base_dir / f".{prefix}{BUILDING_INFIX}{pid}-{token}"
         os.mkdir(building, 0o700)
-        lock: LockedDir | None = None
+        lock: LockFd | None = None
         try:
-            lock = LockedDir(building, session=True)
+            lock = LockFd(building, session=True)
             fcntl.flock(lock.fd, fcntl.LOCK_SH)
             owner = {"pid": pid, "host": HOST, "boot_id": BOOT_ID, "started": time.time()}
             fd = os.open(building / OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

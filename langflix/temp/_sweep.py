@@ -1,15 +1,16 @@
 """Reclaiming what provably has no owner, and reporting on every session under a base dir.
 
-Every tree under ``base_dir`` named like a session of the prefix has an owner;
-the sweep reclaims it only when that owner is provably gone. Today the owner is
-a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
+Every tree under ``base_dir`` named like an area of the prefix has an owner;
+the sweep reclaims it only when that owner is provably gone. A session's owner
+is a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
 answers "is it abandoned?" (the kernel drops a dead owner's ``flock``, and keeps
 it while any child the owner handed it to still runs). A free lock is proof when
 the owner ran under this very kernel (the same boot id: any container of this
 machine, whatever its hostname) or when the filesystem is local (only this
 kernel can lock it; another boot's owner is gone). Where it cannot vouch
 (another machine over a network filesystem, no flock at all) only a heartbeat
-silent for longer than ``min_age`` makes a tree reclaimable.
+silent for longer than ``min_age`` makes a tree reclaimable. The other owners
+(an upload's expiry, see ``_owners``) give their own proof, asked the same way.
 
 Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
 ``_pytest/pathlib.py`` trick) so two sweepers never delete one tree together,
@@ -25,14 +26,15 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from langflix.temp._fds import LockedDir
+from langflix.temp._fds import LockFd
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
+from langflix.temp._owners import AREA_OWNERS, AreaOwner
 from langflix.temp._persist import remove_recorded_staging
 from langflix.temp._sessions import (
     BUILDING_INFIX,
@@ -72,8 +74,8 @@ NETWORK_FILESYSTEMS: Final = frozenset(
 # mountinfo writes a space, a tab, a newline or a backslash in a path as \040, \011, \012, \134.
 _MOUNTINFO_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
 
-SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage"]
-_Kind = Literal["session", "garbage", "building"]
+SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage", "expired"]
+_Kind = Literal["session", "garbage", "building"] | AreaOwner
 
 
 @dataclass(slots=True)
@@ -88,6 +90,8 @@ class SweepReport:
     garbage_finished: int = 0
     skipped_unverifiable: int = 0
     skipped_foreign: int = 0
+    expired_removed: int = 0
+    """Areas of other owners reclaimed (uploads past their expiry or deleted); counted in bytes_freed."""
     dry_run: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -99,6 +103,8 @@ class SweepReport:
         )
         if self.stale_removed:
             text += f"; {self.stale_removed} of them stale by heartbeat (their lock proves nothing here)"
+        if self.expired_removed:
+            text += f"; {verb} {self.expired_removed} expired upload(s)"
         if self.garbage_finished:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
@@ -122,28 +128,43 @@ class SessionInfo:
     owner: OwnerInfo | None
     age: float
     bytes: int
+    area: str = "session"
+    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload")."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    kind: Literal["removed", "stale", "garbage", "live", "unverifiable", "gone", "young", "foreign"]
+    kind: Literal["removed", "stale", "garbage", "expired", "live", "unverifiable", "gone", "young", "foreign"]
     nbytes: int = 0
     error: str | None = None
 
 
-def _name_pattern(prefix: str) -> re.Pattern[str]:
+def _name_pattern(prefix: str, owners: Sequence[AreaOwner]) -> re.Pattern[str]:
     # The exact names SessionLock and _reclaim make, not just their start: a
     # user's "langflix_session-notes" directory is not a session and is never deleted.
     p = re.escape(prefix)
+    alternatives = "".join(
+        rf"|(?P<owner{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})" for n, owner in enumerate(owners)
+    )
     return re.compile(
         rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
         rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
-        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})"
+        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})" + alternatives
     )
 
 
-def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
-    pattern = _name_pattern(prefix)
+def _kind_of(match: re.Match[str], owners: Sequence[AreaOwner]) -> _Kind:
+    if match["session"]:
+        return "session"
+    if match["garbage"]:
+        return "garbage"
+    if match["building"]:
+        return "building"
+    return owners[int(str(match.lastgroup).removeprefix("owner"))]
+
+
+def _candidates(base_dir: Path, prefix: str, owners: Sequence[AreaOwner]) -> Iterator[tuple[Path, _Kind]]:
+    pattern = _name_pattern(prefix, owners)
     try:
         it = os.scandir(base_dir)
     except FileNotFoundError:
@@ -153,8 +174,7 @@ def _candidates(base_dir: Path, prefix: str) -> Iterator[tuple[Path, _Kind]]:
             match = pattern.fullmatch(entry.name)
             # Only real directories: a symlink named like a session is never ours.
             if match and entry.is_dir(follow_symlinks=False):
-                kind: _Kind = "session" if match["session"] else "garbage" if match["garbage"] else "building"
-                yield Path(entry.path), kind
+                yield Path(entry.path), _kind_of(match, owners)
 
 
 def filesystem_type(path: str | os.PathLike[str], mountinfo: str | None = None) -> str | None:
@@ -203,7 +223,16 @@ def _lock_vouches(owner: OwnerInfo | None, network: bool) -> bool:
     return owner is None or owner.is_this_machine or not network
 
 
-def _process_owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float, network: bool) -> SessionState:
+def _owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float, network: bool) -> SessionState:
+    """Whether the owner of the tree open at ``fd`` is provably gone (see :func:`_process_owner_state`)."""
+    if isinstance(kind, AreaOwner):
+        return kind.state(fd, path, now)
+    return _process_owner_state(fd, path, kind, min_age, now, network)
+
+
+def _process_owner_state(
+    fd: int, path: Path, kind: Literal["session", "garbage", "building"], min_age: float, now: float, network: bool
+) -> SessionState:
     """Whether the process owning the tree open at ``fd`` is provably gone.
 
     On "dead", "stale" and "garbage" the caller holds ``LOCK_EX`` through ``fd``.
@@ -253,7 +282,7 @@ def _heartbeat_age(path: Path, now: float) -> float:
 
 def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool, network: bool) -> _Outcome:
     try:
-        lock = LockedDir(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
+        lock = LockFd(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
     except FileNotFoundError:
         return _Outcome("gone")  # another sweeper took it first
     except PermissionError:
@@ -264,7 +293,7 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         return _Outcome("gone", error=f"cannot open {path}: {exc}")
     fd = lock.fd
     try:
-        state = _process_owner_state(fd, path, kind, min_age, time.time(), network)
+        state = _owner_state(fd, path, kind, min_age, time.time(), network)
         if state == "busy":
             return _Outcome("gone")  # another sweeper holds it and counts it
         if state == "live":
@@ -279,7 +308,7 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         held, named = os.fstat(fd), os.lstat(path)
         if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
             return _Outcome("gone")
-        outcome: Literal["removed", "stale", "garbage"] = "removed" if state == "dead" else state
+        outcome: Literal["removed", "stale", "garbage", "expired"] = "removed" if state == "dead" else state
         if dry_run:
             return _Outcome(outcome, tree_bytes(path))
         target = path
@@ -299,11 +328,19 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         lock.close()
 
 
-def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, workers: int = 4) -> SweepReport:
+def _sweep(
+    base_dir: Path,
+    prefix: str,
+    *,
+    min_age: float,
+    dry_run: bool,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
+    workers: int = 4,
+) -> SweepReport:
     # Unlinking releases the GIL, so a few threads keep the disk busy; results
     # are merged here, so the report counts each tree once.
     report = SweepReport(base_dir=base_dir, dry_run=dry_run)
-    candidates = list(_candidates(base_dir, prefix))
+    candidates = list(_candidates(base_dir, prefix, owners))
     if not candidates:
         return report
     # What lies in a base dir another user controls must not steer our deletions.
@@ -320,6 +357,9 @@ def _sweep(base_dir: Path, prefix: str, *, min_age: float, dry_run: bool, worker
             report.stale_removed += outcome.kind == "stale"
         elif outcome.kind == "garbage":
             report.garbage_finished += 1
+            report.bytes_freed += outcome.nbytes
+        elif outcome.kind == "expired":
+            report.expired_removed += 1
             report.bytes_freed += outcome.nbytes
         elif outcome.kind == "live":
             report.skipped_live += 1
@@ -338,37 +378,47 @@ def sweep_orphans(
     *,
     min_age: float = 0.0,
     dry_run: bool = False,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
 ) -> SweepReport:
-    """Reclaim every abandoned session, building dir and garbage tree of ``prefix`` under ``base_dir``.
+    """Reclaim every abandoned session, expired upload, building dir and garbage tree of ``prefix`` under ``base_dir``.
 
     ``base_dir`` defaults to :func:`default_base_dir`. A session whose lock is
     held is never touched, whatever its age; ``min_age`` only matters where the
-    lock cannot vouch (another host, no flock support).
+    lock cannot vouch (another host, no flock support). ``owners``: the kinds of
+    area besides sessions to judge (by default an upload's expiry; a lease owner
+    for a shared directory is passed here, beside it).
     """
     base = Path(base_dir) if base_dir is not None else default_base_dir()
-    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run)
-    if report.removed or report.garbage_finished:
+    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run, owners=owners)
+    if report.removed or report.garbage_finished or report.expired_removed:
         logger.info("temp sweep: %s", report.summary())
     return report
 
 
-def list_sessions(base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX) -> list[SessionInfo]:
-    """Every session-like tree of ``prefix`` under ``base_dir`` with its state; touches nothing."""
+def list_sessions(
+    base_dir: str | os.PathLike[str], prefix: str = DEFAULT_PREFIX, *, owners: Sequence[AreaOwner] = AREA_OWNERS
+) -> list[SessionInfo]:
+    """Every session-like tree of ``prefix`` under ``base_dir`` (and every area of ``owners``) with its state.
+
+    Touches nothing.
+    """
     now = time.time()
     infos = []
-    candidates = list(_candidates(Path(base_dir), prefix))
+    candidates = list(_candidates(Path(base_dir), prefix, owners))
     network = is_network_filesystem(base_dir) if candidates else False
     for path, kind in candidates:
         try:
-            lock = LockedDir(path)
+            lock = LockFd(path)
         except OSError:
             continue
         try:
-            state = _process_owner_state(lock.fd, path, kind, 0.0, now, network)
+            state = _owner_state(lock.fd, path, kind, 0.0, now, network)
             fcntl.flock(lock.fd, fcntl.LOCK_UN)
         except OSError:
             state = "unknown"
         finally:
             lock.close()
-        infos.append(SessionInfo(path, state, OwnerInfo.read(path), _heartbeat_age(path, now), tree_bytes(path)))
+        area = kind.infix.rstrip("-") if isinstance(kind, AreaOwner) else kind
+        owner = None if isinstance(kind, AreaOwner) else OwnerInfo.read(path)
+        infos.append(SessionInfo(path, state, owner, _heartbeat_age(path, now), tree_bytes(path), area))
     return infos

@@ -43,7 +43,7 @@ def test_most_specific_class_wins(exc: errors.LangFlixError, status: int) -> Non
 def test_every_error_of_the_tree_has_a_status() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)
-        assert status_for(cls("x")) in {400, 404, 409, 413, 415, 422, 500, 503, 507}
+        assert status_for(cls("x")) in {400, 404, 409, 410, 413, 415, 422, 460, 500, 503, 507}
     assert all(issubclass(cls, errors.LangFlixError) for cls in STATUS_BY_ERROR)
 
 

@@ -48,7 +48,8 @@ class ServerProcess:
         return self.root / "temp"
 
 
-def spawn_server(root: Path) -> ServerProcess:
+def spawn_server(root: Path, *extra: str) -> ServerProcess:
+    """``langflix serve`` on a free port with its dirs under ``root``; ``extra``: more CLI options."""
     env = dict(os.environ)
     env.update(
         LANGFLIX_TEMP_DIR=str(root / "temp"),
@@ -60,7 +61,7 @@ def spawn_server(root: Path) -> ServerProcess:
     )
     (root / "temp").mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH, "serve", "--port", "0", "--workers", "1", "--log-level", "info"],
+        [sys.executable, "-c", _LAUNCH, "serve", "--port", "0", "--workers", "1", "--log-level", "info", *extra],
         env=env,
         cwd=root,
         stdin=subprocess.DEVNULL,
@@ -86,7 +87,7 @@ def spawn_server(root: Path) -> ServerProcess:
         except queue.Empty:
             proc.kill()
             raise AssertionError("server did not start:\n" + "".join(log)) from None
-        match = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        match = re.search(r"(?:Uvicorn running|LangFlix serving) on (http://127\.0\.0\.1:\d+)", line)
         if match:
             return ServerProcess(proc, match.group(1), root, log)
 

@@ -175,7 +175,8 @@ class Cluster:
 
     def start_api(self, name: str = "api") -> Proc:
         api = self.spawn(name, ["serve", "--port", "0"], self.root / f"{name}-temp")
-        self.api_url = api.wait_for_line(r"Uvicorn running on (http://127\.0\.0\.1:\d+)").group(1) + "/api/v1"
+        serving = api.wait_for_line(r"(?:Uvicorn running|LangFlix serving) on (http://127\.0\.0\.1:\d+)")
+        self.api_url = serving.group(1) + "/api/v1"
         return api
 
     def start_worker(self, name: str, temp_dir: Path | None = None) -> Proc:

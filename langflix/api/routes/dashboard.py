@@ -160,6 +160,9 @@ def upload_page(request: Request, services: ServicesDep, session: PageSession) -
     fields = upload_fields(request.app.openapi(), path, {"tts": services.settings.tts})
     config = {
         "endpoint": endpoint,
+        "uploadsEndpoint": str(request.scope.get("root_path", "")).rstrip("/")
+        + str(request.app.url_path_for("create_upload")),
+        "chunkBytes": services.settings.upload_chunk_bytes,
         "jobPage": "/jobs/",
         "maxUploadBytes": services.settings.max_upload_bytes,
         "fields": [f.name for f in fields],

@@ -90,6 +90,11 @@ class ServiceCollector(Collector):
         yield counter("temp_reclaimed_sessions", "Dead sessions reclaimed since start", since["sessions"])
         yield counter("temp_reclaimed_bytes", "Bytes reclaimed from dead sessions since start", since["bytes"])
 
+        uploads = temp["uploads"]
+        yield gauge("temp_uploads_resumable", "Resumable (tus) uploads not expired", uploads["resumable"])
+        yield gauge("temp_uploads_expired", "Expired uploads the next sweep reclaims", uploads["expired"])
+        yield gauge("temp_uploads_bytes", "Bytes claimed by resumable uploads (their whole lengths)", uploads["bytes"])
+
         jobs = GaugeMetricFamily("langflix_jobs", "Jobs in the store by status", labels=["status"])
         for status, count in sorted(report["jobs"].items()):
             jobs.add_metric([status], count)

@@ -29,12 +29,14 @@ from langflix.api.disposition import content_disposition
 from langflix.api.limits import charged_body, paced_body
 from langflix.api.redact import Redactor
 from langflix.api.routes.downloads import published_path
-from langflix.api.runner import QueuedJob
+from langflix.api.runner import QueuedJob, QueueSlot
 from langflix.api.store import MAX_OFFSET, InvalidCursorError, JobRecord
+from langflix.api.upload_jobs import MAX_JSON_BYTES, claim_uploads, parse_upload_request
 from langflix.api.uploads import (
     FORM_FIELDS,
     InvalidFieldError,
     JobUpload,
+    MalformedUploadError,
     body_ceiling,
     check_declared_length,
     probe_subtitles,
@@ -44,6 +46,7 @@ from langflix.api.uploads import (
 from langflix.core.subtitles import load_subtitles
 from langflix.errors import ConfigError, SubtitleError
 from langflix.pipeline import PipelineOptions, sanitize_episode_name
+from langflix.temp import TempArea
 
 __all__ = ["JobAccepted", "JobList", "JobView", "OutputView", "job_json", "router"]
 
@@ -119,9 +122,7 @@ def job_json(record: JobRecord, jobs_url: str) -> dict[str, Any]:
         "message": record.message,
         "error": record.error,
         "options": dict(record.options),
-        "outputs": [
-            {"name": o.name, "size": o.size, "url": f"{url}/outputs/{quote(o.name)}"} for o in record.outputs
-        ],
+        "outputs": [{"name": o.name, "size": o.size, "url": f"{url}/outputs/{quote(o.name)}"} for o in record.outputs],
         "url": url,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
@@ -237,6 +238,8 @@ async def _check_subtitles(upload: JobUpload) -> None:
 )
 async def create_job(request: Request, services: ServicesDep) -> Response:
     job_id = uuid.uuid4().hex
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        return await _create_from_uploads(request, services, job_id)
     declared = _content_length(request)
     client = request.client.host if request.client else "unknown"
     # Held only while the body arrives: the queue place (until it becomes the
@@ -264,21 +267,7 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
             area=scope,
             max_upload_bytes=services.settings.max_upload_bytes,
         )
-        options = _build_options(upload, services)
-        await probe_subtitles(upload, services.tools)
-        await _check_subtitles(upload)
-        await probe_video(upload, services.tools)
-        services.store.create(job_id, options.stored())
-        job = QueuedJob(
-            job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources,
-            redact=_client_redactor(services, upload), source_names=upload.client_names(),
-            translation=upload.translation,
-        )  # fmt: skip
-        try:
-            services.runner.submit(job, slot)
-        except BaseException:
-            services.store.discard(job_id)
-            raise
+        await _accept(job_id, upload, services, scope, resources, slot)
         handed_over = True
     except ClientDisconnect:
         # Not an error of ours: log one line instead of a traceback. Nobody
@@ -297,6 +286,73 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
                     await anyio.to_thread.run_sync(resources.close)
             finally:
                 holds.close()
+    url = _url(request, services, "get_job", job_id=job_id)
+    return JSONResponse({"job_id": job_id, "url": url}, status_code=202, headers={"Location": url})
+
+
+async def _accept(
+    job_id: str,
+    upload: JobUpload,
+    services: Services,
+    scope: TempArea,
+    resources: contextlib.ExitStack,
+    slot: QueueSlot,
+) -> None:
+    """Validate and probe the inputs, record the job and hand it (with its scope) to the runner."""
+    options = _build_options(upload, services)
+    await probe_subtitles(upload, services.tools)
+    await _check_subtitles(upload)
+    await probe_video(upload, services.tools)
+    services.store.create(job_id, options.stored())
+    job = QueuedJob(
+        job_id, upload.video, upload.subtitles, options, scope=scope, resources=resources,
+        redact=_client_redactor(services, upload), source_names=upload.client_names(),
+        translation=upload.translation,
+    )  # fmt: skip
+    try:
+        services.runner.submit(job, slot)
+    except BaseException:
+        services.store.discard(job_id)
+        raise
+
+
+async def _json_body(request: Request) -> bytes:
+    declared = _content_length(request)
+    if declared is not None and declared > MAX_JSON_BYTES:
+        raise MalformedUploadError(f"a job's JSON is at most {MAX_JSON_BYTES} bytes; this one declares {declared}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise MalformedUploadError(f"a job's JSON is at most {MAX_JSON_BYTES} bytes")
+    return bytes(body)
+
+
+async def _create_from_uploads(request: Request, services: Services, job_id: str) -> Response:
+    """``POST /jobs`` naming completed resumable uploads: their bytes are renamed into the job's scope."""
+    wanted = parse_upload_request(await _json_body(request))
+    slot = services.runner.reserve()
+    resources = contextlib.ExitStack()
+    handed_over = False
+    try:
+        # This server's scope embedded; a leased area of the shared dir scaled out (same filesystem needed).
+        scope = resources.enter_context(services.runner.staging(job_id))
+        # The claims close first: a refused job's bytes go back to their uploads before the scope goes.
+        with contextlib.ExitStack() as claims:
+            upload, held = await anyio.to_thread.run_sync(
+                lambda: claim_uploads(claims, services.uploads, wanted, scope)
+            )
+            await _accept(job_id, upload, services, scope, resources, slot)
+            handed_over = True
+            for claim in held:
+                claim.consume()
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                if not handed_over:
+                    await anyio.to_thread.run_sync(resources.close)
+            finally:
+                slot.release()
     url = _url(request, services, "get_job", job_id=job_id)
     return JSONResponse({"job_id": job_id, "url": url}, status_code=202, headers={"Location": url})
 

@@ -20,6 +20,7 @@ async def sweep(services: ServicesDep) -> dict[str, Any]:
     report = await anyio.to_thread.run_sync(sweep_now, services)
     return {
         "sessions": report.removed,
+        "uploads": report.expired_removed,
         "bytes": report.bytes_freed,
         "skipped_live": report.skipped_live,
         # Error texts name paths: their count here, their text in the server log.

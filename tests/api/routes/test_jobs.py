@@ -225,7 +225,10 @@ def test_upload_errors(live_server: Callable[..., LiveServer], episode: Episode,
     assert_refused(server, post(server, {**good, "video": garbage}), 415, "not a readable video")
     song = ("song.mp4", audio_only.read_bytes(), "video/mp4")
     assert_refused(server, post(server, {**good, "video": song}), 415, "no video stream")
-    assert_refused(server, server.client.post(f"{server.api}/jobs", json={"video": "x"}), 415, "multipart/form-data")
+    plain = server.client.post(f"{server.api}/jobs", content=b"video", headers={"Content-Type": "text/plain"})
+    assert_refused(server, plain, 415, "multipart/form-data")
+    # JSON names completed resumable uploads; anything else in it is named back.
+    assert_refused(server, server.client.post(f"{server.api}/jobs", json={"video": "x"}), 422, "video_upload")
     bad_srt = ("bad.srt", b"\xff\xfe\x00garbage", "text/plain")
     assert_refused(server, post(server, {**good, "subtitle": bad_srt}), 422, "bad.srt")
     for field, value, match in [

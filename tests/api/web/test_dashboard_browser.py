@@ -11,6 +11,7 @@ once the jobs are done.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ XSS_NAME = "<img src=x onerror=alert(1)>.mp4"
 XSS_LINE = "<img src=x onerror=alert`2`//"
 """Markup the subtitle cleaning keeps (an unclosed tag: a closed one is stripped as leftover markup)."""
 MAX_UPLOAD = 4 * 1024 * 1024
+CHUNK = 64 * 1024  # the dashboard's tus chunks: several per file, so one can be cut
 SAMPLE_FORMAT = OutputFormat(width=320, height=240, fps=25, sample_rate=22050, preset="ultrafast")
 
 
@@ -87,8 +89,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     media = root / "media"
     # The sample episode's own frame rate, kept: small and fast to encode.
     server = start_server(
-        root / "srv", api_token=TOKEN, workers=1, output_format=SAMPLE_FORMAT, max_upload_bytes=MAX_UPLOAD
-    )
+        root / "srv", api_token=TOKEN, workers=1, output_format=SAMPLE_FORMAT, max_upload_bytes=MAX_UPLOAD,
+        upload_chunk_bytes=CHUNK,
+    )  # fmt: skip
     driver = open_browser(root / "chromium-profile")
     shots = root / "screenshots"
     shots.mkdir()
@@ -200,6 +203,47 @@ def test_a_full_disk_is_told_next_to_the_start_button(ui: Session, sample: tuple
         ui.no_console_errors(507)
     finally:
         full.stop()
+
+
+def _network(ui: Session, *, offline: bool = False, upload_rate: int = -1) -> None:
+    ui.driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload_rate},
+    )
+
+
+def test_a_chunk_cut_by_a_dropped_connection_is_resumed_from_the_servers_offset(
+    ui: Session, sample: tuple[Path, Path]
+) -> None:
+    video, subtitles = sample
+    assert video.stat().st_size > 3 * CHUNK, "the sample must take several chunks"
+    ui.get("/")
+    ui.driver.execute_cdp_cmd("Network.enable", {})
+    _network(ui, upload_rate=48 * 1024)  # slow enough to cut a chunk halfway
+    try:
+        ui.find("#field-video").send_keys(str(video))
+        ui.find("#field-subtitle").send_keys(str(subtitles))
+        ui.find("#start-button").click()
+        wait_until(lambda: 5 <= int(ui.find("#upload-progress").get_attribute("value")) < 90, what="some chunks sent")
+        _network(ui, offline=True)  # the connection drops mid-chunk
+        time.sleep(1.5)
+    finally:
+        _network(ui)
+    wait_until(lambda: ui.find("#upload-done").is_displayed(), timeout=60, what="the upload to finish after the cut")
+    assert int(ui.find("#upload-form").get_attribute("data-resumes")) >= 1, "it went on from the server's offset"
+    assert "went on from the" in ui.find("#upload-note").text
+    assert ui.find("#upload-progress").get_attribute("value") == "100"
+    job_id = ui.find("#upload-form").get_attribute("data-job-id")
+    # The resumed video is whole: the job was accepted (ffprobe read it); stop it and forget it.
+    ui.api("DELETE", f"/jobs/{job_id}")
+    final = wait_until(
+        lambda: (s := ui.api("GET", f"/jobs/{job_id}").json()["status"]) in ("cancelled", "completed", "failed") and s,
+        timeout=60,
+        what="the job to stop",
+    )
+    assert final in ("cancelled", "completed"), final
+    assert ui.api("DELETE", f"/jobs/{job_id}").status_code == 204
+    console_errors(ui.driver)  # the cut's network errors were expected; later checks start clean
 
 
 def test_upload_shows_progress_to_100_and_the_job_runs_live(ui: Session, sample: tuple[Path, Path]) -> None:

@@ -1,0 +1,225 @@
+"""Resumable uploads as temp areas owned by their expiry: claimed whole, written in place, swept when expired."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from langflix.errors import (
+    ChecksumMismatchError,
+    QuotaExceededError,
+    TempFileError,
+    UploadConflictError,
+    UploadExpiredError,
+    UploadLengthError,
+    UploadNotFoundError,
+)
+from langflix.temp import AreaOwner, OwnerState, ResumableUploads, TempFileManager, list_sessions, sweep_orphans
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def areas(base: Path) -> list[str]:
+    return sorted(
+        p.name for p in base.iterdir() if "upload-" in p.name or "garbage-" in p.name or "building-" in p.name
+    )
+
+
+def test_the_whole_length_is_claimed_at_creation_and_counts_against_the_budget(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    mgr = make_mgr(max_bytes=1024 * 1024)
+    uploads = ResumableUploads(mgr)
+    with pytest.raises(QuotaExceededError):
+        uploads.create(2 * 1024 * 1024)
+    assert areas(mgr.base_dir) == []  # a refused claim leaves nothing, not even a building dir
+    first = uploads.create(600 * 1024)
+    assert mgr.stats().live_bytes >= 600 * 1024  # preallocated, before a byte is written
+    with pytest.raises(QuotaExceededError):
+        uploads.create(600 * 1024)  # the first upload's claim holds
+    with pytest.raises(QuotaExceededError):
+        mgr.reserve(600 * 1024)  # and the manager's own work sees it too
+    uploads.delete(first.id)
+    assert areas(mgr.base_dir) == []
+
+
+def test_writes_land_at_the_offset_and_survive_a_new_manager(
+    tmp_path: Path, make_mgr: Callable[..., TempFileManager]
+) -> None:
+    data = os.urandom(10_000)
+    uploads = ResumableUploads(make_mgr())
+    state = uploads.create(len(data), "filename YS5taw==")
+    with uploads.writer(state.id, 0) as writer:
+        writer.write(data[:3000])
+        writer.write_many([data[3000:4000], data[4000:6000]])
+    with pytest.raises(UploadConflictError):
+        uploads.writer(state.id, 0)  # it stands at 6000
+    again = ResumableUploads(make_mgr())  # another process's view: the state is on disk
+    assert (again.get(state.id).offset, again.get(state.id).metadata) == (6000, "filename YS5taw==")
+    with again.writer(state.id, 6000) as writer, pytest.raises(UploadLengthError):
+        writer.write(data[6000:] + b"more")
+    assert again.get(state.id).complete  # the part that fitted was kept
+    with again.claim(state.id) as claim:
+        assert hashlib.sha256(claim.path.read_bytes()).digest() == hashlib.sha256(data).digest()
+    again.delete(state.id)
+
+
+def test_a_checksum_mismatch_keeps_nothing_of_the_request(make_mgr: Callable[..., TempFileManager]) -> None:
+    uploads = ResumableUploads(make_mgr())
+    state = uploads.create(100)
+    with pytest.raises(ChecksumMismatchError), uploads.writer(state.id, 0, (hashlib.sha1(), b"wrong")) as writer:
+        writer.write(b"x" * 50)
+        writer.verify()
+    assert uploads.get(state.id).offset == 0
+    uploads.delete(state.id)
+
+
+def test_one_writer_at_a_time_and_no_claim_while_writing(make_mgr: Callable[..., TempFileManager]) -> None:
+    uploads = ResumableUploads(make_mgr())
+    state = uploads.create(10)
+    with uploads.writer(state.id, 0):
+        with pytest.raises(UploadConflictError):
+            uploads.writer(state.id, 0)
+        with pytest.raises(UploadConflictError):
+            uploads.claim(state.id)
+    uploads.delete(state.id)
+    with pytest.raises(UploadNotFoundError):
+        uploads.get(state.id)
+
+
+def test_the_sweep_reclaims_expired_uploads_never_live_or_busy_ones(make_mgr: Callable[..., TempFileManager]) -> None:
+    clock = Clock()
+    mgr = make_mgr()
+    uploads = ResumableUploads(mgr, expiry=60, clock=clock)
+    old = uploads.create(4096)
+    writing = uploads.create(4096)
+    writer = uploads.writer(writing.id, 0)
+    clock.now += 30
+    fresh = uploads.create(4096)
+    clock.now += 40  # old and writing are past their deadline, fresh is not
+    with pytest.raises(UploadExpiredError):
+        uploads.get(old.id)
+
+    # The sweep reads deadlines against the wall clock: move the upload's deadline into the past instead.
+    states = {info.path.name: info.state for info in list_sessions(mgr.base_dir) if "upload-" in info.path.name}
+    assert set(states.values()) <= {"live"}  # by the wall clock all three are young
+    for state in (old, writing):
+        record = mgr.base_dir / f"langflix_upload-{state.id}" / "info.json"
+        record.write_text(record.read_text().replace(f'"expires": {state.expires}', '"expires": 1.0'))
+    report = sweep_orphans(mgr.base_dir)
+    assert report.expired_removed == 1 and report.bytes_freed >= 4096  # old only: writing is in use
+    assert "expired upload" in report.summary()
+    assert sorted(areas(mgr.base_dir)) == sorted(f"langflix_upload-{s.id}" for s in (writing, fresh))
+    writer.close()
+    assert sweep_orphans(mgr.base_dir).expired_removed == 1  # now nobody holds it
+    assert areas(mgr.base_dir) == [f"langflix_upload-{fresh.id}"]
+    uploads.delete(fresh.id)
+
+
+def test_a_claim_moves_the_bytes_by_rename_and_gives_them_back_when_not_consumed(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    mgr = make_mgr()
+    uploads = ResumableUploads(mgr)
+    state = uploads.create(5)
+    with uploads.writer(state.id, 0) as writer:
+        writer.write(b"hello")
+    with mgr.scope("job") as scope:
+        with uploads.claim(state.id) as claim:
+            inode = os.stat(claim.path).st_ino
+            moved = claim.move_into(scope, suffix=".mp4", prefix="video-")
+            assert (moved.parent, os.stat(moved).st_ino) == (scope.path, inode)
+        assert uploads.get(state.id).complete  # not consumed: given back
+        with uploads.claim(state.id) as claim:
+            moved = claim.move_into(scope, suffix=".mp4")
+            claim.consume()
+        assert moved.read_bytes() == b"hello"
+    assert areas(mgr.base_dir) == []  # the upload's area went with the consume, the file with the scope
+
+
+def test_an_unfinished_upload_is_not_a_job_input(make_mgr: Callable[..., TempFileManager]) -> None:
+    mgr = make_mgr()
+    uploads = ResumableUploads(mgr)
+    state = uploads.create(5)
+    with mgr.scope("job") as scope, uploads.claim(state.id) as claim, pytest.raises(UploadConflictError):
+        claim.move_into(scope)
+    uploads.delete(state.id)
+
+
+class _Flagged(AreaOwner):
+    """A stand-in for another kind of owner (a lease, say): gone once its area holds a ``released`` file."""
+
+    infix = "staging-"
+    id_pattern = "[0-9a-f]{8}"
+
+    def state(self, fd: int, path: Path, now: float) -> OwnerState:
+        return "expired" if (path / "released").exists() else "live"
+
+
+def test_another_kind_of_owner_is_judged_beside_the_others(tmp_path: Path) -> None:
+    base = tmp_path / "tmp"
+    kept, gone = base / "langflix_staging-0000aaaa", base / "langflix_staging-0000bbbb"
+    for area in (kept, gone):
+        area.mkdir(parents=True)
+        (area / "input.mkv").write_bytes(b"x" * 1000)
+    (gone / "released").touch()
+    assert sweep_orphans(base).expired_removed == 0  # unknown to the default owners: never touched
+    report = sweep_orphans(base, owners=(_Flagged(),))
+    assert (report.expired_removed, report.skipped_live, report.bytes_freed) == (1, 1, 1000)
+    assert sorted(p.name for p in base.iterdir()) == [kept.name]
+    assert [(i.area, i.state) for i in list_sessions(base, owners=(_Flagged(),))] == [("staging", "live")]
+
+
+def test_a_child_forked_while_a_request_writes_never_keeps_the_upload_busy(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    uploads = ResumableUploads(make_mgr())
+    upload = uploads.create(10)
+    read_end, write_end = os.pipe()
+    ready_read, ready_write = os.pipe()
+    with uploads.writer(upload.id, 0) as writer:
+        writer.write(b"hello")
+        child = os.fork()
+        if child == 0:  # holds on to whatever it still has (fork hooks done) until the parent says so
+            os.close(write_end)
+            os.write(ready_write, b"r")
+            os.read(read_end, 1)
+            os._exit(0)
+    os.close(read_end)
+    os.close(ready_write)
+    assert os.read(ready_read, 1) == b"r"
+    os.close(ready_read)
+    try:
+        # The child still runs; the parent's request is over: the upload is free.
+        with uploads.writer(upload.id, 5) as writer:
+            writer.write(b"world")
+        with uploads.claim(upload.id) as claim:
+            assert claim.state.complete
+    finally:
+        os.close(write_end)
+        os.waitpid(child, 0)
+
+
+def test_uploads_refuse_a_base_dir_others_may_rewrite(tmp_path: Path) -> None:
+    base = tmp_path / "open-to-all"
+    base.mkdir()
+    manager = TempFileManager(base_dir=base)
+    try:
+        session = manager.session_dir  # made while the dir was private
+        base.chmod(0o777)  # then opened to everyone: the next upload must not go there
+        with pytest.raises(TempFileError, match=r"writable by every user \(mode 0777\)"):
+            ResumableUploads(manager).create(10)
+        assert list(base.iterdir()) == [session]
+    finally:
+        manager.close()
