@@ -17,7 +17,7 @@ from langflix.api.store import JobStore
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings
 from langflix.core.ffmpeg import FFmpegTools
-from langflix.core.output_format import OutputFormat
+from langflix.core.output_format import OutputFormat, ShortFormat
 from langflix.temp import SweepReport, TempFileManager
 
 __all__ = [
@@ -43,6 +43,7 @@ class Services:
     interrupted: tuple[str, ...]
     started_at: float
     output_format: OutputFormat
+    short_format: ShortFormat
     tools: FFmpegTools
     tool_versions: ToolVersions
 
