@@ -255,8 +255,11 @@ def build_options(
             chosen["outputs"] = outputs
         short_format = settings.short_format()
         if shorts_size is not None:
-            width, height = parse_size(shorts_size)
-            short_format = short_format.replace(width=width, height=height)
+            try:
+                width, height = parse_size(shorts_size)
+                short_format = short_format.replace(width=width, height=height)
+            except ValueError as exc:  # InvalidOptionError too: named by this flag, not --size's
+                raise typer.BadParameter(str(exc), param_hint="--shorts-size") from exc
         return PipelineOptions(
             short_format=short_format,
             shorts_fit="crop" if shorts_crop else "letterbox",
