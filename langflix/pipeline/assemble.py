@@ -92,7 +92,8 @@ def make_expression(
             clip=(plan.clip.start, plan.clip.end),
             subtitles=scene,
             style=options.subtitles_style,
-            thumbnail=title,
+            # Lessons and shorts show it; a compilation alone has its own.
+            thumbnail=title if shorts or options.makes("lessons") else None,
             thumbnail_at=still_at,
         )
         thumbnail = cut.thumbnail

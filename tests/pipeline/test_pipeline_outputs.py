@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,15 +204,14 @@ def test_the_metadata_describes_each_short_and_the_compilation_with_its_chapters
 # -- one output at a time ------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
 class Recording(FFmpegTools):
     """The real ffmpeg, every run's arguments kept."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        object.__setattr__(self, "runs", [])
+    runs: list[list[str]] = field(default_factory=list)
 
     def run(self, args: Sequence[str], **kwargs: Any) -> None:
-        self.runs.append([str(a) for a in args])  # type: ignore[attr-defined]
+        self.runs.append([str(a) for a in args])
         super().run(args, **kwargs)
 
 
@@ -227,7 +226,7 @@ def test_a_deck_alone_encodes_no_video_and_keeps_every_id_of_the_first_run(
     ).run()  # fmt: skip
     assert leftovers(manager) == []
     assert {p.name for p in result.episode_dir.iterdir()} == {"deck.apkg", "deck.tsv", "manifest.json"}
-    runs = tools.runs  # type: ignore[attr-defined]
+    runs = tools.runs
     assert runs and not any("libx264" in args for args in runs), "no video encode at all"
     assert len(runs) == 2, "one run per expression: its audio and screenshot"
     assert result.deck is not None
@@ -255,10 +254,24 @@ def test_shorts_alone_cropped_from_the_source(
     info = probe(short)
     assert (info.width, info.height, info.video_codec, info.audio_codec) == (108, 192, "h264", "aac")
     assert info.duration <= 5.0 + 1e-6
-    assert sum("libx264" in args for args in tools.runs) == 1, "one encode: the short"  # type: ignore[attr-defined]
+    assert sum("libx264" in args for args in tools.runs) == 1, "one encode: the short"
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     assert manifest["compilation"] is None and manifest["deck"] is None
     assert manifest["expressions"][0]["file"] is None and result.compilation is None
+
+
+def test_a_compilation_alone_publishes_only_the_compilation(
+    episode: Episode, tmp_path: Path, manager: TempFileManager
+) -> None:
+    result = LangFlixPipeline(
+        episode.video, episode.subtitles, tmp_path / "out", TINY.replace(outputs="compilation"), manager=manager,
+        settings=settings(),
+    ).run()  # fmt: skip
+    assert leftovers(manager) == []
+    names = {p.name for p in result.episode_dir.iterdir()}
+    assert names == {"compilation.mp4", "compilation.png", "metadata.json", "manifest.json"}
+    assert result.videos == () and result.shorts == () and result.thumbnails == ()
+    assert probe(result.episode_dir / "compilation.mp4").has_audio
 
 
 # -- failures in the new stages ---------------------------------------------------------------
@@ -271,15 +284,14 @@ def _assert_no_trace(manager: TempFileManager, out: Path, episode: Episode, befo
     assert [p for p in children() if p.comm in ("ffmpeg", "ffprobe")] == []
 
 
+@dataclass(frozen=True, kw_only=True)
 class FailingWhen(FFmpegTools):
-    """The real ffmpeg, but the first run whose arguments hold ``needle`` gets an unknown encoder."""
+    """The real ffmpeg, but a run whose arguments hold ``needle`` gets an unknown encoder."""
 
-    def __init__(self, needle: str) -> None:
-        super().__init__()
-        object.__setattr__(self, "needle", needle)
+    needle: str
 
     def run(self, args: Sequence[str], **kwargs: Any) -> None:
-        if any(self.needle in str(a) for a in args):  # type: ignore[attr-defined]
+        if any(self.needle in str(a) for a in args):
             args = [*args[:-1], "-c:v", "no_such_encoder", args[-1]]
         super().run(args, **kwargs)
 
@@ -295,7 +307,7 @@ def test_a_failing_new_stage_leaves_nothing(
     with pytest.raises(FFmpegError, match="no_such_encoder"):
         LangFlixPipeline(
             episode.video, episode.subtitles, out, TINY, manager=manager, settings=settings(),
-            ffmpeg=FailingWhen(needle),
+            ffmpeg=FailingWhen(needle=needle),
         ).run()  # fmt: skip
     _assert_no_trace(manager, out, episode, before)
 
