@@ -8,6 +8,8 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fonts-dejavu-core fontconfig tesseract-ocr tesseract-ocr-eng
     tesseract-ocr-kor python3-venv)
+# Only the tests drive a browser: `demo` and `langflix serve` never need these.
+TEST_APT_PACKAGES=(chromium chromium-driver)
 VENV=.venv
 
 missing_packages() {
@@ -34,12 +36,17 @@ missing_packages() {
         missing+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor)
     fi
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+    if [ "${1:-}" = test ]; then
+        # The dashboard's browser tests: Debian's Chromium and its matching chromedriver.
+        [ -x /usr/bin/chromium ] || missing+=(chromium)
+        [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+    fi
     echo "${missing[@]:-}"
 }
 
 install_system_packages() {
     local missing
-    missing=$(missing_packages)
+    missing=$(missing_packages "${1:-}")
     [ -z "$missing" ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "LangFlix needs these Debian packages: $missing" >&2
@@ -76,7 +83,7 @@ main() {
             exec "$VENV/bin/langflix" demo "$@"
             ;;
         test)
-            install_system_packages
+            install_system_packages test
             install_python_package
             # Fail fast: a lint or type error stops the run before the slow suite.
             "$VENV/bin/ruff" check .

@@ -12,9 +12,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from langflix.cancel import CancelToken
@@ -48,9 +49,17 @@ from langflix.tts import (
     tts_provider,
 )
 
-__all__ = ["ENV_PREFIX", "LLM_CACHE_NAME", "MAX_AUTO_CONCURRENCY", "Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "LLM_CACHE_NAME", "MAX_AUTO_CONCURRENCY", "MIN_TOKEN_CHARS", "Settings", "get_settings"]
 
 ENV_PREFIX: Final[str] = "LANGFLIX_"
+MIN_TOKEN_CHARS: Final[int] = 16
+"""The shortest API token accepted: a guessable token is no lock."""
+_SECRET_FIELDS: Final[frozenset[str]] = frozenset(
+    {"api_token", "api_token_file", "lemonfox_api_key", "google_api_key", "llm_api_key"}
+)
+_TOKEN_ADVICE: Final[str] = (
+    "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
 _VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
 LLM_CACHE_NAME: Final[str] = "llm-cache.sqlite3"
 MAX_AUTO_CONCURRENCY: Final[int] = 4
@@ -76,9 +85,52 @@ class Settings(TempSettings):
     # Service.
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
     workers: int = Field(default=2, ge=1)
-    max_queue: int = Field(default=16, ge=1)
+    max_queue: int = Field(default=16, ge=1, description="Jobs waiting or uploading at once; more get 503.")
     job_concurrency: int = Field(
         default=0, ge=0, le=16, description="Pieces of one job made at once; 0: one per core, at most 4."
+    )
+    upload_idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds an upload's body may pause before it is dropped (408)."
+    )
+    upload_min_rate: int = Field(
+        default=32 * 1024,
+        ge=1,
+        le=1024**3,
+        description="Bytes per second an upload's body must average (after the idle timeout's grace), or 408.",
+    )
+    upload_client_max_uploads: int = Field(
+        default=8, ge=1, le=1000, description="Uploads one client (peer address) may have in flight at once (429)."
+    )
+    upload_client_max_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Bytes one client may have in flight at once (429); twice LANGFLIX_MAX_UPLOAD_BYTES when unset.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's public base URL (https://host/prefix) for the URLs it gives; relative when unset.",
+    )
+
+    # Access: who may use the service and its dashboard.
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="The token every API call (Authorization: Bearer) and the dashboard's login need; none when unset.",
+    )
+    api_token_file: Path | None = Field(
+        default=None, description="A file holding the API token (instead of LANGFLIX_API_TOKEN); read at start."
+    )
+    metrics_public: bool = Field(
+        default=False, description="Serve /api/v1/metrics without the token (a scraper on a trusted network)."
+    )
+    session_max_age: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="Seconds a dashboard login lasts before the token is asked again.",
+    )
+    insecure_no_auth: bool = Field(
+        default=False,
+        description="Serve without a token on any address, answering any Host (langflix serve --insecure-no-auth).",
     )
 
     # The jobs' video format, for the service and the CLI alike (its flags override it).
@@ -114,6 +166,56 @@ class Settings(TempSettings):
     translation_language: str = Field(
         default="ko", min_length=2, max_length=16, description="The language the LLM translates the lines into."
     )
+
+    @field_validator("upload_client_max_bytes", "public_url", "api_token", "api_token_file", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL of a host and an optional path, kept without its trailing slash."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"must be an http(s) URL of the service's host and optional path, such as "
+                f"https://langflix.example.com/app, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Never echo the value: the message names its length only.
+        if value is not None:
+            _check_token(value.get_secret_value())
+        return value
+
+    @field_validator("api_token_file")
+    @classmethod
+    def _readable_token(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if info.data.get("api_token") is not None:
+            raise ValueError(f"set {ENV_PREFIX}API_TOKEN or {ENV_PREFIX}API_TOKEN_FILE, not both")
+        _check_token(_read_token(value))
+        return value
+
+    def access_token(self) -> str | None:
+        """The API token from ``LANGFLIX_API_TOKEN`` or the file ``LANGFLIX_API_TOKEN_FILE`` names; None when unset."""
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        if self.api_token_file is not None:
+            return _read_token(self.api_token_file)
+        return None
+
+    @property
+    def client_max_bytes(self) -> int:
+        """``LANGFLIX_UPLOAD_CLIENT_MAX_BYTES``, or twice the largest upload when unset."""
+        return self.upload_client_max_bytes or 2 * self.max_upload_bytes
 
     def output_format(self) -> OutputFormat:
         """The jobs' video format from ``LANGFLIX_VIDEO_*``; ConfigError naming the setting."""
@@ -205,6 +307,22 @@ class Settings(TempSettings):
         return max(1, min(cores, MAX_AUTO_CONCURRENCY))
 
 
+def _read_token(path: Path) -> str:
+    """The token a file holds: its text without surrounding whitespace (a trailing newline)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ValueError(f"cannot read the token file {path}: {reason}; point it at a readable UTF-8 file") from exc
+
+
+def _check_token(token: str) -> None:
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"the token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS} ({_TOKEN_ADVICE})"
+        )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment.
@@ -219,4 +337,6 @@ def get_settings() -> Settings:
             (ENV_PREFIX + "_".join(map(str, error["loc"])).upper(), describe_error(error, Settings))
             for error in exc.errors()
         ]
-        raise InvalidOptionError.of(problems) from exc
+        secret = any(str(error["loc"][0]) in _SECRET_FIELDS for error in exc.errors() if error["loc"])
+        # pydantic's own error repeats the input: a traceback must never print a token or a key.
+        raise InvalidOptionError.of(problems) from (None if secret else exc)

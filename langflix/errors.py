@@ -14,6 +14,7 @@ message, which is written for the person who has to act on it::
     ├── ExpressionError          no expression could be chosen
     ├── TranslationError         the optional translator (the chat model) failed
     ├── FFmpegError              ffmpeg/ffprobe failed, timed out or is missing
+    ├── UnsupportedMediaError    an input is of a kind LangFlix will not open (a playlist, an image...)
     ├── TTSError                 a text-to-speech provider failed
     ├── JobError                 a job cannot be created, found or changed
     │   └── QueueFullError       the worker queue is full
@@ -42,6 +43,7 @@ __all__ = [
     "TTSError",
     "TempFileError",
     "TranslationError",
+    "UnsupportedMediaError",
 ]
 
 
@@ -97,6 +99,14 @@ class TranslationError(LangFlixError):
 
 class FFmpegError(LangFlixError):
     """ffmpeg or ffprobe failed, timed out, or is not installed."""
+
+
+class UnsupportedMediaError(LangFlixError):
+    """An input file is of a kind LangFlix will not open: a playlist, an image, an unknown format.
+
+    Playlists and lists of other files are refused, not merely unsupported:
+    opening one would make ffmpeg read whatever files it names.
+    """
 
 
 class TTSError(LangFlixError):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from support.fake_http import FakeServer
 from support.media import tone_wav
 from support.temp import temp_manager
@@ -85,6 +86,40 @@ def test_a_bad_variable_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch, f
         get_settings()
     assert [name for name, _ in info.value.problems] == ["LANGFLIX_WORKERS", "LANGFLIX_TTS"]
     assert "choose one of espeak, google, lemonfox" in str(info.value)
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LANGFLIX_UPLOAD_IDLE_TIMEOUT", "0", "must be more than 0"),
+        ("LANGFLIX_UPLOAD_IDLE_TIMEOUT", "7200", "must be at most 3600"),
+        ("LANGFLIX_UPLOAD_MIN_RATE", "0", "between 1 and"),
+        ("LANGFLIX_UPLOAD_CLIENT_MAX_UPLOADS", "0", "between 1 and 1000"),
+        ("LANGFLIX_UPLOAD_CLIENT_MAX_BYTES", "0", "at least 1"),
+        ("LANGFLIX_PUBLIC_URL", "ftp://langflix.example", r"must be an http\(s\) URL"),
+        ("LANGFLIX_PUBLIC_URL", "https://langflix.example/?next=evil", r"must be an http\(s\) URL"),
+    ],
+)
+def test_service_limits_are_checked_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: None, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidOptionError, match=f"{variable}: .*{message}"):
+        get_settings()
+
+
+def test_service_limit_defaults() -> None:
+    settings = _settings(max_upload_bytes=1000)
+    assert (settings.upload_idle_timeout, settings.upload_min_rate, settings.upload_client_max_uploads) == (
+        30.0, 32 * 1024, 8,
+    )  # fmt: skip
+    assert settings.client_max_bytes == 2000  # twice the largest upload when unset
+    assert _settings(upload_client_max_bytes=5).client_max_bytes == 5
+    assert _settings(public_url="https://langflix.example/app/").public_url == "https://langflix.example/app"
+    assert _settings(public_url="").public_url is None
 
 
 # -- ffmpeg ------------------------------------------------------------------------------
@@ -188,6 +223,38 @@ def test_llm_settings_reach_the_selector() -> None:
     )
     assert (selector.model, selector.http.timeout, selector.http.cancel) == ("x", 5.0, token)
     assert selector.url == "http://127.0.0.1:1/v1/chat/completions"
+
+
+def test_the_api_token_comes_from_the_variable_or_a_file(tmp_path: Path) -> None:
+    assert _settings().access_token() is None
+    assert _settings(api_token="t" * 16).access_token() == "t" * 16
+    assert "t" * 16 not in repr(_settings(api_token="t" * 16)), "never shown in a repr or a log of the settings"
+    token_file = tmp_path / "token"
+    token_file.write_text("  file-token-0123456789\n", encoding="utf-8")
+    assert _settings(api_token_file=token_file).access_token() == "file-token-0123456789"
+    assert _settings(api_token="", api_token_file="").access_token() is None, "empty means unset"
+
+
+def test_a_bad_token_setting_names_the_variable_and_never_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value, expected in (
+        ("LANGFLIX_API_TOKEN", "sekrit-x", "LANGFLIX_API_TOKEN: the token is 8 characters long; use at least 16"),
+        ("LANGFLIX_API_TOKEN_FILE", str(tmp_path / "missing"), f"cannot read the token file {tmp_path / 'missing'}"),
+    ):
+        monkeypatch.setenv(variable, value)
+        get_settings.cache_clear()
+        with pytest.raises(InvalidOptionError) as caught:
+            get_settings()
+        assert expected in str(caught.value)
+        assert caught.value.__cause__ is None, "pydantic's error (which repeats the input) is not chained"
+        assert "sekrit" not in str(caught.value)
+        monkeypatch.delenv(variable)
+    get_settings.cache_clear()
+    token_file = tmp_path / "token"
+    token_file.write_text("file-token-0123456789", encoding="utf-8")
+    with pytest.raises(ValidationError, match="set LANGFLIX_API_TOKEN or LANGFLIX_API_TOKEN_FILE, not both"):
+        _settings(api_token="t" * 16, api_token_file=token_file)
 
 
 def test_the_llm_translates_into_the_set_language_and_remembers_in_the_cache_dir(tmp_path: Path) -> None:

@@ -18,13 +18,24 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
-from langflix.api.deps import Services
+from langflix.api.access import Access
+from langflix.api.deps import Services, ServicesDep
 from langflix.api.errors import install_error_handlers
-from langflix.api.routes import health, jobs
+from langflix.api.events import JobEvents
+from langflix.api.guard import RequestGuard, SecurityHeaders, authorize_api
+from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.pages import STATIC_DIR, STATIC_PREFIX
+from langflix.api.redact import Redactor, server_dirs
+from langflix.api.routes import dashboard, downloads, events, health, jobs, temp
+from langflix.api.routes.dashboard import LoginRequiredError, login_redirect
 from langflix.api.runner import JobRunner, PipelineFactory
 from langflix.api.store import JobStore
+from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
 from langflix.core.output_format import OutputFormat, ShortFormat
@@ -85,6 +96,8 @@ def create_app(
             )
             fmt = output_format or cfg.output_format()
             tools = cfg.ffmpeg_tools()
+            job_events = JobEvents()
+            store.add_listener(job_events.notify)
             app.state.services = Services(
                 settings=cfg,
                 manager=mgr,
@@ -97,13 +110,27 @@ def create_app(
                 short_format=short_format or cfg.short_format(),
                 tools=tools,
                 tool_versions=ToolVersions(tools, cfg.espeak_binary),
+                clients=ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads),
+                pace=BodyPace(min_rate=cfg.upload_min_rate, idle_timeout=cfg.upload_idle_timeout),
+                redact=Redactor(server_dirs((mgr.path, mgr.base_dir), cfg.data_dir, cfg.output_dir)),
+                access=Access(cfg.access_token(), max_age=cfg.session_max_age),
+                events=job_events,
+                sweeps=SweepTally(sweep),
             )
+            # Clients see setting names, never these paths: the operator reads them here.
+            logger.info(
+                "temp sessions under %s (this server's: %s); job store in %s; outputs in %s",
+                mgr.base_dir, mgr.path, store.path, cfg.output_dir.resolve(),
+            )  # fmt: skip
             runner.start()
             yield
         finally:
             # Order matters: jobs stop (closing their scopes) before the store
             # closes (they record their final state) and before the manager goes.
             with anyio.CancelScope(shield=True):
+                services = getattr(app.state, "services", None)
+                if services is not None:
+                    services.events.close()
                 if runner is not None:
                     await anyio.to_thread.run_sync(lambda: runner.shutdown(SHUTDOWN_TIMEOUT))
                 if store is not None:
@@ -117,8 +144,49 @@ def create_app(
         version="0.1.0",
         summary="Turn an episode (video + subtitles) into short English-learning videos.",
         lifespan=lifespan,
+        # Served below behind the token: the schema names the version, and the docs pages are for users.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(jobs.router, prefix=API_PREFIX)
-    app.include_router(health.router, prefix=API_PREFIX)
+    app.add_exception_handler(LoginRequiredError, _login_required)
+    # Outermost last: the security headers go on every answer, the guard's refusals included.
+    app.add_middleware(RequestGuard)
+    app.add_middleware(SecurityHeaders)
+    api_access = [Depends(_api_access)]
+    app.include_router(jobs.router, prefix=API_PREFIX, dependencies=api_access)
+    app.include_router(downloads.router, prefix=API_PREFIX, dependencies=api_access)
+    app.include_router(temp.router, prefix=API_PREFIX, dependencies=api_access)
+    app.include_router(health.router, prefix=API_PREFIX)  # /health is open (and says little), /metrics is not
+    _add_docs(app)
+    app.include_router(dashboard.router)
+    app.include_router(events.router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _api_access(request: Request, services: ServicesDep) -> None:
+    authorize_api(request, services.access)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequiredError)
+    return login_redirect(exc)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/openapi.json``, ``/docs`` and ``/redoc``, behind the same access as the API."""
+    access = [Depends(_api_access)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=access)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=access)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="LangFlix API")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=access)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="LangFlix API")

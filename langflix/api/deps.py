@@ -12,8 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from langflix.api.access import Access
+from langflix.api.events import JobEvents
+from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.redact import Redactor
 from langflix.api.runner import JobRunner
 from langflix.api.store import JobStore
+from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings
 from langflix.core.ffmpeg import FFmpegTools
@@ -21,6 +26,7 @@ from langflix.core.output_format import OutputFormat, ShortFormat
 from langflix.temp import SweepReport, TempFileManager
 
 __all__ = [
+    "AccessDep",
     "ManagerDep",
     "RunnerDep",
     "Services",
@@ -46,6 +52,16 @@ class Services:
     short_format: ShortFormat
     tools: FFmpegTools
     tool_versions: ToolVersions
+    clients: ClientLedger
+    pace: BodyPace
+    redact: Redactor
+    """Server paths -> what a client may read (its names, setting names)."""
+    access: Access
+    """The token, the session cookie's key and the CSRF tokens."""
+    events: JobEvents
+    """Job changes, told to the dashboard's event streams."""
+    sweeps: SweepTally
+    """What this server reclaimed since it started (the start-up sweep and the sweep button)."""
 
 
 def get_services(request: Request) -> Services:
@@ -72,7 +88,12 @@ def _runner(services: Annotated[Services, Depends(get_services)]) -> JobRunner:
     return services.runner
 
 
+def _access(services: Annotated[Services, Depends(get_services)]) -> Access:
+    return services.access
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+AccessDep = Annotated[Access, Depends(_access)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ManagerDep = Annotated[TempFileManager, Depends(_manager)]
 StoreDep = Annotated[JobStore, Depends(_store)]

@@ -10,19 +10,16 @@ while any other quota error is 507.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from langflix.api.store import JobNotFoundError, JobStateError, StoreLockedError
-from langflix.api.uploads import (
-    InvalidFieldError,
-    MalformedUploadError,
-    UnsupportedMediaError,
-    UploadTooLargeError,
-)
+from langflix.api.access import AuthenticationError, ForbiddenError
+from langflix.api.limits import ClientLimitError, UploadTimeoutError
+from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
+from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
 from langflix.errors import (
     CancelledError,
     ConfigError,
@@ -35,14 +32,20 @@ from langflix.errors import (
     QuotaExceededError,
     SubtitleError,
     TempFileError,
+    UnsupportedMediaError,
 )
 
-__all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["PLAIN_SENTENCES", "STATUS_BY_ERROR", "error_response", "install_error_handlers", "status_for"]
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
+    AuthenticationError: 401,
+    ForbiddenError: 403,
     UploadTooLargeError: 413,
+    UploadTimeoutError: 408,
+    ClientLimitError: 429,
+    InvalidCursorError: 422,
     UnsupportedMediaError: 415,
     InvalidFieldError: 422,
     InvalidOptionError: 422,  # a job's options out of range or choices
@@ -65,6 +68,22 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
 
 _RETRY_AFTER_SECONDS: Final[str] = "5"
 
+PLAIN_SENTENCES: Final[dict[int, str]] = {
+    400: "The upload reached the server damaged; send it again.",
+    401: "Your session has ended; log in again.",
+    403: "The server refused this request because it did not come from this page; reload it and try again.",
+    404: "This job or file no longer exists.",
+    408: "The upload stalled or came in too slowly, so the server dropped it.",
+    409: "This job is not in a state that allows that.",
+    413: "These files are larger than this server accepts.",
+    415: "This file is not of a kind LangFlix can read.",
+    422: "This value is not accepted.",
+    429: "You already have as many uploads in flight as the server allows; wait for one to finish.",
+    503: "The server is busy (its job queue is full) or shutting down; try again in a moment.",
+    507: "The server has no disk space (or temp budget) left for this upload right now.",
+}
+"""What the dashboard says first for each status, before the server's own words: one table for every page."""
+
 
 def status_for(exc: LangFlixError) -> int:
     """The HTTP status for ``exc``: its closest class in :data:`STATUS_BY_ERROR`."""
@@ -74,27 +93,33 @@ def status_for(exc: LangFlixError) -> int:
     return 500
 
 
-def error_response(exc: LangFlixError, redact: Mapping[str, str] | None = None) -> JSONResponse:
-    """The JSON answer for ``exc``; 503s tell the client when to retry.
+def error_response(exc: LangFlixError, redact: Callable[[str], str] | None = None) -> JSONResponse:
+    """The JSON answer for ``exc``; 503s and 429s tell the client when to retry.
 
-    ``redact`` maps server paths to the setting that names them: messages are
-    written for an operator ("raise LANGFLIX_TEMP_MAX_BYTES under /srv/tmp"),
-    and a client needs the advice, not the server's directory layout.
+    ``redact`` rewrites server paths as the settings that name them: messages
+    are written for an operator ("raise LANGFLIX_TEMP_MAX_BYTES under
+    /srv/tmp"), and a client needs the advice, not the server's directory layout.
     """
     status = status_for(exc)
-    message = str(exc)
-    for path, name in (redact or {}).items():
-        message = message.replace(path, name)
+    message = redact(str(exc)) if redact is not None else str(exc)
     body: dict[str, object] = {"detail": message, "error": type(exc).__name__}
     if isinstance(exc, InvalidOptionError) and exc.problems:
         # Same shape as FastAPI's own 422s so one client parser handles both.
         body["detail"] = [
             {"loc": ["body", name], "msg": reason, "type": "value_error"} for name, reason in exc.problems
         ]
-    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status == 503 else None
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="langflix"'
+    if status == 408:
+        # The body stalled mid-way: nothing more on this connection can be trusted
+        # to be a new request, so it is closed after the answer.
+        headers["Connection"] = "close"
     if status >= 500 and status not in (503, 507):
         logger.error("request failed: %s", exc, exc_info=exc)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -103,15 +128,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, LangFlixError)
         services = getattr(request.app.state, "services", None)
-        redact: dict[str, str] = {}
-        if services is not None:
-            # Longest first: the temp dir may sit inside the data dir or vice versa.
-            paths = {
-                str(services.manager.base_dir): "<LANGFLIX_TEMP_DIR>",
-                str(services.settings.data_dir.resolve()): "<LANGFLIX_DATA_DIR>",
-                str(services.settings.output_dir.resolve()): "<LANGFLIX_OUTPUT_DIR>",
-            }
-            redact = dict(sorted(paths.items(), key=lambda item: -len(item[0])))
-        return error_response(exc, redact)
+        return error_response(exc, services.redact if services is not None else None)
 
     app.add_exception_handler(LangFlixError, _handle)

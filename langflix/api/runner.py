@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from langflix.api.redact import Redactor
 from langflix.api.store import JobStore, OutputFile
 from langflix.cancel import CancelToken
 from langflix.config import Settings
@@ -37,6 +38,7 @@ __all__ = [
     "JobResult",
     "JobRunner",
     "PipelineFactory",
+    "QueueSlot",
     "QueuedJob",
     "Runnable",
     "RunnerStats",
@@ -78,13 +80,21 @@ class PipelineFactory(Protocol):
         settings: Settings | None,
         progress: Callable[[ProgressEvent], None],
         cancel: CancelToken,
+        source_names: tuple[str, ...] | None,
         translation_subtitles: Path | None = None,
     ) -> Runnable: ...
 
 
 @dataclass
 class QueuedJob:
-    """One accepted submission: inputs inside ``scope`` and the stack that closes it."""
+    """One accepted submission: inputs inside ``scope`` and the stack that closes it.
+
+    ``redact`` rewrites what the job's record shows (progress messages, the
+    error) in the client's words: its own file names, setting names for the
+    server's dirs; the full text goes to the server log. ``source_names`` are
+    the client's names of the video, the subtitles and (when given) the
+    translation file, for the manifest.
+    """
 
     job_id: str
     video: Path
@@ -93,6 +103,8 @@ class QueuedJob:
     scope: TempArea
     resources: contextlib.ExitStack
     cancel: CancelToken = field(default_factory=CancelToken)
+    redact: Redactor = field(default_factory=Redactor)
+    source_names: tuple[str, ...] | None = None
     translation: Path | None = None
     """The optional second subtitle file (the learner's language), inside ``scope`` too."""
 
@@ -106,6 +118,25 @@ class RunnerStats:
     queued: int
     running: int
     accepting: bool
+    reserved: int = 0
+    """Queue places held by submissions still uploading."""
+
+
+class QueueSlot:
+    """A place in the queue held for a submission whose body is still arriving.
+
+    Taken before the first byte is read (:meth:`JobRunner.reserve`), so a full
+    queue is refused before an upload costs any disk; turned into the job's
+    place by :meth:`JobRunner.submit`, or given back by :meth:`release`.
+    """
+
+    def __init__(self, runner: JobRunner) -> None:
+        self._runner = runner
+        self.held = True
+
+    def release(self) -> None:
+        """Give the place back (nothing once submitted or released); safe to call twice."""
+        self._runner._give_back(self)
 
 
 class JobRunner:
@@ -130,6 +161,7 @@ class JobRunner:
         self._cond = threading.Condition()
         self._queue: collections.OrderedDict[str, QueuedJob] = collections.OrderedDict()
         self._running: dict[str, QueuedJob] = {}
+        self._reserved = 0
         self._threads: list[threading.Thread] = []
         self._accepting = False
         self._stopped = False
@@ -175,25 +207,45 @@ class JobRunner:
     # -- submissions --------------------------------------------------------
 
     def has_room(self) -> bool:
-        """Whether a submission would be queued now (checked before a long upload)."""
+        """Whether a submission would be queued now (queued jobs and held places count)."""
         with self._cond:
-            return self._accepting and len(self._queue) < self.max_queue
+            return self._accepting and len(self._queue) + self._reserved < self.max_queue
 
-    def submit(self, job: QueuedJob) -> None:
-        """Queue ``job``; :class:`QueueFullError` when the queue is full or closed.
+    def reserve(self) -> QueueSlot:
+        """Hold a place in the queue for a submission about to upload; QueueFullError when none is left."""
+        with self._cond:
+            self._check_room()
+            self._reserved += 1
+            return QueueSlot(self)
 
-        On error the caller still owns ``job.resources``.
+    def submit(self, job: QueuedJob, slot: QueueSlot | None = None) -> None:
+        """Queue ``job`` in the place ``slot`` holds (or a free one); QueueFullError when full or closed.
+
+        On error the caller still owns ``job.resources`` (and ``slot``).
         """
         with self._cond:
-            if not self._accepting:
-                raise QueueFullError("the server is shutting down and takes no new job; try again later")
-            if len(self._queue) >= self.max_queue:
-                raise QueueFullError(
-                    f"the job queue is full ({self.max_queue} jobs waiting); try again later "
-                    "or raise LANGFLIX_MAX_QUEUE"
-                )
+            if slot is not None and slot.held and self._accepting:
+                slot.held = False
+                self._reserved -= 1
+            else:
+                self._check_room()
             self._queue[job.job_id] = job
             self._cond.notify()
+
+    def _check_room(self) -> None:
+        if not self._accepting:
+            raise QueueFullError("the server is shutting down and takes no new job; try again later")
+        if len(self._queue) + self._reserved >= self.max_queue:
+            raise QueueFullError(
+                f"the job queue is full ({self.max_queue} jobs waiting or uploading); try again later "
+                "or raise LANGFLIX_MAX_QUEUE"
+            )
+
+    def _give_back(self, slot: QueueSlot) -> None:
+        with self._cond:
+            if slot.held:
+                slot.held = False
+                self._reserved -= 1
 
     def cancel(self, job_id: str, reason: str = CANCEL_REASON) -> CancelOutcome:
         """Cancel a queued job now, or ask a running one to stop."""
@@ -217,6 +269,7 @@ class JobRunner:
                 queued=len(self._queue),
                 running=len(self._running),
                 accepting=self._accepting,
+                reserved=self._reserved,
             )
 
     # -- workers ------------------------------------------------------------
@@ -262,6 +315,7 @@ class JobRunner:
                     settings=self._settings,
                     progress=lambda event: self._progress(job, event),
                     cancel=job.cancel,
+                    source_names=job.source_names,
                     **extra,
                 ).run()
                 episode_dir = str(result.episode_dir)
@@ -270,10 +324,11 @@ class JobRunner:
         except CancelledError:
             status, error = "cancelled", job.cancel.reason
         except LangFlixError as exc:
-            status, error = "failed", str(exc)
+            logger.warning("job %s failed: %s", job.job_id, exc)  # the full text, paths and all: server log only
+            status, error = "failed", job.redact(str(exc))
         except Exception as exc:
             logger.exception("job %s failed with an unexpected error", job.job_id)
-            status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            status, error = "failed", job.redact(f"internal error: {type(exc).__name__}: {exc}")
         if status == "cancelled" and job.cancel.reason == SHUTDOWN_REASON:
             status = "failed"
         # The scope goes first: a client that reads a final state finds no temp
@@ -285,7 +340,7 @@ class JobRunner:
             logger.info("job %s was already final; %s not recorded", job.job_id, status)
 
     def _progress(self, job: QueuedJob, event: ProgressEvent) -> None:
-        self.store.update_progress(job.job_id, event.percent, event.step, event.message)
+        self.store.update_progress(job.job_id, event.percent, event.step, job.redact(event.message))
 
     @staticmethod
     def _close_resources(job: QueuedJob) -> None:

@@ -13,13 +13,16 @@ its holder dies, however it dies).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
@@ -30,19 +33,25 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
     "INTERRUPTED_REASON",
+    "InvalidCursorError",
     "JobNotFoundError",
     "JobRecord",
     "JobStateError",
     "JobStatus",
     "JobStore",
+    "MAX_OFFSET",
     "OutputFile",
     "StoreLockedError",
 ]
+
+logger = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset({"completed", "failed", "cancelled"})
 INTERRUPTED_REASON: Final[str] = "interrupted by restart"
+MAX_OFFSET: Final[int] = 1_000_000
+"""The deepest ``offset`` a listing takes (SQLite's integers end at 2**63; the cursor has no limit)."""
 _DB_NAME: Final[str] = "jobs.db"
 _SCHEMA_VERSION: Final[int] = 1
 
@@ -64,6 +73,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 """
 
 
@@ -77,6 +88,30 @@ class JobStateError(JobError):
 
 class StoreLockedError(JobError):
     """Another live process owns the job store."""
+
+
+class InvalidCursorError(JobError):
+    """A listing cursor that this store did not give out."""
+
+
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    """An opaque token for "after this job" in the listing's order (newest first, then by id)."""
+    raw = json.dumps([created_at, job_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = json.loads(raw)
+        if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not isinstance(job_id, str):
+            raise ValueError("not a (time, id) pair")
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(
+            f"cursor {cursor[:40]!r} is not one this server gave out; use the next_cursor of a listing, "
+            "or leave it out to start from the newest job"
+        ) from exc
+    return float(created_at), job_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +202,18 @@ class JobStore:
                 "move the file away or set LANGFLIX_DATA_DIR to another directory"
             ) from exc
         self._closed = False
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` after every change this store makes to a job (from the changing thread)."""
+        self._listeners.append(listener)
+
+    def _changed(self, job_id: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(job_id)
+            except Exception:  # a listener's bug must not undo or fail the write it hears about
+                logger.exception("job store listener failed for job %s", job_id)
 
     @staticmethod
     def _take_owner_lock(lock_path: Path) -> int:
@@ -180,6 +227,10 @@ class JobStore:
                 "stop it first or set LANGFLIX_DATA_DIR to another directory"
             ) from exc
         return fd
+
+    def now(self) -> float:
+        """The store's clock: the time ``updated_at`` is written in (what :meth:`changed_since` compares)."""
+        return float(self._clock())
 
     # -- life cycle ---------------------------------------------------------
 
@@ -222,6 +273,7 @@ class JobStore:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
                 raise JobStateError(f"a job with id {job_id!r} already exists") from exc
             raise
+        self._changed(job_id)
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
@@ -233,12 +285,44 @@ class JobStore:
 
     def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         """Newest first."""
+        return self.list_page(status=status, limit=limit, offset=offset)[0]
+
+    def list_page(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
+    ) -> tuple[list[JobRecord], str | None]:
+        """One page of jobs, newest first, and the cursor of the next page (None after the last).
+
+        One query whatever the page's size. The cursor names the last job of
+        the page, so a job created or deleted meanwhile never shifts the next
+        page (an offset would skip or repeat one).
+        """
         if status is not None and status not in get_args(JobStatus):
             raise JobStateError(f"unknown status {status!r}; use one of {', '.join(get_args(JobStatus))}")
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
+            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+        where: list[str] = []
+        params: list[Any] = []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if cursor is not None:
+            created_at, job_id = _decode_cursor(cursor)
+            where.append("(created_at < ? OR (created_at = ? AND id > ?))")
+            params += [created_at, created_at, job_id]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        # One row more than the page: whether a next page exists, in the same query.
         rows = self._execute(
-            f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit + 1, offset],
+        ).fetchall()
+        records = [_row_to_record(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return records, _encode_cursor(records[-1].created_at, records[-1].id) if more else None
+
+    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
+        """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
+        rows = self._execute(
+            "SELECT * FROM jobs WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?", (since, limit)
         ).fetchall()
         return [_row_to_record(r) for r in rows]
 
@@ -262,7 +346,12 @@ class JobStore:
             " WHERE id=? AND status='queued'",
             (now, now, job_id),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
+
+    def _report(self, job_id: str, changed: bool) -> bool:
+        if changed:
+            self._changed(job_id)
+        return changed
 
     def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
         """Record progress of a running job; False when it is not running any more."""
@@ -270,7 +359,7 @@ class JobStore:
             "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
             (max(0.0, min(100.0, float(percent))), step, message, self._clock(), job_id),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
 
     def finish(
         self,
@@ -300,18 +389,19 @@ class JobStore:
                 job_id,
             ),
         )
-        return cur.rowcount == 1
+        return self._report(job_id, cur.rowcount == 1)
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job (its outputs are the caller's business)."""
         record = self.get(job_id)
         if not record.finished:
             raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
-        self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
+        cur = self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
+        self._report(job_id, cur.rowcount == 1)
 
     def discard(self, job_id: str) -> None:
         """Remove a job whatever its state (a submission that never reached the queue)."""
-        self._execute("DELETE FROM jobs WHERE id=?", (job_id,))
+        self._report(job_id, self._execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount == 1)
 
     def fail_interrupted(self, reason: str = INTERRUPTED_REASON) -> list[str]:
         """Mark every job left queued/running by a dead process as failed; returns their ids."""

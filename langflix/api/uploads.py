@@ -26,7 +26,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.subtitles import SUPPORTED_SUFFIXES
-from langflix.errors import FFmpegError, InvalidOptionError, LangFlixError, QuotaExceededError
+from langflix.errors import (
+    FFmpegError,
+    InvalidOptionError,
+    LangFlixError,
+    QuotaExceededError,
+    UnsupportedMediaError,
+)
 from langflix.temp import Reservation, TempArea, awrite_stream
 
 __all__ = [
@@ -40,6 +46,9 @@ __all__ = [
     "Part",
     "UnsupportedMediaError",
     "UploadTooLargeError",
+    "body_ceiling",
+    "check_declared_length",
+    "probe_subtitles",
     "probe_video",
     "receive_job_upload",
 ]
@@ -59,6 +68,8 @@ FORM_FIELDS: Final[tuple[str, ...]] = (
     "subtitles_style",
     "tts",
 )
+_FILE_LABELS: Final[tuple[str, ...]] = ("video", "subtitle", "translation")
+"""What a message calls each of :meth:`JobUpload.files`."""
 _MAX_FIELD_BYTES: Final[int] = 4096
 _MAX_PARTS: Final[int] = 16
 # The multipart envelope (boundaries, part headers, small fields) on top of the
@@ -70,10 +81,6 @@ _SAFE_SUFFIX_CHARS: Final[frozenset[str]] = frozenset("abcdefghijklmnopqrstuvwxy
 
 class UploadTooLargeError(QuotaExceededError):
     """The upload is larger than ``LANGFLIX_MAX_UPLOAD_BYTES``."""
-
-
-class UnsupportedMediaError(LangFlixError):
-    """A file of the upload is of a kind LangFlix cannot process."""
 
 
 class MalformedUploadError(LangFlixError):
@@ -243,7 +250,7 @@ def _make_part(headers: list[tuple[bytes, bytes]]) -> Part:
 
 @dataclass(frozen=True)
 class JobUpload:
-    """What a job submission brought: two files inside the job's scope and the form fields."""
+    """What a job submission brought: two or three files inside the job's scope and the form fields."""
 
     video: Path
     subtitles: Path
@@ -253,6 +260,15 @@ class JobUpload:
     bytes_received: int = 0
     translation: Path | None = None
     translation_filename: str | None = None
+
+    def files(self) -> tuple[Path, ...]:
+        """The uploaded files in the scope: the video, the subtitles, then the translation when sent."""
+        return (self.video, self.subtitles) + (() if self.translation is None else (self.translation,))
+
+    def client_names(self) -> tuple[str, ...]:
+        """The names the client gave :meth:`files`, in the same order: what any answer calls them."""
+        names = (self.video_filename, self.subtitle_filename)
+        return names + (() if self.translation is None else (self.translation_filename or "translation",))
 
 
 def _client_suffix(filename: str) -> str:
@@ -285,6 +301,20 @@ def _boundary(content_type: str | None) -> bytes:
     return boundary
 
 
+def body_ceiling(max_upload_bytes: int) -> int:
+    """The most bytes a job submission's body may have: the files' limit plus the multipart envelope."""
+    return max_upload_bytes + _ENVELOPE_SLACK
+
+
+def check_declared_length(content_length: int | None, max_upload_bytes: int) -> None:
+    """Refuse a body whose declared length is over the limit, before a byte of it is read (413)."""
+    if content_length is not None and content_length > body_ceiling(max_upload_bytes):
+        raise UploadTooLargeError(
+            f"the upload is {content_length} bytes, more than LANGFLIX_MAX_UPLOAD_BYTES "
+            f"({max_upload_bytes} bytes); send smaller files or raise the setting"
+        )
+
+
 async def receive_job_upload(
     chunks: AsyncIterator[bytes],
     *,
@@ -299,11 +329,7 @@ async def receive_job_upload(
     removes a partial file when the client disconnects or a limit is crossed.
     """
     boundary = _boundary(content_type)
-    if content_length is not None and content_length > max_upload_bytes + _ENVELOPE_SLACK:
-        raise UploadTooLargeError(
-            f"the upload is {content_length} bytes, more than LANGFLIX_MAX_UPLOAD_BYTES "
-            f"({max_upload_bytes} bytes); send smaller files or raise the setting"
-        )
+    check_declared_length(content_length, max_upload_bytes)
     # Claim the disk/budget before the first byte lands: a 2 GiB upload onto a
     # nearly full disk fails at once with 507 instead of after minutes, and
     # concurrent uploads cannot all count on the same free space. The files
@@ -348,7 +374,7 @@ async def _receive(
             suffix = _client_suffix(part.filename)
             if part.name in ("subtitle", "translation") and suffix not in SUPPORTED_SUFFIXES:
                 raise UnsupportedMediaError(
-                    f"subtitle {part.filename!r} has an unsupported format; "
+                    f"{part.name} {part.filename!r} has an unsupported format; "
                     f"use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
                 )
             path = await awrite_stream(
@@ -385,17 +411,41 @@ async def _receive(
 async def probe_video(upload: JobUpload, tools: FFmpegTools) -> None:
     """Refuse an uploaded "video" that ``tools``' ffprobe cannot read as video (415).
 
+    A playlist or any other format off ffmpeg's allow-list is refused here,
+    before any job exists: ffprobe recognised it and read nothing it names.
     ffprobe runs in a worker thread: it is a subprocess that may take a second
     on a big file, and the event loop must keep serving other requests.
     """
     try:
         info = await anyio.to_thread.run_sync(lambda: tools.probe(upload.video))
+    except UnsupportedMediaError as exc:
+        raise UnsupportedMediaError(_client_words(exc, upload, labelled=True)) from exc
     except FFmpegError as exc:
-        reason = str(exc).replace(str(upload.video), upload.video_filename)  # no server paths
         raise UnsupportedMediaError(
-            f"video {upload.video_filename!r} is not a readable video file: {reason}"
+            f"video {upload.video_filename!r} is not a readable video file: {_client_words(exc, upload)}"
         ) from exc
     if not info.has_video:
         raise UnsupportedMediaError(
             f"video {upload.video_filename!r} has no video stream; upload the episode's video file"
         )
+
+
+async def probe_subtitles(upload: JobUpload, tools: FFmpegTools) -> None:
+    """Refuse an uploaded "subtitle" (or "translation") that ffmpeg would open as a playlist
+    or another non-subtitle format (415)."""
+    for path in upload.files()[1:]:
+        try:
+            await anyio.to_thread.run_sync(tools.subtitle_input, path)
+        except UnsupportedMediaError as exc:
+            raise UnsupportedMediaError(_client_words(exc, upload, labelled=True)) from exc
+
+
+def _client_words(exc: LangFlixError, upload: JobUpload, *, labelled: bool = False) -> str:
+    """``exc``'s message with the upload's temp paths written as the names the client sent.
+
+    ``labelled``: "video 'x.mp4'" rather than "x.mp4", for a message that starts with the path.
+    """
+    text = str(exc)
+    for path, name, label in zip(upload.files(), upload.client_names(), _FILE_LABELS, strict=False):
+        text = text.replace(str(path), f"{label} {name!r}" if labelled else name)
+    return text

@@ -8,6 +8,7 @@ a job's ffmpeg and lets SIGTERM leave the temp dir empty.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 from types import FrameType
@@ -17,14 +18,42 @@ import typer
 
 from langflix.cli import app
 from langflix.config import get_settings
+from langflix.errors import ConfigError
 
-__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "STARTUP_FAILURE", "serve"]
+__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "INSECURE_REFUSAL", "STARTUP_FAILURE", "is_local_address", "serve"]
 
 logger = logging.getLogger(__name__)
 
 STARTUP_FAILURE: Final[int] = 3
+INSECURE_REFUSAL: Final[int] = 2
+"""Exit status when asked to listen beyond this machine without a token."""
 GRACEFUL_SHUTDOWN_SECONDS: Final[int] = 10
 """How long in-flight requests (an upload) get before they are cancelled at shutdown."""
+
+
+def is_local_address(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine (``127.0.0.0/8``, ``::1``, ``localhost``)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_without_token(host: str) -> None:
+    typer.echo(
+        f"langflix serve: refusing to listen on {host} without a token: anyone who can reach that address "
+        "could upload, cancel and delete jobs and download every output.\n"
+        "Set one, then start again:\n"
+        "  export LANGFLIX_API_TOKEN=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\"\n"
+        "or keep it in a file only the server's user reads:  LANGFLIX_API_TOKEN_FILE=/etc/langflix/token\n"
+        "Clients then send 'Authorization: Bearer <token>'; the dashboard asks for it at /login.\n"
+        "To serve without any token anyway (a trusted network only), pass --insecure-no-auth.",
+        err=True,
+    )
+    raise typer.Exit(code=INSECURE_REFUSAL)
 
 
 @app.command()
@@ -36,8 +65,19 @@ def serve(
         typer.Option(min=1, help="Job worker threads.", show_default="LANGFLIX_WORKERS, else 2"),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Serve on a non-local address without LANGFLIX_API_TOKEN: anyone who reaches it may use it.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the LangFlix job API under /api/v1; SIGTERM or Ctrl-C stops it cleanly.
+    """Serve the LangFlix job API under /api/v1 and its dashboard at /; SIGTERM or Ctrl-C stops it cleanly.
+
+    With LANGFLIX_API_TOKEN (or LANGFLIX_API_TOKEN_FILE) set, every API call
+    needs 'Authorization: Bearer <token>' and the dashboard a login. Without
+    one it listens only on a local address, unless --insecure-no-auth.
 
     At start: orphaned temp sessions of dead processes are reclaimed and jobs a
     dead server left running are marked failed. At stop: no new job is taken,
@@ -46,19 +86,32 @@ def serve(
     import uvicorn
 
     from langflix.api.app import create_app
+    from langflix.api.serving import LangFlixServer
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        typer.echo(f"langflix serve: {exc}", err=True)
+        raise typer.Exit(code=STARTUP_FAILURE) from None
+    allowed_without_token = insecure_no_auth or settings.insecure_no_auth or is_local_address(host)
+    if settings.access_token() is None and not allowed_without_token:
+        _refuse_without_token(host)
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
+    if insecure_no_auth:
+        settings = settings.model_copy(update={"insecure_no_auth": True})
+        if settings.access_token() is None:
+            logger.warning("serving on %s without a token (--insecure-no-auth): anyone who reaches it may use it", host)
+    application = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        application,
         host=host,
         port=port,
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = uvicorn.Server(config)
+    server = LangFlixServer(config, application)
 
     # uvicorn handles SIGTERM/SIGINT while it runs (graceful shutdown, which
     # cancels the jobs and empties the temp dir through the app's lifespan) and

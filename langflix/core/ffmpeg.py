@@ -6,11 +6,22 @@ failed, timed-out or cancelled run raises :class:`~langflix.errors.FFmpegError`
 stderr, and never leaves an ffmpeg process behind. Which binaries run and how
 long they may take is an :class:`FFmpegTools` the caller passes in (made from
 ``LANGFLIX_FFMPEG_*`` by ``Settings.ffmpeg_tools()``); nothing here reads settings.
+
+Inputs are opened by an allow-list. ffmpeg guesses a file's format from its
+bytes, whatever its name: a text file saying ``#EXTM3U`` uploaded as
+``video.mp4`` is an HLS playlist, and ffmpeg would read (and a job would cut
+and publish) any file it names. So a probe only ever lets ffmpeg pick a demuxer
+of :data:`MEDIA_DEMUXERS` (real containers, which name no other file), with
+protocols limited to ``file``; anything else is an
+:class:`~langflix.errors.UnsupportedMediaError`. What the probe found is kept
+in a :class:`MediaInput`, whose :meth:`~MediaInput.args` open the file in every
+later run with that demuxer forced, so nothing detects the format again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +30,16 @@ from typing import Any, Final
 
 from langflix.cancel import CancelToken
 from langflix.core.process import run_process, tool_version
-from langflix.errors import FFmpegError
+from langflix.errors import FFmpegError, UnsupportedMediaError
 
 __all__ = [
     "FFMPEG_INSTALL_HINT",
     "FFmpegTools",
+    "MEDIA_DEMUXERS",
     "MediaInfo",
+    "MediaInput",
+    "SUBTITLE_DEMUXERS",
+    "concat_list_args",
     "media_url",
 ]
 
@@ -34,12 +49,105 @@ FFMPEG_INSTALL_HINT: Final[str] = (
 )
 _VERSION_PATTERN: Final[str] = r"version\s+(\S+)"
 
+MEDIA_DEMUXERS: Final[frozenset[str]] = frozenset(
+    {
+        # Video containers users have episodes in (mov covers mp4, m4v, m4a, 3gp;
+        # matroska covers mkv, webm, mka; mpeg is .mpg/.vob; asf is wmv/wma).
+        "asf", "avi", "dv", "flv", "matroska", "mov", "mpeg", "mpegts", "mxf", "nut", "ogg", "rm", "wtv",
+        # Audio containers (text-to-speech answers, audio tracks).
+        "aac", "aiff", "flac", "mp3", "w64", "wav",
+    }
+)  # fmt: skip
+"""ffmpeg demuxers an input may be opened with: real containers, none of which names another file.
+
+An allow-list, not a list of the dangerous ones: ffmpeg has some 350 demuxers
+and grows more (hls, dash, concat, imf, image sequences, devices, network
+session files...); a new one must never be let in by omission."""
+
+SUBTITLE_DEMUXERS: Final[frozenset[str]] = frozenset(
+    {
+        "aqtitle", "ass", "jacosub", "lrc", "microdvd", "mpl2", "mpsub", "pjs", "realtext", "sami", "scc",
+        "srt", "stl", "subviewer", "subviewer1", "vplayer", "webvtt",
+    }
+)  # fmt: skip
+"""ffmpeg demuxers a subtitle file may be opened with: text subtitle formats (vobsub, which opens
+the ``.sub`` its index names, is not one of them)."""
+
+_REFUSED_KINDS: Final[dict[str, str]] = {
+    "hls": "an HLS playlist",
+    "dash": "a DASH manifest",
+    "webm_dash_manifest": "a WebM DASH manifest",
+    "concat": "an ffconcat list of other files",
+    "imf": "an IMF composition naming other files",
+    "vobsub": "a VobSub index naming another file",
+    "ffmetadata": "an ffmetadata text file",
+    "sdp": "an SDP session description (network streams)",
+    "image2": "an image",
+    "image2pipe": "an image",
+    "gif": "a GIF image",
+    "tty": "a text file",
+}
+"""How a refused format is named in an error; anything not here is named by its ffmpeg name."""
+
+_NOT_ON_WHITELIST: Final[str] = "Format not on whitelist"
+_PROBED_FORMAT: Final[re.Pattern[str]] = re.compile(r"Format (\S+) probed with size")
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """A file ffmpeg may open, with the demuxer its probe found (one of the allow-lists).
+
+    Made by :meth:`FFmpegTools.probe` (``MediaInfo.input``) or
+    :meth:`FFmpegTools.subtitle_input`; building one by hand with a demuxer off
+    the allow-lists is a ValueError, so a playlist can never be opened through it.
+    """
+
+    path: Path
+    demuxer: str
+
+    def __post_init__(self) -> None:
+        if self.demuxer not in MEDIA_DEMUXERS | SUBTITLE_DEMUXERS:
+            raise ValueError(
+                f"{self.demuxer!r} is not a demuxer LangFlix opens inputs with; "
+                "use one of MEDIA_DEMUXERS or SUBTITLE_DEMUXERS (probe the file to get its own)"
+            )
+
+    def args(self) -> list[str]:
+        """The input options and ``-i``: the demuxer forced, protocols limited to the file itself.
+
+        ``-f`` skips format detection (the bytes are never guessed again);
+        ``-format_whitelist`` and ``-protocol_whitelist`` refuse any other format
+        or protocol, even one a demuxer would open on its own. Put seek options
+        (``-ss``) before these, as for any ffmpeg input.
+        """
+        return [
+            "-protocol_whitelist", "file", "-format_whitelist", self.demuxer,
+            "-f", self.demuxer, "-i", media_url(self.path),
+        ]  # fmt: skip
+
+
+def concat_list_args(listing: Path, *, pieces: str = "mov") -> list[str]:
+    """Input options for an ffconcat list LangFlix wrote itself, naming its own ``pieces`` files.
+
+    The only list ffmpeg is ever given. ``-safe 0`` because it names absolute
+    paths (inside a job's scope); the pieces are opened with the list's
+    whitelists, so they too can only be ``pieces`` files on the local disk.
+    """
+    if pieces not in MEDIA_DEMUXERS:
+        raise ValueError(f"{pieces!r} is not one of MEDIA_DEMUXERS")
+    return [
+        "-protocol_whitelist", "file", "-format_whitelist", f"concat,{pieces}",
+        "-f", "concat", "-safe", "0", "-i", media_url(listing),
+    ]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class MediaInfo:
     """What the editor needs to know about a media file, from one ffprobe call."""
 
     path: Path
+    demuxer: str
+    """The allow-listed demuxer ffprobe opened it with; :attr:`input` forces it in later runs."""
     duration: float
     has_video: bool
     has_audio: bool
@@ -53,6 +161,11 @@ class MediaInfo:
     """The video stream's own length (``duration`` is the longest stream's), when the container says."""
     frame_rate: float | None = None
     """The rate the video is coded at (``r_frame_rate``); ``fps`` is the average, which a gap lowers."""
+
+    @property
+    def input(self) -> MediaInput:
+        """This file as an ffmpeg input, with its probed demuxer forced."""
+        return MediaInput(self.path, self.demuxer)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,32 +201,85 @@ class FFmpegTools:
         )
 
     def probe(self, path: Path, *, timeout: float | None = None) -> MediaInfo:
-        """Describe ``path`` (streams, size, frame rate, duration) with ffprobe's JSON output.
+        """Describe ``path`` (streams, size, frame rate, duration, demuxer) with ffprobe's JSON output.
 
-        Raises FFmpegError("<file> is not a readable media file: ...") for anything
-        that is not audio or video, quoting ffprobe's own reason.
+        Only the demuxers of :data:`MEDIA_DEMUXERS` may open it, over the
+        ``file`` protocol alone: a playlist, a list of other files, an image or
+        any other format is an :class:`~langflix.errors.UnsupportedMediaError`
+        naming what it is, and ffprobe never reads a file it names. Anything
+        else unreadable raises FFmpegError("<file> is not a readable media
+        file: ...") quoting ffprobe's own reason.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FFmpegError(f"{path} is not a readable media file: no such file")
-        # Check first so a missing ffprobe is not reported as a bad input file.
-        if shutil.which(self.ffprobe) is None:
-            raise FFmpegError(f"{self.ffprobe} is not installed: {FFMPEG_INSTALL_HINT}")
-        cmd = [
-            self.ffprobe, "-v", "error", "-print_format", "json",
-            "-show_format", "-show_streams", media_url(path),
-        ]  # fmt: skip
+        limit = self.probe_timeout if timeout is None else timeout
+        result = self._ffprobe(path, MEDIA_DEMUXERS, ["-show_format", "-show_streams"], limit, "media")
         try:
-            result = run_process(
-                cmd, timeout=self.probe_timeout if timeout is None else timeout, error_cls=FFmpegError
-            )
-        except FFmpegError as exc:
-            raise FFmpegError(f"{path} is not a readable media file: {_reason(exc)}") from exc
-        try:
-            data = json.loads(result.stdout)
+            data = json.loads(result)
         except ValueError as exc:
             raise FFmpegError(f"{path} is not a readable media file: ffprobe printed no valid JSON") from exc
         return _media_info(path, data)
+
+    def subtitle_input(self, path: Path, *, timeout: float | None = None) -> MediaInput | None:
+        """``path`` as ffmpeg may open it as subtitles, or None when ffmpeg does not recognise it.
+
+        A file ffmpeg reads as anything but a text subtitle format
+        (:data:`SUBTITLE_DEMUXERS`) is an UnsupportedMediaError: a "subtitle"
+        that is really a playlist must never reach ffmpeg. None means ffmpeg
+        cannot read it (LangFlix's own parser may still); such a file must not be
+        given to ffmpeg at all.
+        """
+        path = Path(path)
+        limit = self.probe_timeout if timeout is None else timeout
+        self._check_runnable(path, "subtitle")
+        try:
+            result = self._ffprobe(path, SUBTITLE_DEMUXERS, ["-show_format"], limit, "subtitle")
+        except FFmpegError:  # not recognised; UnsupportedMediaError (recognised as a playlist...) goes up
+            return None
+        try:
+            fmt = str(json.loads(result)["format"]["format_name"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return MediaInput(path, _allowed_name(fmt, SUBTITLE_DEMUXERS))
+
+    def _ffprobe(self, path: Path, allowed: frozenset[str], show: list[str], timeout: float, what: str) -> bytes:
+        """ffprobe's JSON about ``path``, opened only by an ``allowed`` demuxer over ``file``."""
+        self._check_runnable(path, what)
+        whitelist = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(sorted(allowed))]
+        cmd = [self.ffprobe, "-v", "error", *whitelist, "-print_format", "json", *show, media_url(path)]
+        try:
+            return run_process(cmd, timeout=timeout, error_cls=FFmpegError).stdout
+        except FFmpegError as exc:
+            reason = _reason(exc)
+            if _NOT_ON_WHITELIST in reason:
+                raise self._refusal(path, whitelist, timeout, what) from exc
+            raise FFmpegError(f"{path} is not a readable {what} file: {reason}") from exc
+
+    def _check_runnable(self, path: Path, what: str) -> None:
+        if not path.is_file():
+            raise FFmpegError(f"{path} is not a readable {what} file: no such file")
+        # Check first so a missing ffprobe is not reported as a bad input file.
+        if shutil.which(self.ffprobe) is None:
+            raise FFmpegError(f"{self.ffprobe} is not installed: {FFMPEG_INSTALL_HINT}")
+
+    def _refusal(self, path: Path, whitelist: list[str], timeout: float, what: str) -> UnsupportedMediaError:
+        """The error for a file ffmpeg recognised as a format off the allow-list, naming that format.
+
+        The format's name is only in ffprobe's debug log; this second run keeps
+        the same whitelists, so it too stops right after recognising the format.
+        """
+        cmd = [self.ffprobe, "-v", "debug", *whitelist, media_url(path)]
+        try:
+            run_process(cmd, timeout=timeout, error_cls=FFmpegError)
+            fmt = None  # cannot happen: the whitelist refused it a moment ago
+        except FFmpegError as exc:
+            match = _PROBED_FORMAT.search(getattr(exc, "stderr_tail", ""))
+            fmt = match.group(1) if match else None
+        kind = _describe_format(fmt)
+        expected = "video or audio" if what == "media" else "subtitle"
+        return UnsupportedMediaError(
+            f"{path} is {kind}, not a {expected} file; LangFlix opens only real {expected} files "
+            f"(a playlist or a list would make ffmpeg read the files it names): give the {expected} file itself"
+        )
 
     def versions(self) -> dict[str, str | None]:
         """Versions of ffmpeg and ffprobe (None when missing), for /health."""
@@ -130,6 +296,21 @@ def media_url(path: Path) -> str:
     for a protocol; ``file:`` plus the absolute path is always just a file.
     """
     return "file:" + str(Path(path).absolute())
+
+
+def _describe_format(fmt: str | None) -> str:
+    if fmt is None:
+        return "of a format LangFlix does not open"
+    kind = _REFUSED_KINDS.get(fmt) or ("an image" if fmt.endswith("_pipe") else None)
+    return f"{kind} (ffmpeg format {fmt!r})" if kind else f"a file ffmpeg reads as {fmt!r}"
+
+
+def _allowed_name(format_name: str, allowed: frozenset[str]) -> str:
+    """The name of ffprobe's ``format_name`` ("mov,mp4,m4a,...") that is on the allow-list."""
+    for name in format_name.split(","):
+        if name in allowed:
+            return name
+    raise FFmpegError(f"ffprobe opened a file with {format_name!r}, which is not allowed")
 
 
 def _reason(exc: FFmpegError) -> str:
@@ -163,6 +344,7 @@ def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
         )
     return MediaInfo(
         path=path,
+        demuxer=_allowed_name(str((data.get("format") or {}).get("format_name", "")), MEDIA_DEMUXERS),
         duration=duration,
         has_video=video is not None,
         has_audio=audio is not None,

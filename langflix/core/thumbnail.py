@@ -18,7 +18,7 @@ from typing import Final
 
 from langflix.cancel import CancelToken
 from langflix.core.ass import AssEvent, AssStyle, ass_document, ass_filter, markup_lines, write_ass
-from langflix.core.ffmpeg import FFMPEG_INSTALL_HINT, media_url
+from langflix.core.ffmpeg import FFMPEG_INSTALL_HINT, MediaInput, media_url
 from langflix.core.fonts import DEFAULT_FONT_FAMILY, TextMeasure, text_measure
 from langflix.core.process import run_process
 from langflix.core.text_layout import line_segments, wrap_lines
@@ -126,7 +126,7 @@ def thumbnail_ass(
 
 def make_thumbnail(
     ffmpeg: str | os.PathLike[str],
-    video: Path,
+    video: MediaInput,
     area: TempArea,
     *,
     at: float,
@@ -139,6 +139,8 @@ def make_thumbnail(
 ) -> Path:
     """A ``width`` x ``height`` PNG of ``video`` at ``at`` seconds with ``title`` drawn large.
 
+    ``video`` is opened like every input, with its probed demuxer forced
+    (``MediaInfo.input``), so a file swapped for a playlist is never read as one.
     Written to a new file of ``area`` (``thumb_*.png``), which the caller
     persists or releases; the overlay's ASS file is released before this
     returns, and the PNG too when ffmpeg fails, times out or is cancelled.
@@ -156,14 +158,14 @@ def make_thumbnail(
         cmd = [
             os.fspath(ffmpeg), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             # Input seek: decoding starts at the keyframe before and stops at the exact frame.
-            "-ss", f"{at:.3f}", "-i", media_url(video),
+            "-ss", f"{at:.3f}", *video.args(),
             "-frames:v", "1", "-vf", graph, "-an", "-c:v", "png", "-f", "image2", "-update", "1",
             media_url(out),
         ]  # fmt: skip
         run_process(cmd, timeout=timeout, cancel=cancel, error_cls=FFmpegError, install_hint=FFMPEG_INSTALL_HINT)
         if out.stat().st_size == 0:
             raise FFmpegError(
-                f"{video} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video"
+                f"{video.path} has no frame at {at:.3f} s for a thumbnail; choose a time inside the video"
             )
     except BaseException:
         if out is not None:

@@ -30,7 +30,7 @@ from typing import Final
 from langflix.cancel import CancelToken
 from langflix.core.ass import ass_filter, write_ass
 from langflix.core.card import CARD_BACKGROUND, CardText, card_ass
-from langflix.core.ffmpeg import FFmpegTools, MediaInfo, media_url
+from langflix.core.ffmpeg import FFmpegTools, MediaInfo, MediaInput, concat_list_args, media_url
 from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
 from langflix.core.short_layout import ShortLayout
 from langflix.core.subtitle_render import SceneCue, SceneLayout, SubtitleStyle, scene_ass
@@ -48,6 +48,8 @@ dropped by frame number. ffmpeg decodes from the keyframe before the seek point
 anyway, so a small margin only guards against a container's rounded timestamps:
 a wide one would make every cut decode from one keyframe earlier for nothing."""
 
+_PIECE_DEMUXER: Final[str] = "mov"
+"""The demuxer every piece this editor wrote (mp4, m4a) is opened with again: forced, never guessed."""
 _AUDIO_BITRATE: Final[str] = "128k"
 _STILL_QUALITY: Final[str] = "3"
 """JPEG quality of a study screenshot (mjpeg's -q:v: 2 best .. 31 worst)."""
@@ -310,7 +312,8 @@ class VideoEditor:
                 *layout.picture_filters(self._fmt.width, self._fmt.height), ass_filter(overlay), "format=yuv420p",
             ]  # fmt: skip
             graph = [f"[0:v]{','.join(filters)}[v]", f"[0:a]{self._samples_filter(first, frames)}[a]"]
-            args = ["-f", "concat", "-safe", "0", "-i", media_url(listing),
+            # Our own list of the scene's own mp4 pieces, opened with their demuxer forced.
+            args = [*concat_list_args(listing, pieces=_PIECE_DEMUXER),
                     "-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"]  # fmt: skip
             out = self._encode(args, prefix="short_", extra=["-movflags", "+faststart"])
         finally:
@@ -451,14 +454,14 @@ class VideoEditor:
             # The segment muxer reads "%d" in its file name: a "%" of the path is written "%%".
             pattern = media_url(folder).replace("%", "%%") + "/segment_%d.mp4"
             self._tools.run(
-                ["-i", media_url(context), "-map", "0:v:0", "-c", "copy", "-f", "segment",
+                [*_own(context), "-map", "0:v:0", "-c", "copy", "-f", "segment",
                  "-segment_times", times, "-reset_timestamps", "1", "-segment_format", "mp4",
                  "-segment_format_options", f"video_track_timescale={timescale}", pattern],
                 cancel=self._cancel,
             )  # fmt: skip
             picture = folder / f"segment_{0 if lead == 0 else 1}.mp4"
             return self._encode(
-                ["-i", media_url(picture), "-i", media_url(audio), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                [*_own(picture), *_own(audio), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
                  "-video_track_timescale", timescale, "-map_metadata", "-1", "-map_chapters", "-1"],
                 prefix="clip_",
                 reencode=False,
@@ -488,7 +491,7 @@ class VideoEditor:
         try:
             colour = "0x" + CARD_BACKGROUND.lstrip("#")
             args = ["-f", "lavfi", "-i", f"color=c={colour}:s={f.width}x{f.height}:r={f.fps}"]
-            args += ["-i", media_url(speech.path)] if speech is not None else ["-f", "lavfi", "-i", self._silence()]
+            args += speech.input.args() if speech is not None else ["-f", "lavfi", "-i", self._silence()]
             graph = [
                 # The card is still: libass draws one frame, the rest are copies of it.
                 f"[0:v]trim=end_frame=1,{ass_filter(overlay)},format=yuv420p,setsar=1,"
@@ -536,8 +539,8 @@ class VideoEditor:
         listing = self._scope.new_file(suffix=".ffconcat", prefix="concat_")
         try:
             listing.write_text(_ffconcat(_path(p) for p in pieces), encoding="utf-8")
-            # -safe 0: the list names absolute paths (inside our own scope).
-            args = ["-f", "concat", "-safe", "0", "-i", media_url(listing), "-map", "0", "-c", "copy"]
+            # Our own list of our own mp4 pieces (absolute paths inside the scope).
+            args = [*concat_list_args(listing, pieces=_PIECE_DEMUXER), "-map", "0", "-c", "copy"]
             # faststart: the joined video is what users stream; put the index first.
             out = self._encode(args, prefix="joined_", reencode=False, extra=["-movflags", "+faststart"])
         finally:
@@ -579,7 +582,7 @@ class VideoEditor:
             # Timestamps start at 0 at the seek point; the frames up to the cut are
             # decoded and dropped by number (a lone -ss with -c copy would snap to a keyframe).
             args += ["-ss", f"{cut.seek / self._fmt.fps:.6f}"]
-        args += ["-i", media_url(info.path)]
+        args += info.input.args()  # the probed demuxer forced: the bytes are never guessed again
         if info.has_audio:
             return args, "0:a:0"
         return [*args, "-f", "lavfi", "-i", self._silence()], "1:a:0"
@@ -666,10 +669,11 @@ class VideoEditor:
         path = _path(piece)
         info = self._tools.probe(path)
         f = self._fmt
-        expected = (True, True, f.width, f.height, "h264", "aac", f.sample_rate)
+        # The container too: the concat list opens its pieces with the mov demuxer forced.
+        expected = (True, True, f.width, f.height, "h264", "aac", f.sample_rate, _PIECE_DEMUXER)
         actual = (
             info.has_video, info.has_audio, info.width, info.height,
-            info.video_codec, info.audio_codec, info.sample_rate,
+            info.video_codec, info.audio_codec, info.sample_rate, info.demuxer,
         )  # fmt: skip
         # The coded rate, not the average: every join leaves a gap of one AAC priming
         # (~23 ms) between two joined files, which lowers the average of a short one.
@@ -679,14 +683,19 @@ class VideoEditor:
             raise FFmpegError(
                 f"{path} cannot be joined without re-encoding: it is "
                 f"{info.width}x{info.height} {rate} fps {info.video_codec}/{info.audio_codec} "
-                f"{info.sample_rate} Hz, expected {f.width}x{f.height} {f.fps} fps h264/aac "
-                f"{f.sample_rate} Hz; make every piece with the same VideoEditor"
+                f"{info.sample_rate} Hz ({info.demuxer}), expected {f.width}x{f.height} {f.fps} fps h264/aac "
+                f"{f.sample_rate} Hz (mp4); make every piece with the same VideoEditor"
             )
         return _frame_at(info.video_duration or info.duration, f.fps)
 
 
 def _path(piece: Piece | Path) -> Path:
     return piece.path if isinstance(piece, Piece) else Path(piece)
+
+
+def _own(piece: Path) -> list[str]:
+    """The input options of a piece this editor wrote, like any input: demuxer forced, file protocol only."""
+    return MediaInput(piece, _PIECE_DEMUXER).args()
 
 
 def _frame_at(seconds: float, fps: int) -> int:

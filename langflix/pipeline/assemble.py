@@ -100,7 +100,7 @@ def make_expression(
     elif shorts:
         report.lesson(index, count, 0.0, "thumbnail", f"{label}: drawing the thumbnail")
         thumbnail = make_thumbnail(
-            job.tools.ffmpeg, job.video, job.scope, at=still_at, title=title.title, caption=title.caption,
+            job.tools.ffmpeg, job.info.input, job.scope, at=still_at, title=title.title, caption=title.caption,
             timeout=job.tools.timeout, cancel=job.cancel,
         )  # fmt: skip
 

@@ -114,15 +114,15 @@ def build_manifest(
     episode: str,
     created: datetime,
     elapsed: float,
-    video: Path,
-    subtitles: Path,
+    video: str | Path,
+    subtitles: str | Path,
     video_seconds: float,
     options: PipelineOptions,
     selector: str,
     lessons: Sequence[LessonRecord],
     compilation_seconds: float | None,
     compilation_thumbnail: str | None = None,
-    translation_subtitles: Path | None = None,
+    translation_subtitles: str | Path | None = None,
     translation_language: str | None = None,
     translated_lines: Mapping[str, int] | None = None,
     deck: DeckRecord | None = None,
@@ -130,10 +130,11 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest of an episode, as JSON-able data (times rounded to the millisecond).
 
-    ``translated_lines`` counts the lines (every cue the lessons show) each
-    translation source gave; its keys are the sources of ``translation``.
-    ``compilation_seconds`` None: no compilation was made (its entry is null);
-    ``deck`` and ``metadata`` likewise, when the job made them.
+    ``video``, ``subtitles`` and ``translation_subtitles`` are shown as given:
+    the caller chooses paths or names. ``translated_lines`` counts the lines
+    (every cue the lessons show) each translation source gave; its keys are the
+    sources of ``translation``. ``compilation_seconds`` None: no compilation was
+    made (its entry is null); ``deck`` and ``metadata`` likewise, when the job made them.
     """
     compilation: dict[str, Any] | None = None
     if compilation_seconds is not None:

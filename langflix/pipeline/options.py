@@ -104,9 +104,15 @@ def normalize_shorts_fit(fit: object) -> str:
 
 
 def _usable_episode_name(name: str) -> str:
-    if not sanitize_episode_name(name):
+    """The name as the episode's directory spells it: what is stored and shown is never the raw input.
+
+    A name with a NUL or a right-to-left override would otherwise be echoed back
+    by every listing of the job.
+    """
+    cleaned = sanitize_episode_name(name)
+    if not cleaned:
         raise ValueError(f"episode name {name!r} has no usable character; use letters, digits, '-', '_' or '.'")
-    return name
+    return cleaned
 
 
 LanguageLevel = Annotated[
@@ -135,7 +141,7 @@ ShortsFitChoice = Annotated[
     ShortFit, BeforeValidator(normalize_shorts_fit), WithJsonSchema({"type": "string", "enum": list(SHORT_FITS)})
 ]
 EpisodeName = Annotated[str, Field(max_length=EPISODE_NAME_MAX_CHARS), AfterValidator(_usable_episode_name)]
-"""Names ``OUTPUT_DIR/<episode>/`` (sanitised there); it must keep at least one usable character."""
+"""Names ``OUTPUT_DIR/<episode>/``: kept sanitised (letters, digits, ``_ . -``); at least one usable character."""
 
 
 class PipelineOptions(ValidatedModel):

@@ -105,7 +105,10 @@ class LangFlixPipeline:
     language (the Korean SRT beside the English one), aligned by time.
     ``manager`` is the temp area the job's scope is made in (default: the
     process-wide manager); ``settings``, ``tts_client`` and ``ffmpeg`` replace
-    what would be built from the environment.
+    what would be built from the environment. ``source_names`` are how the
+    manifest names the video, the subtitles and the translation subtitles when
+    given (a service passes the names its client sent, never its own temp
+    paths); by default, their resolved paths.
     """
 
     def __init__(
@@ -122,9 +125,17 @@ class LangFlixPipeline:
         cancel: CancelToken | None = None,
         tts_client: TTSClient | None = None,
         ffmpeg: FFmpegTools | None = None,
+        source_names: Sequence[str] | None = None,
     ) -> None:
         self.video, self.subtitles, self.output_dir = Path(video), Path(subtitles), Path(output_dir)
         self.translation_subtitles = None if translation_subtitles is None else Path(translation_subtitles)
+        given = [self.video, self.subtitles, *filter(None, [self.translation_subtitles])]
+        if source_names is not None and len(source_names) != len(given):
+            raise ValueError(
+                f"source_names names {len(source_names)} files, but the job has {len(given)}: "
+                "the video, the subtitles and (when given) the translation subtitles"
+            )
+        self._sources = tuple(source_names or (str(path.resolve()) for path in given))
         self.options = options
         self.cancel = cancel if cancel is not None else CancelToken()
         self._area, self._settings, self._callback = manager, settings, progress
@@ -182,11 +193,15 @@ class LangFlixPipeline:
     ) -> tuple[Job, _Inputs]:
         """Read and clean the subtitles (and the translation file), then probe the video: the job."""
         progress("subtitles", 0.0, f"reading {self.subtitles.name}")
+        # A "subtitle" ffmpeg would read as a playlist (or any non-subtitle format)
+        # is refused before anything reads it; LangFlix's own parser reads the rest.
+        tools.subtitle_input(self.subtitles)
         subs = clean_subtitles(load_subtitles(self.subtitles))
         english = subs.track("en")
         translation_file = None
         if self.translation_subtitles is not None:
             progress("translation", 1.5, f"reading the translation {self.translation_subtitles.name}")
+            tools.subtitle_input(self.translation_subtitles)  # refused like the subtitles
             translation_file = load_translation_track(self.translation_subtitles, english.cues)
         progress("probe", 3.0, f"probing {self.video.name}")
         info = tools.probe(self.video)
@@ -262,7 +277,7 @@ class LangFlixPipeline:
             )
             at = (first.cue.start + min(first.cue.end, job.info.duration)) / 2
             return make_thumbnail(
-                job.tools.ffmpeg, job.video, job.scope, at=at, title=title,
+                job.tools.ffmpeg, job.info.input, job.scope, at=at, title=title,
                 caption=_plural(count, "English expression").upper(), timeout=job.tools.timeout, cancel=job.cancel,
             )  # fmt: skip
 
@@ -328,11 +343,11 @@ class LangFlixPipeline:
         def manifest(episode_dir: Path) -> str:
             return manifest_text(build_manifest(
                 episode=episode_dir.name, created=datetime.now(UTC), elapsed=time.monotonic() - started,
-                video=self.video.resolve(), subtitles=self.subtitles.resolve(), video_seconds=job.info.duration,
+                video=self._sources[0], subtitles=self._sources[1], video_seconds=job.info.duration,
                 options=self.options, selector=selection.selector, lessons=records,
                 compilation_seconds=compilation_seconds,
                 compilation_thumbnail=COMPILATION_THUMBNAIL if compilation_seconds is not None else None,
-                translation_subtitles=self.translation_subtitles.resolve() if self.translation_subtitles else None,
+                translation_subtitles=self._sources[2] if len(self._sources) > 2 else None,
                 translation_language=translations.language, translated_lines=translations.counts(),
                 deck=deck, metadata=metadata,
             ))  # fmt: skip

@@ -9,6 +9,9 @@ Fixtures built on these live in ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from support.media import make_media, pattern, sine
 from support.procs import children, processes
 
 from langflix.api.app import create_app
+from langflix.api.serving import LangFlixServer
 from langflix.config import Settings
 from langflix.core.output_format import OutputFormat
 
@@ -134,7 +138,7 @@ def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **ov
     settings = make_settings(root, **overrides)
     app = create_app(settings, output_format=output_format)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
+    server = LangFlixServer(config, app)  # ends the dashboard's event streams first when it stops
 
     def serve() -> None:
         with contextlib.suppress(SystemExit):  # uvicorn exits(3) when the lifespan fails
@@ -149,7 +153,8 @@ def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **ov
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    return LiveServer(settings, app, server, thread, base_url, httpx.Client(timeout=60))
+    # The API gives relative URLs (never the Host header back): the client resolves them.
+    return LiveServer(settings, app, server, thread, base_url, httpx.Client(base_url=base_url, timeout=60))
 
 
 def upload_files(
@@ -169,3 +174,118 @@ def ffmpeg_children() -> list[int]:
 def processes_in_group(pgid: int) -> list[tuple[int, str]]:
     """(pid, comm) of every live process of a process group (zombies excluded)."""
     return [(p.pid, p.comm) for p in processes() if p.pgid == pgid and p.state != "Z"]
+
+
+# -- a client that does what httpx never would: headers now, the body later or never ----------
+
+BOUNDARY = "langflixtestboundary"
+
+
+def multipart_head(subtitles: bytes, *, video_name: str = "episode.mp4") -> bytes:
+    """A job submission's body up to the first byte of the video (its last part)."""
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="subtitle"; filename="episode.srt"\r\n\r\n'.encode()
+        + subtitles
+        + f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="video"; filename="{video_name}"\r\n'
+        "Content-Type: video/mp4\r\n\r\n".encode()
+    )
+
+
+MULTIPART_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def multipart_body(subtitles: bytes, video: bytes, *, video_name: str = "episode.mp4") -> bytes:
+    """A job submission's body, byte for byte."""
+    return multipart_head(subtitles, video_name=video_name) + video + MULTIPART_TAIL
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class RawUpload:
+    """``POST /api/v1/jobs`` over a plain socket: the headers at once, the body when the test says.
+
+    ``answer`` waits (bounded) for the server's response without sending more,
+    which is how a test proves a refusal came before the body.
+    """
+
+    def __init__(self, server: LiveServer, length: int, *, extra_headers: str = "") -> None:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        self.sock.sendall(
+            (
+                "POST /api/v1/jobs HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                f"Content-Length: {length}\r\n{extra_headers}\r\n"
+            ).encode()
+        )
+        self._buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def answer(self, timeout: float) -> RawAnswer | None:
+        """The response, or None when none came within ``timeout`` seconds (or the server closed silently)."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self._buffer:
+            if not self._read(deadline):
+                return None
+        head, _, rest = self._buffer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            before = len(self._buffer)
+            if not self._read(deadline):
+                break
+            rest += self._buffer[before:]
+        return RawAnswer(int(status_line.split()[1]), headers, rest[:length])
+
+    def _read(self, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        ready, _, _ = select.select([self.sock], [], [], remaining)
+        if not ready:
+            return False
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError:
+            return False
+        self._buffer += chunk
+        return bool(chunk)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class TempPeak(threading.Thread):
+    """Samples the bytes of every file under a dir every few ms; ``stop()`` gives the peak.
+
+    Measured from outside the code under test: what the disk really held.
+    """
+
+    def __init__(self, root: Path, interval: float = 0.005) -> None:
+        super().__init__(daemon=True, name="temp-peak")
+        self.root, self.interval, self.peak = root, interval, 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            total = 0
+            for directory, _, files in os.walk(self.root):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        total += os.lstat(os.path.join(directory, name)).st_size
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(10)
+        return self.peak

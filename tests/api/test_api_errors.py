@@ -8,7 +8,9 @@ import pytest
 
 import langflix.errors as errors
 from langflix.api.errors import STATUS_BY_ERROR, error_response, status_for
-from langflix.api.store import JobNotFoundError, JobStateError, StoreLockedError
+from langflix.api.limits import ClientLimitError, UploadTimeoutError
+from langflix.api.redact import Redactor
+from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
 from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UnsupportedMediaError, UploadTooLargeError
 
 
@@ -16,6 +18,9 @@ from langflix.api.uploads import InvalidFieldError, MalformedUploadError, Unsupp
     ("exc", "status"),
     [
         (UploadTooLargeError("big"), 413),
+        (UploadTimeoutError("stalled"), 408),
+        (ClientLimitError("greedy"), 429),
+        (InvalidCursorError("forged"), 422),
         (UnsupportedMediaError("kind"), 415),
         (InvalidFieldError("repeat", "bad"), 422),
         (MalformedUploadError("cut"), 400),
@@ -52,5 +57,10 @@ def test_bodies_carry_the_message_and_retry_hint() -> None:
 
 def test_server_paths_are_named_by_their_setting() -> None:
     exc = errors.QuotaExceededError("the temp budget of /srv/lf/tmp/session-1 has 0 B left")
-    body = json.loads(error_response(exc, {"/srv/lf/tmp": "<LANGFLIX_TEMP_DIR>"}).body)
+    body = json.loads(error_response(exc, Redactor({"/srv/lf/tmp": "<LANGFLIX_TEMP_DIR>"})).body)
     assert body["detail"] == "the temp budget of <LANGFLIX_TEMP_DIR>/session-1 has 0 B left"
+
+
+def test_a_stalled_body_closes_the_connection_and_limits_say_when_to_retry() -> None:
+    assert error_response(UploadTimeoutError("stalled")).headers["connection"] == "close"
+    assert error_response(ClientLimitError("greedy")).headers["retry-after"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from langflix.api.runner import SHUTDOWN_REASON, JobRunner, QueuedJob
+from langflix.api.runner import SHUTDOWN_REASON, JobRunner, QueuedJob, QueueSlot
 from langflix.api.store import JobStore
 from langflix.cancel import CancelToken
 from langflix.errors import CancelledError, FFmpegError, QueueFullError
@@ -33,7 +33,8 @@ class StandIn:
     """Writes into the job's scope, then blocks until released or cancelled."""
 
     def __init__(self, registry: dict[str, Any], video: Path, subtitles: Path, output_dir: Path, options: Any, *,
-                 manager: TempFileManager, settings: Any, progress: Callable[[Any], None], cancel: CancelToken) -> None:
+                 manager: TempFileManager, settings: Any, progress: Callable[[Any], None], cancel: CancelToken,
+                 source_names: tuple[str, str] | None) -> None:
         self.registry, self.output_dir, self.options = registry, output_dir, options
         self.manager, self.progress, self.cancel = manager, progress, cancel
 
@@ -71,7 +72,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
         runners.append(runner)
         return runner
 
-    def submit(runner: JobRunner, job_id: str, behaviour: str = "ok") -> QueuedJob:
+    def submit(runner: JobRunner, job_id: str, behaviour: str = "ok", slot: QueueSlot | None = None) -> QueuedJob:
         resources = contextlib.ExitStack()
         scope = resources.enter_context(manager.scope(f"job-{job_id}"))
         upload = scope.new_file(suffix=".mp4")
@@ -79,7 +80,11 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
         store.create(job_id, {})
         options = {"behaviour": behaviour, "id": job_id}
         job = QueuedJob(job_id, upload, upload, options, scope=scope, resources=resources)
-        runner.submit(job)
+        try:
+            runner.submit(job, slot)
+        except BaseException:
+            resources.close()  # refused: the scope is still ours to close
+            raise
         return job
 
     yield {
@@ -124,6 +129,44 @@ def test_queue_is_bounded(env: dict[str, Any]) -> None:
     with pytest.raises(QueueFullError, match="LANGFLIX_MAX_QUEUE"):
         env["submit"](runner, "q3")
     assert runner.stats().queued == 2 and runner.stats().running == 1
+
+
+def test_a_held_place_counts_against_the_queue_until_submitted_or_released(env: dict[str, Any]) -> None:
+    runner = env["make_runner"](workers=1, max_queue=2)
+    env["submit"](runner, "running")
+    wait_until(lambda: env["registry"].get("started") == ["running"])
+    first, second = runner.reserve(), runner.reserve()
+    assert not runner.has_room() and runner.stats().reserved == 2
+    with pytest.raises(QueueFullError, match="waiting or uploading"):
+        runner.reserve()
+    with pytest.raises(QueueFullError):
+        env["submit"](runner, "no-place")  # a submission without a place finds none
+    first.release()
+    first.release()  # twice: nothing more given back
+    assert runner.stats().reserved == 1 and runner.has_room()
+    third = runner.reserve()
+    assert runner.stats().reserved == 2
+    # Submitting in a held place turns it into the job's: the count stays the same.
+    resources = contextlib.ExitStack()
+    scope = resources.enter_context(env["manager"].scope("job-placed"))
+    env["store"].create("placed", {})
+    runner.submit(QueuedJob("placed", scope.path, scope.path, {"behaviour": "ok", "id": "placed"},
+                            scope=scope, resources=resources), second)  # fmt: skip
+    assert (runner.stats().queued, runner.stats().reserved) == (1, 1)
+    second.release()  # already the job's: no effect
+    assert runner.stats().reserved == 1
+    third.release()
+    assert runner.stats().reserved == 0
+
+
+def test_a_place_held_at_shutdown_cannot_be_submitted(env: dict[str, Any]) -> None:
+    runner = env["make_runner"](workers=1)
+    slot = runner.reserve()
+    runner.shutdown(10)
+    with pytest.raises(QueueFullError, match="shutting down"):
+        env["submit"](runner, "late", slot=slot)
+    slot.release()
+    assert runner.stats().reserved == 0
 
 
 def test_cancel_a_queued_job_closes_its_scope_at_once(env: dict[str, Any]) -> None:

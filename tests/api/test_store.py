@@ -13,6 +13,8 @@ import pytest
 
 from langflix.api.store import (
     INTERRUPTED_REASON,
+    MAX_OFFSET,
+    InvalidCursorError,
     JobNotFoundError,
     JobStateError,
     JobStore,
@@ -74,6 +76,47 @@ def test_list_and_counts(store: JobStore) -> None:
     store.delete("j0")
     with pytest.raises(JobNotFoundError):
         store.get("j0")
+
+
+def test_pages_follow_a_cursor_that_jobs_created_or_deleted_meanwhile_never_shift(tmp_path: Path) -> None:
+    clock = iter(float(t) for t in range(1, 1000))
+    with JobStore(tmp_path / "data", clock=lambda: next(clock)) as store:
+        for n in range(7):
+            store.create(f"j{n}", {})
+        first, cursor = store.list_page(limit=3)
+        assert [r.id for r in first] == ["j6", "j5", "j4"] and cursor is not None
+        store.create("newer", {})  # would push every offset-based page by one
+        store.finish("j5", "failed")
+        store.delete("j5")  # would pull every offset-based page back by one
+        second, cursor = store.list_page(limit=3, cursor=cursor)
+        assert [r.id for r in second] == ["j3", "j2", "j1"] and cursor is not None
+        last, cursor = store.list_page(limit=3, cursor=cursor)
+        assert ([r.id for r in last], cursor) == (["j0"], None)
+        exact, cursor = store.list_page(limit=7)  # a page that ends with the last job has no next page
+        assert len(exact) == 7 and cursor is None
+
+
+def test_jobs_created_at_the_same_instant_are_paged_by_id(tmp_path: Path) -> None:
+    with JobStore(tmp_path / "data", clock=lambda: 5.0) as store:
+        for job_id in ("c", "a", "b", "d"):
+            store.create(job_id, {})
+        first, cursor = store.list_page(limit=2)
+        second, end = store.list_page(limit=2, cursor=cursor)
+        assert [r.id for r in first + second] == ["a", "b", "c", "d"] and end is None
+
+
+@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", "WzEsMiwzXQ", "WyJ4IiwieSJd", "W3RydWUsIngiXQ"])
+def test_a_cursor_the_store_did_not_give_is_refused(store: JobStore, cursor: str) -> None:
+    with pytest.raises(InvalidCursorError, match="next_cursor"):
+        store.list_page(cursor=cursor)
+
+
+def test_offsets_are_bounded_below_sqlites_integers(store: JobStore) -> None:
+    store.create("j", {})
+    assert store.list_page(offset=MAX_OFFSET)[0] == []
+    for offset in (-1, MAX_OFFSET + 1, 2**63):
+        with pytest.raises(JobStateError, match="offset between 0 and"):
+            store.list_page(offset=offset)
 
 
 def test_restart_marks_interrupted_jobs_failed(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.hostile import hls_playlist, make_private_video, srt_and_hls_playlist
 from support.procs import when_encoding
 from support.temp import leftovers, temp_manager
 from typer.testing import CliRunner
@@ -109,6 +110,41 @@ def test_process_failure_is_a_clear_error_with_the_summary(
     assert "temp files left: 0" in output
     assert "outputs written" not in output
     assert not out.exists() or list(out.iterdir()) == []
+    assert leftovers(manager) == []
+
+
+def test_process_refuses_a_playlist_posing_as_the_video(
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
+) -> None:
+    """An HLS playlist named video.mp4, naming a private video elsewhere: never cut, never published."""
+    private = make_private_video(tmp_path / "elsewhere", seconds=8.0)
+    video = tmp_path / "in" / "video.mp4"
+    video.parent.mkdir()
+    video.write_bytes(hls_playlist(private, seconds=8.0))
+    out = tmp_path / "out"
+    code, output = _invoke("process", str(video), str(sample[1]), "-o", str(out), "--max-expressions", "1", *TINY)
+    words = " ".join(output.split())  # rich wraps long lines
+    assert code == 1, output
+    assert "error:" in words and "video.mp4 is an HLS playlist (ffmpeg format 'hls'), not a video" in words
+    assert "outputs written" not in words and "temp files left: 0" in words
+    assert not out.exists() or list(out.rglob("*")) == []
+    assert leftovers(manager) == []
+
+
+def test_process_refuses_a_subtitle_that_is_really_a_playlist(
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
+) -> None:
+    """A file both a valid SRT and an HLS playlist: refused before anything reads it."""
+    private = make_private_video(tmp_path / "elsewhere", seconds=8.0)
+    subtitles = tmp_path / "in" / "episode.srt"
+    subtitles.parent.mkdir()
+    subtitles.write_bytes(srt_and_hls_playlist(private))
+    out = tmp_path / "out"
+    code, output = _invoke("process", str(sample[0]), str(subtitles), "-o", str(out), *TINY)
+    words = " ".join(output.split())
+    assert code == 1, output
+    assert "episode.srt is an HLS playlist (ffmpeg format 'hls'), not a subtitle file" in words
+    assert not out.exists() or list(out.rglob("*")) == []
     assert leftovers(manager) == []
 
 

@@ -11,15 +11,25 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.hostile import concat_list, hls_playlist, make_private_video, srt_and_hls_playlist
 from support.media import lavfi, make_media, pattern, sine
 from support.procs import child_pids
 
 from langflix.cancel import CancelToken
-from langflix.core.ffmpeg import FFmpegTools, MediaInfo, media_url
-from langflix.errors import CancelledError, FFmpegError
+from langflix.core.ffmpeg import (
+    MEDIA_DEMUXERS,
+    SUBTITLE_DEMUXERS,
+    FFmpegTools,
+    MediaInfo,
+    MediaInput,
+    concat_list_args,
+    media_url,
+)
+from langflix.errors import CancelledError, FFmpegError, UnsupportedMediaError
 
 pytestmark = pytest.mark.slow
 
@@ -192,3 +202,127 @@ def test_exports() -> None:
 
     assert module.__all__ == sorted(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+# -- inputs are opened by an allow-list of demuxers ----------------------------
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real video outside every job: what a playlist attack wants a job to read."""
+    return make_private_video(tmp_path_factory.mktemp("private"), seconds=2.0)
+
+
+def test_the_private_file_is_what_an_unguarded_ffmpeg_reads_through_a_playlist(
+    private: Path, tmp_path: Path
+) -> None:
+    # The attack is real: plain ffprobe follows the playlist to the private file.
+    playlist = tmp_path / "video.mp4"
+    playlist.write_bytes(hls_playlist(private, seconds=2.0))
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration", "-of", "csv=p=0", str(playlist)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    assert out.stdout.startswith("hls,")
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (hls_playlist, "an HLS playlist (ffmpeg format 'hls')"),
+        (concat_list, "an ffconcat list of other files (ffmpeg format 'concat')"),
+    ],
+    ids=["hls", "concat"],
+)
+def test_probe_refuses_a_list_of_other_files(
+    private: Path, tmp_path: Path, content: Callable[[Path], bytes], kind: str
+) -> None:
+    upload = tmp_path / "video.mp4"
+    upload.write_bytes(content(private))
+    with pytest.raises(UnsupportedMediaError) as info:
+        probe(upload)
+    message = str(info.value)
+    assert message.startswith(f"{upload} is {kind}, not a video or audio file")
+    assert "give the video or audio file itself" in message
+    assert str(private) not in message
+
+
+def test_probe_refuses_an_image(tmp_path: Path) -> None:
+    image = tmp_path / "video.mp4"
+    make_media(tmp_path / "frame.png", video=pattern("32x32", 1, 1), args=["-frames:v", "1", "-c:v", "png"])
+    image.write_bytes((tmp_path / "frame.png").read_bytes())
+    with pytest.raises(UnsupportedMediaError, match=r"is an image \(ffmpeg format 'png_pipe'\)"):
+        probe(image)
+
+
+def test_probe_names_the_demuxer_it_allowed(media: dict[str, Path], private: Path) -> None:
+    assert probe(media["av"]).demuxer == "mov"
+    assert probe(media["silent"]).demuxer == "matroska"
+    assert probe(media["wav"]).demuxer == "wav"
+    assert probe(private).demuxer == "mpegts"
+    assert probe(media["av"]).input == MediaInput(media["av"], "mov")
+
+
+def test_media_input_forces_the_probed_demuxer_so_nothing_is_detected_again(
+    media: dict[str, Path], private: Path, tmp_path: Path
+) -> None:
+    """A file swapped for a playlist after its probe is still opened as what the probe found."""
+    video = tmp_path / "video.mp4"
+    video.write_bytes(media["av"].read_bytes())
+    opened = probe(video).input
+    run_ffmpeg([*opened.args(), "-t", "0.5", "-f", "null", "-"])  # the real file opens
+
+    video.write_bytes(hls_playlist(private, seconds=2.0))
+    run_ffmpeg(["-i", media_url(video), "-t", "0.5", "-f", "null", "-"])  # plain -i: reads the private file
+    with pytest.raises(FFmpegError, match="moov atom not found|Invalid data"):
+        run_ffmpeg([*opened.args(), "-t", "0.5", "-f", "null", "-"])
+
+
+def test_media_input_refuses_a_demuxer_off_the_allow_lists(tmp_path: Path) -> None:
+    for demuxer in ("hls", "concat", "image2", "dash", "lavfi", "mov,mp4,m4a,3gp,3g2,mj2"):
+        with pytest.raises(ValueError, match="is not a demuxer LangFlix opens inputs with"):
+            MediaInput(tmp_path / "x", demuxer)
+    args = MediaInput(tmp_path / "x.mkv", "matroska").args()
+    assert args == [
+        "-protocol_whitelist", "file", "-format_whitelist", "matroska",
+        "-f", "matroska", "-i", media_url(tmp_path / "x.mkv"),
+    ]  # fmt: skip
+    indirections = {"hls", "dash", "concat", "image2", "imf", "vobsub", "tty", "lavfi"}
+    assert not indirections & (MEDIA_DEMUXERS | SUBTITLE_DEMUXERS)
+
+
+def test_allow_lists_name_real_demuxers_of_this_ffmpeg() -> None:
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-demuxers"], capture_output=True, text=True, timeout=30)
+    names = {name for line in out.stdout.splitlines()[4:] for name in line.split()[1].split(",")}
+    assert (MEDIA_DEMUXERS | SUBTITLE_DEMUXERS) - names == set()
+
+
+def test_concat_list_pieces_are_limited_to_mov_files(media: dict[str, Path], private: Path, tmp_path: Path) -> None:
+    own = tmp_path / "own.ffconcat"
+    own.write_text(f"ffconcat version 1.0\nfile '{media['av']}'\nfile '{media['av']}'\n", encoding="utf-8")
+    run_ffmpeg([*concat_list_args(own), "-c", "copy", "-f", "null", "-"])
+    stranger = tmp_path / "stranger.ffconcat"
+    stranger.write_text(f"ffconcat version 1.0\nfile '{private}'\n", encoding="utf-8")
+    with pytest.raises(FFmpegError, match="not on whitelist"):
+        run_ffmpeg([*concat_list_args(stranger), "-c", "copy", "-f", "null", "-"])
+
+
+def test_subtitle_input_refuses_a_subtitle_that_is_really_a_playlist(private: Path, tmp_path: Path) -> None:
+    both = tmp_path / "episode.srt"
+    both.write_bytes(srt_and_hls_playlist(private))
+    with pytest.raises(UnsupportedMediaError, match=r"is an HLS playlist \(ffmpeg format 'hls'\), not a subtitle file"):
+        TOOLS.subtitle_input(both)
+
+
+def test_subtitle_input_names_the_subtitle_demuxer(tmp_path: Path) -> None:
+    srt = tmp_path / "a.srt"
+    srt.write_bytes("\ufeff1\r\n00:00:00,300 --> 00:00:01,600\r\nHello.\r\n".encode())
+    sami = tmp_path / "a.smi"
+    sami.write_bytes("<SAMI><BODY><SYNC Start=300><P Class=KRCC>안녕\n</BODY></SAMI>\n".encode("cp949"))
+    unknown = tmp_path / "b.srt"
+    unknown.write_text("nothing ffmpeg knows\n", encoding="utf-8")
+    assert TOOLS.subtitle_input(srt) == MediaInput(srt, "srt")
+    assert TOOLS.subtitle_input(sami) == MediaInput(sami, "sami")
+    assert TOOLS.subtitle_input(unknown) is None
+    with pytest.raises(FFmpegError, match="no such file"):
+        TOOLS.subtitle_input(tmp_path / "missing.srt")

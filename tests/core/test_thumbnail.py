@@ -13,6 +13,7 @@ from support.ocr import ocr, word_match_ratio
 from support.temp import leftovers, temp_manager
 
 from langflix.cancel import CancelToken
+from langflix.core.ffmpeg import MediaInput
 from langflix.core.thumbnail import THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH, make_thumbnail, thumbnail_ass
 from langflix.errors import CancelledError, FFmpegError
 
@@ -20,19 +21,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clip(tmp_path_factory: pytest.TempPathFactory) -> MediaInput:
     # testsrc2 prints its own clock in the top-left corner: the frame tells its time.
     folder = tmp_path_factory.mktemp("thumb")
-    return make_media(folder / "clip.mp4", video=pattern("640x360", 25, 3, name="testsrc2"))
+    return MediaInput(make_media(folder / "clip.mp4", video=pattern("640x360", 25, 3, name="testsrc2")), "mov")
 
 
 @pytest.fixture(scope="module")
-def square_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def square_clip(tmp_path_factory: pytest.TempPathFactory) -> MediaInput:
     folder = tmp_path_factory.mktemp("thumb43")
-    return make_media(folder / "clip43.mp4", video=pattern("480x360", 25, 1, name="testsrc2"))
+    return MediaInput(make_media(folder / "clip43.mp4", video=pattern("480x360", 25, 1, name="testsrc2")), "mov")
 
 
-def test_a_thumbnail_is_the_frame_at_the_time_with_the_expression_large(clip: Path, tmp_path: Path) -> None:
+def test_a_thumbnail_is_the_frame_at_the_time_with_the_expression_large(clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         png = make_thumbnail("ffmpeg", clip, area, at=2.0, title="figure out", caption="PHRASAL VERB")
         assert leftovers(area) == [png], "the overlay file must be gone, the PNG kept"
@@ -49,7 +50,7 @@ def test_a_thumbnail_is_the_frame_at_the_time_with_the_expression_large(clip: Pa
         assert "00:00:02" in clock.replace(" ", ""), clock
 
 
-def test_a_4_3_clip_is_cropped_to_fill_the_frame(square_clip: Path, tmp_path: Path) -> None:
+def test_a_4_3_clip_is_cropped_to_fill_the_frame(square_clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         frame = frame_rgb(make_thumbnail("ffmpeg", square_clip, area, at=0.5, title="x"), 0)
     assert (frame.width, frame.height) == (THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT)
@@ -58,21 +59,21 @@ def test_a_4_3_clip_is_cropped_to_fill_the_frame(square_clip: Path, tmp_path: Pa
         assert any(max(pixel) > 60 for pixel in column), f"black bar at x={x}"
 
 
-def test_a_time_past_the_end_is_a_clear_error_and_leaves_nothing(clip: Path, tmp_path: Path) -> None:
+def test_a_time_past_the_end_is_a_clear_error_and_leaves_nothing(clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         with pytest.raises(FFmpegError, match=r"clip\.mp4 has no frame at 9\.000 s"):
             make_thumbnail("ffmpeg", clip, area, at=9.0, title="figure out")
         assert leftovers(area) == []
 
 
-def test_a_missing_ffmpeg_names_the_fix_and_leaves_nothing(clip: Path, tmp_path: Path) -> None:
+def test_a_missing_ffmpeg_names_the_fix_and_leaves_nothing(clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         with pytest.raises(FFmpegError, match="is not installed: install FFmpeg"):
             make_thumbnail(tmp_path / "no-ffmpeg", clip, area, at=1.0, title="figure out")
         assert leftovers(area) == []
 
 
-def test_cancelling_stops_it_and_leaves_nothing(clip: Path, tmp_path: Path) -> None:
+def test_cancelling_stops_it_and_leaves_nothing(clip: MediaInput, tmp_path: Path) -> None:
     token = CancelToken()
     token.cancel("job cancelled")
     with temp_manager(tmp_path) as area:
@@ -81,7 +82,7 @@ def test_cancelling_stops_it_and_leaves_nothing(clip: Path, tmp_path: Path) -> N
         assert leftovers(area) == []
 
 
-def test_thumbnails_in_parallel_share_nothing(clip: Path, tmp_path: Path) -> None:
+def test_thumbnails_in_parallel_share_nothing(clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         made: list[Path] = []
         threads = [
@@ -104,7 +105,7 @@ def test_a_long_title_is_drawn_smaller_inside_the_frame() -> None:
         thumbnail_ass("  ")
 
 
-def test_bad_arguments_are_refused(clip: Path, tmp_path: Path) -> None:
+def test_bad_arguments_are_refused(clip: MediaInput, tmp_path: Path) -> None:
     with temp_manager(tmp_path) as area:
         with pytest.raises(ValueError, match="time must be a number >= 0"):
             make_thumbnail("ffmpeg", clip, area, at=-1, title="x")

@@ -82,6 +82,12 @@ def test_the_stored_record_is_plain_json() -> None:
     assert tuple(options.stored()) == STORED_OPTIONS
 
 
+def test_the_episode_name_is_kept_as_its_directory_spells_it() -> None:
+    # A NUL or a right-to-left override must never be stored and echoed back.
+    assert PipelineOptions(episode_name="My\x00Show\u202egpj.exe").episode_name == "My_Show_gpj.exe"
+    assert PipelineOptions(episode_name="my show").stored()["episode_name"] == "my_show"
+
+
 def test_the_schema_carries_the_ranges_and_the_registrys_choices() -> None:
     properties = PipelineOptions.model_json_schema()["properties"]
     assert (properties["repeat"]["minimum"], properties["repeat"]["maximum"]) == (1, 20)

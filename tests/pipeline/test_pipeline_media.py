@@ -8,11 +8,13 @@ ffmpeg/espeak-ng child is left running. Inputs are compared byte for byte.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import signal
 import struct
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,7 +29,7 @@ from support.threads import Race, race
 
 from langflix.cancel import CancelToken
 from langflix.config import Settings
-from langflix.core.ffmpeg import FFmpegTools
+from langflix.core.ffmpeg import MEDIA_DEMUXERS, SUBTITLE_DEMUXERS, FFmpegTools
 from langflix.core.output_format import OutputFormat
 from langflix.errors import (
     CancelledError,
@@ -637,4 +639,85 @@ def test_jobs_work_at_12_and_30_fps(tmp_path: Path, episode: Episode, manager: T
         info = probe(video)
         assert info.frame_rate == fps and info.fps == pytest.approx(fps, rel=3e-3)
     assert len(result.videos) == 2
+    assert leftovers(manager) == []
+
+
+def frame_times(video: Path) -> list[float]:
+    """The presentation time of every video frame of ``video``, as ffprobe decodes them."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time",
+         "-of", "csv=p=0", str(video)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [float(line.strip().rstrip(",")) for line in out.split()]
+
+
+def test_a_25_fps_source_makes_15_fps_lessons_that_play_at_15_fps(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    """Cut from a 25 fps source into a 15 fps format: every lesson and the compilation play at 15 fps,
+    each frame shown once for 1/15 s (a join adds at most one AAC priming), none lost in the joins."""
+    assert probe(episode.video).frame_rate == 25
+    fps, repeat = 15, 2
+    options = PipelineOptions(max_expressions=2, repeat=repeat, output_format=SMALL.replace(fps=fps),
+                              context_seconds=2.0)  # fmt: skip
+    result = _pipeline(episode, tmp_path / "out", manager, options).run()
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    counts = []
+    for video, lesson in zip((*result.videos, result.compilation), (*manifest["expressions"], None), strict=True):
+        info = probe(video)
+        assert info.frame_rate == fps and info.fps == pytest.approx(fps, rel=3e-3), video.name
+        times = frame_times(video)
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        assert min(steps) > 1 / fps - 0.002, f"{video.name}: a frame shown for less than 1/{fps} s"
+        assert max(steps) < 1 / fps + 0.03, f"{video.name}: a frame dropped (or a gap) at {max(steps):.3f} s"
+        counts.append(len(times))
+        if lesson is not None:
+            parts = lesson["parts"]
+            planned = parts["title_card"] + parts["context_clip"] + repeat * parts["expression_clip"]
+            assert len(times) == pytest.approx(planned * fps, abs=2 + repeat), video.name
+    assert counts[-1] == sum(counts[:-1]), "the compilation holds every frame of every lesson"
+    assert leftovers(manager) == []
+
+
+def _option(options: list[str], name: str) -> str | None:
+    """The value of the last ``name`` among one input's ``options``, None when it is not given."""
+    spots = [i for i, option in enumerate(options[:-1]) if option == name]
+    return options[spots[-1] + 1] if spots else None
+
+
+def test_every_file_a_job_hands_ffmpeg_is_opened_with_its_demuxer_forced(
+    tmp_path: Path, episode: Episode, manager: TempFileManager
+) -> None:
+    """The source, the speech, every piece, the concat lists, the thumbnails: no run lets ffmpeg guess
+    a format (a file swapped for a playlist after its probe is then still opened as what it was)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf \'%s\\0\' "$@" > "$(mktemp {runs}/run.XXXXXX)"\nexec ffmpeg "$@"\n')
+    wrapper.chmod(0o755)
+    translation = tmp_path / "episode.ko.srt"
+    translation.write_text("1\n00:00:00,000 --> 00:00:16,000\n자, 다들 어색한 분위기를 깨 봅시다.\n", encoding="utf-8")
+    _pipeline(episode, tmp_path / "out", manager, translation_subtitles=translation,
+              ffmpeg=FFmpegTools(ffmpeg=str(wrapper))).run()  # fmt: skip
+    opened: list[str] = []
+    for run in sorted(runs.iterdir()):
+        args = [os.fsdecode(a) for a in run.read_bytes().split(b"\0")[:-1]]
+        start = 0
+        for i, arg in enumerate(args):
+            if arg != "-i":
+                continue
+            options, value, start = args[start:i], args[i + 1], i + 2
+            demuxer = _option(options, "-f")
+            assert demuxer is not None, f"{value} opened with its format guessed: {args}"
+            opened.append(demuxer)
+            if demuxer == "lavfi":
+                assert not value.startswith("file:"), args
+                continue
+            assert demuxer in MEDIA_DEMUXERS | SUBTITLE_DEMUXERS | {"concat"}, args
+            assert _option(options, "-protocol_whitelist") == "file", f"{value}: any protocol allowed: {args}"
+            allowed = _option(options, "-format_whitelist")
+            assert allowed == demuxer or (demuxer == "concat" and allowed == "concat,mov"), args
+    # Each kind of input was seen: the source and the pieces (mp4), espeak's speech, concat lists, lavfi.
+    assert {"mov", "wav", "concat", "lavfi"} <= set(opened), opened
     assert leftovers(manager) == []

@@ -7,6 +7,7 @@ both for ``pytest`` and for ``python -m pytest`` run from the repository root.
 - ``anki``: an ``.apkg`` opened as Anki's importer reads it;
 - ``fake_http``: a scripted HTTP server on 127.0.0.1 that records every request;
 - ``frames``: one frame of a video as a PNG or as RGB pixels;
+- ``hostile``: files an attacker uploads (playlists naming a private file);
 - ``media``: tiny generated media, made with plain ffmpeg;
 - ``ocr``: tesseract on a PNG, and a fuzzy word match of what it read;
 - ``procs``: the live processes of ``/proc`` (children of a test, a process group);

@@ -1,95 +1,66 @@
-"""``/health`` (JSON) and ``/metrics`` (Prometheus text): the same figures twice.
+"""``/health`` (JSON) and ``/metrics`` (Prometheus text): the figures of :func:`~langflix.api.report.service_report`.
 
-Tools present, free disk, temp-file stats of the server's manager (live
-sessions and bytes, what the start-up sweep reclaimed), job counts and the
-queue. Metrics are computed at scrape time by a collector on a registry owned
-by the app (not prometheus-client's global one, which two apps in one test
-process would fight over).
+Tools present, free disk, temp-file stats of the server's manager (live and
+dead sessions, bytes, what was reclaimed), job counts and the queue.
+``/health`` answers anyone (a load balancer has no token) but tells a caller
+without the token only "ok" or "degraded"; ``/metrics`` needs the token.
+Metrics are computed at scrape time by a collector on a registry owned by the
+app (not prometheus-client's global one, which two apps in one test process
+would fight over).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from langflix.api.access import AuthenticationError
 from langflix.api.deps import Services, ServicesDep
-from langflix.api.tools import REQUIRED_TOOLS
-from langflix.temp import list_sessions
+from langflix.api.guard import authorize_api
+from langflix.api.report import public_health, service_report
 
-__all__ = ["ServiceCollector", "health_report", "make_registry", "router"]
+__all__ = ["ServiceCollector", "make_registry", "metrics_access", "router"]
 
 router = APIRouter(tags=["health"])
 
-def _disk(path: Path) -> dict[str, Any]:
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    usage = shutil.disk_usage(probe)
-    return {"path": str(path), "free_bytes": usage.free, "total_bytes": usage.total}
+
+def _may_read_all(request: Request, services: Services) -> bool:
+    try:
+        authorize_api(request, services.access)
+    except AuthenticationError:
+        return False
+    return True
 
 
-def health_report(services: Services) -> dict[str, Any]:
-    """Everything ``/health`` shows; plain data."""
-    manager = services.manager
-    tools = services.tool_versions()
-    sessions = list_sessions(manager.base_dir, manager.prefix)
-    stats = dataclasses.asdict(manager.stats())
-    sweep = services.sweep
-    runner = services.runner.stats()
-    ok = all(tools.get(name) for name in REQUIRED_TOOLS)
-    return {
-        "status": "ok" if ok else "degraded",
-        "uptime_seconds": round(time.time() - services.started_at, 3),
-        "tools": tools,
-        "disk": {
-            "temp": _disk(manager.base_dir),
-            "output": _disk(services.settings.output_dir),
-            "data": _disk(services.settings.data_dir),
-        },
-        "temp": {
-            "base_dir": str(manager.base_dir),
-            "session_dir": str(manager.path),
-            "live_sessions": sum(1 for s in sessions if getattr(s, "state", "live") == "live"),
-            **stats,
-            "reclaimed_at_start": None
-            if sweep is None
-            else {
-                "sessions": sweep.removed,
-                "bytes": sweep.bytes_freed,
-                "skipped_live": sweep.skipped_live,
-                "errors": list(sweep.errors),
-            },
-        },
-        "jobs": services.store.counts(),
-        "queue": dataclasses.asdict(runner),
-        "interrupted_at_start": len(services.interrupted),
-    }
+@router.get("/health", summary="Tools, disk, temp files, jobs (without the token: only ok or degraded)")
+def health(request: Request, services: ServicesDep) -> JSONResponse:
+    report = service_report(services)
+    status = 200 if report["status"] == "ok" else 503
+    # A load balancer needs the status, not the machine: paths never appear, and
+    # versions, disk and jobs only to a caller with the token.
+    body = report if _may_read_all(request, services) else public_health(report)
+    return JSONResponse(body, status_code=status)
 
 
-@router.get("/health", summary="Tools, disk, temp files, jobs")
-def health(services: ServicesDep) -> JSONResponse:
-    report = health_report(services)
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+def metrics_access(request: Request, services: ServicesDep) -> None:
+    """``/metrics`` needs the token like the API, unless ``LANGFLIX_METRICS_PUBLIC`` opens it."""
+    if not services.settings.metrics_public:
+        authorize_api(request, services.access)
 
 
 class ServiceCollector(Collector):
-    """Prometheus view of :func:`health_report`, computed at each scrape."""
+    """Prometheus view of :func:`~langflix.api.report.service_report`, computed at each scrape."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
 
     def collect(self) -> Iterator[Metric]:
-        report = health_report(self._services)
+        report = service_report(self._services)
         temp = report["temp"]
 
         def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -99,6 +70,10 @@ class ServiceCollector(Collector):
             return CounterMetricFamily(f"langflix_{name}", doc, value=value)
 
         yield gauge("temp_live_sessions", "Live temp sessions under the base dir", temp["live_sessions"])
+        yield gauge("temp_dead_sessions", "Sessions of dead processes not yet reclaimed", temp["dead_sessions"])
+        yield gauge("temp_dead_bytes", "Bytes in sessions of dead processes not yet reclaimed", temp["dead_bytes"])
+        if temp["budget_bytes"] is not None:
+            yield gauge("temp_budget_bytes", "The temp byte budget (LANGFLIX_TEMP_MAX_BYTES)", temp["budget_bytes"])
         yield gauge("temp_live_files", "Temp files tracked by the server", temp["live_files"])
         yield gauge("temp_live_dirs", "Temp dirs tracked by the server", temp["live_dirs"])
         yield gauge("temp_live_scopes", "Open temp scopes (jobs)", temp["live_scopes"])
@@ -111,6 +86,9 @@ class ServiceCollector(Collector):
         reclaimed = temp["reclaimed_at_start"] or {"sessions": 0, "bytes": 0}
         yield gauge("temp_reclaimed_sessions_at_start", "Dead sessions reclaimed at start", reclaimed["sessions"])
         yield gauge("temp_reclaimed_bytes_at_start", "Bytes reclaimed from dead sessions at start", reclaimed["bytes"])
+        since = temp["reclaimed_since_start"]
+        yield counter("temp_reclaimed_sessions", "Dead sessions reclaimed since start", since["sessions"])
+        yield counter("temp_reclaimed_bytes", "Bytes reclaimed from dead sessions since start", since["bytes"])
 
         jobs = GaugeMetricFamily("langflix_jobs", "Jobs in the store by status", labels=["status"])
         for status, count in sorted(report["jobs"].items()):
@@ -119,6 +97,7 @@ class ServiceCollector(Collector):
         queue = report["queue"]
         yield gauge("queue_depth", "Jobs waiting for a worker", queue["queued"])
         yield gauge("jobs_running", "Jobs running now", queue["running"])
+        yield gauge("uploads_in_flight", "Queue places held by submissions still uploading", queue["reserved"])
         yield gauge("workers", "Worker threads", queue["workers"])
         yield gauge("queue_capacity", "Maximum queued jobs", queue["max_queue"])
         disk = GaugeMetricFamily("langflix_disk_free_bytes", "Free bytes per area", labels=["area"])
@@ -138,6 +117,11 @@ def make_registry(services: Services) -> CollectorRegistry:
     return registry
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (the token, unless LANGFLIX_METRICS_PUBLIC)",
+    response_class=Response,
+    dependencies=[Depends(metrics_access)],
+)
 def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(make_registry(services)), media_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -83,6 +84,37 @@ def test_health_is_503_when_a_tool_is_missing(live_server: Callable[..., LiveSer
     assert response.status_code == 503
     assert response.json()["status"] == "degraded" and response.json()["tools"]["espeak-ng"] is None
     assert response.json()["tools"]["ffmpeg"] is not None
+    assert [p for p in response.json()["problems"] if p.startswith("espeak-ng is not installed")]
+
+
+def test_health_shows_setting_names_never_server_paths(
+    live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = live_server()
+    text = server.client.get(f"{server.api}/health").text
+    settings = server.settings
+    assert settings.temp_dir is not None
+    for path in (settings.temp_dir, settings.data_dir, settings.output_dir, server.services.manager.path):
+        assert str(path) not in text and str(path.resolve()) not in text
+    assert "langflix_session-" not in text and f'"{os.getpid()}' not in text
+    disk = server.client.get(f"{server.api}/health").json()["disk"]
+    assert {area: info["setting"] for area, info in disk.items()} == {
+        "temp": "LANGFLIX_TEMP_DIR", "output": "LANGFLIX_OUTPUT_DIR", "data": "LANGFLIX_DATA_DIR",
+    }  # fmt: skip
+
+
+def test_health_is_degraded_when_the_free_space_floor_refuses_every_upload(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(min_free_bytes=2**62)
+    response = server.client.get(f"{server.api}/health")
+    assert response.status_code == 503
+    health = response.json()
+    assert health["status"] == "degraded"
+    [problem] = health["problems"]
+    assert "LANGFLIX_MIN_FREE_BYTES" in problem and "every upload is refused with 507" in problem
+    healthy = live_server()
+    assert healthy.client.get(f"{healthy.api}/health").json()["problems"] == []
 
 
 def test_tool_versions_are_measured_at_most_once_a_minute() -> None:

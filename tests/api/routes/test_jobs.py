@@ -7,6 +7,8 @@ session; the fixture also checks the temp dir is empty once the server stopped.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import socket
 import subprocess
 import time
@@ -17,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.hostile import hls_playlist, make_private_video, srt_and_hls_playlist
 from support.media import make_media, sine
 
 from ..helpers import Episode, LiveServer, ffmpeg_children, upload_files
@@ -42,6 +45,16 @@ def assert_clean(server: LiveServer) -> None:
     assert server.temp_entries() == []
     stats = server.services.manager.stats()
     assert (stats.live_files, stats.live_scopes) == (0, 0)
+
+
+def assert_no_server_paths(server: LiveServer, text: str) -> None:
+    """No dir of the server (as set or resolved) and no temp session name (it holds the pid) in ``text``."""
+    settings = server.settings
+    assert settings.temp_dir is not None
+    for path in (settings.temp_dir, settings.data_dir, settings.output_dir):
+        for spelled in {str(path), str(path.resolve())}:
+            assert spelled not in text, spelled
+    assert "langflix_session-" not in text and str(os.getpid()) not in text
 
 
 def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tmp_path: Path) -> None:
@@ -95,6 +108,18 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
             assert download.content[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert {e["file"] for e in manifest["expressions"]} <= set(names)
+    # What a client reads names what it sent, never the server's paths.
+    assert manifest["source"]["video"] == "Friends S01E01.mp4"
+    assert manifest["source"]["subtitles"] == "episode.srt"
+    assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
+    # The server's dir as its setting's name; then what the translations came from.
+    assert job["message"].startswith(f"2 videos in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "), job["message"]
+
+    # HEAD: an output's size and type without its bytes.
+    head = server.client.head(job["outputs"][0]["url"])
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == job["outputs"][0]["size"]
+    assert server.client.head(f"{body['url']}/outputs/nothing.mp4").status_code == 404
 
     # Range requests, for video players seeking.
     video_url = next(o["url"] for o in job["outputs"] if o["name"] == "compilation.mp4")
@@ -135,7 +160,8 @@ def test_a_translation_file_is_a_third_part_and_the_choices_are_the_clis(
     assert lesson["translation"] == "자, 다들 어색한 분위기를 깨 봅시다."
     assert lesson["translation_source"] == "translation_file"
     assert manifest["options"]["tts"] == "none" and manifest["options"]["subtitles_style"] == "english"
-    assert manifest["source"]["translation_subtitles"] is not None
+    assert manifest["source"]["translation_subtitles"] == "episode.ko.srt", "the client's name, not a temp path"
+    assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
     assert_clean(server)
 
 
@@ -253,18 +279,23 @@ def test_too_large_by_content_length(live_server: Callable[..., LiveServer], epi
     assert_refused(server, response, 413, "LANGFLIX_MAX_UPLOAD_BYTES")
 
 
-def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+@pytest.mark.parametrize("large", ["video", "translation"])
+def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episode: Episode, large: str) -> None:
+    """Every file part counts against the same limit, the optional translation too."""
     # Chunked transfer: no Content-Length, so the limit can only bite mid-stream.
     server = live_server(max_upload_bytes=64 * 1024)
     boundary = "b0undary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="subtitle"; filename="e.srt"\r\n\r\n'
-        f"{episode.subtitles.read_text()}\r\n"
-        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="e.mp4"\r\n\r\n'
-    ).encode()
+
+    def part(name: str, filename: str) -> str:
+        return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'
+
+    head = part("subtitle", "e.srt") + f"{episode.subtitles.read_text()}\r\n"
+    if large == "translation":
+        head += part("video", "e.mp4") + "\x00" * 1024 + "\r\n"
+    head += part(large, "e.mp4" if large == "video" else "e.ko.srt")
 
     def body() -> Iterator[bytes]:
-        yield head
+        yield head.encode()
         for _ in range(16):
             yield b"\x00" * 16 * 1024
         yield f"\r\n--{boundary}--\r\n".encode()
@@ -272,7 +303,7 @@ def test_too_large_while_streaming(live_server: Callable[..., LiveServer], episo
     response = server.client.post(
         f"{server.api}/jobs", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
     )
-    assert_refused(server, response, 413, "while receiving 'video'")
+    assert_refused(server, response, 413, f"while receiving '{large}'")
 
 
 @pytest.mark.parametrize(
@@ -389,4 +420,123 @@ def test_openapi_documents_the_upload(server: LiveServer) -> None:
     assert set(schema["required"]) == {"video", "subtitle"}
     assert {"episode_name", "max_expressions", "repeat", "tts", "language_level"} <= set(schema["properties"])
     assert {"413", "415", "422", "503", "507"} <= set(post_spec["responses"])
-    assert "/api/v1/jobs/{job_id}/outputs/{name}" in spec["paths"]
+    assert set(spec["paths"]["/api/v1/jobs/{job_id}/outputs/{name}"]) == {"get", "head"}
+
+
+# -- hostile inputs -----------------------------------------------------------------
+
+
+def test_a_playlist_uploaded_as_the_video_is_refused(server: LiveServer, episode: Episode, tmp_path: Path) -> None:
+    """An HLS playlist named video.mp4 naming a private file outside the job: 415, and no job reads it."""
+    private = make_private_video(tmp_path / "private")
+    files = {**upload_files(episode), "video": ("video.mp4", hls_playlist(private), "video/mp4")}
+    response = post(server, files, {"max_expressions": "1"})
+    assert_refused(server, response, 415, "video 'video.mp4' is an HLS playlist (ffmpeg format 'hls'), not a video")
+    assert str(private) not in response.text
+    assert not server.settings.output_dir.exists() or list(server.settings.output_dir.rglob("*")) == []
+
+
+def test_a_subtitle_that_is_really_a_playlist_is_refused(
+    server: LiveServer, episode: Episode, tmp_path: Path
+) -> None:
+    """A file both a valid SRT and an HLS playlist: ffmpeg must never be handed it, so it is refused."""
+    private = make_private_video(tmp_path / "private")
+    files = {**upload_files(episode), "subtitle": ("episode.srt", srt_and_hls_playlist(private), "text/plain")}
+    response = post(server, files, {"max_expressions": "1"})
+    assert_refused(server, response, 415, "subtitle 'episode.srt' is an HLS playlist (ffmpeg format 'hls')")
+
+
+def test_a_translation_that_is_really_a_playlist_is_refused(
+    server: LiveServer, episode: Episode, tmp_path: Path
+) -> None:
+    """The optional third part is probed like the subtitles: ffmpeg is never handed a playlist through it."""
+    private = make_private_video(tmp_path / "private")
+    translation = ("episode.ko.srt", srt_and_hls_playlist(private), "text/plain")
+    response = post(server, {**upload_files(episode), "translation": translation}, {"max_expressions": "1"})
+    assert_refused(server, response, 415, "translation 'episode.ko.srt' is an HLS playlist (ffmpeg format 'hls')")
+    assert str(private) not in response.text
+
+
+def test_integer_fields_take_ascii_digits_only(server: LiveServer, episode: Episode) -> None:
+    for value in ("\u0663", "1_0", "\uff13", "2.0", "0x2"):
+        response = post(server, upload_files(episode), {"repeat": value})
+        assert_refused(server, response, 422, "must be an integer written with the digits 0-9")
+    accepted = post(server, upload_files(episode), {"repeat": " 2 ", "max_expressions": "+1"})
+    assert accepted.status_code == 202, accepted.text
+    assert server.client.delete(accepted.json()["url"]).status_code in (200, 202)
+    server.wait_for(accepted.json()["job_id"], FINAL)
+
+
+def test_the_cleaned_episode_name_is_stored(server: LiveServer, episode: Episode) -> None:
+    response = post(server, upload_files(episode), {"episode_name": "My\x00Show\u202egpj.exe"})
+    assert response.status_code == 202, response.text
+    job = server.client.get(response.json()["url"]).json()
+    assert job["options"]["episode_name"] == "My_Show_gpj.exe"
+    assert server.client.delete(job["url"]).status_code in (200, 202)
+    server.wait_for(job["id"], FINAL)
+
+
+def test_urls_never_echo_the_host_header(live_server: Callable[..., LiveServer], episode: Episode) -> None:
+    # Without a token a server refuses a foreign Host (tests/api/test_access.py); here it answers any.
+    servers = (
+        live_server(insecure_no_auth=True),
+        live_server(public_url="https://langflix.example/app/", insecure_no_auth=True),
+    )
+    for server, base in zip(servers, ("", None), strict=True):
+        expected = base if base is not None else "https://langflix.example/app"
+        response = server.client.post(
+            f"{server.api}/jobs", files=upload_files(episode), headers={"Host": "evil.example"}
+        )
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        assert response.headers["location"] == response.json()["url"] == f"{expected}/api/v1/jobs/{job_id}"
+        listed = server.client.get(f"{server.api}/jobs", headers={"Host": "evil.example"})
+        assert "evil.example" not in listed.text
+        assert listed.json()["jobs"][0]["url"] == f"{expected}/api/v1/jobs/{job_id}"
+        assert server.client.delete(f"{server.api}/jobs/{job_id}").status_code in (200, 202)
+        server.wait_for(job_id, FINAL)
+
+
+def test_integer_query_parameters_are_bounded(server: LiveServer) -> None:
+    for query in ("offset=9223372036854775808", "offset=1000001", "offset=-1", "limit=0", "limit=10000000000"):
+        response = server.client.get(f"{server.api}/jobs?{query}")
+        assert response.status_code == 422, (query, response.status_code, response.text)
+    assert server.client.get(f"{server.api}/jobs?offset=1000000").status_code == 200
+
+
+def test_jobs_are_listed_a_page_at_a_time(server: LiveServer) -> None:
+    store = server.services.store
+    ids = [f"job-{n:02d}" for n in range(7)]
+    for job_id in ids:
+        store.create(job_id, {})
+        store.finish(job_id, "failed", error="made for the listing")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):  # bounded: 7 jobs, 3 a page
+        params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        page = server.client.get(f"{server.api}/jobs", params=params).json()
+        seen += [job["id"] for job in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(ids, key=lambda i: (-store.get(i).created_at, i))
+    assert len(set(seen)) == 7
+    forged = server.client.get(f"{server.api}/jobs", params={"cursor": "not-a-cursor"})
+    assert forged.status_code == 422 and "next_cursor" in forged.text
+
+
+def test_a_failed_job_names_no_server_path(
+    live_server: Callable[..., LiveServer], episode: Episode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real ffmpeg failure (every run times out): the job's error is in the client's words."""
+    server = live_server(ffmpeg_timeout=0.01)
+    with caplog.at_level(logging.WARNING, logger="langflix.api.runner"):
+        response = post(server, upload_files(episode, video_name="My Episode.mp4"), {"max_expressions": "1"})
+        assert response.status_code == 202, response.text
+        job = server.wait_for(response.json()["job_id"], FINAL)
+    assert job["status"] == "failed"
+    assert "timed out after 0.01 s" in job["error"] and "My Episode.mp4" in job["error"], job["error"]
+    assert_no_server_paths(server, json.dumps(job))
+    # The operator still gets the whole command line, paths and all, in the server's log.
+    assert server.settings.temp_dir is not None
+    assert any(str(server.settings.temp_dir) in record.getMessage() for record in caplog.records)
