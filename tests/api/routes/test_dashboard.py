@@ -42,6 +42,10 @@ def test_the_upload_form_offers_what_the_api_takes() -> None:
         assert fields[name].default == str(PipelineOptions.model_fields[name].default)
     assert fields["language_level"].choices == ("beginner", "intermediate", "advanced")
     assert fields["tts"].kind == "select" and "espeak" in fields["tts"].choices
+    assert fields["outputs"].kind == "text" and fields["outputs"].default == "lessons,shorts,deck,compilation"
+    assert fields["shorts_fit"].choices == ("letterbox", "crop")
+    assert (fields["deck_with_shorts"].kind, fields["deck_with_shorts"].choices) == ("select", ("false", "true"))
+    assert fields["deck_with_shorts"].default == "false"
     # A field added to the API's form appears on the page with nothing else to change.
     schema = app.openapi()
     body = schema["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
