@@ -113,7 +113,9 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert manifest["source"]["subtitles"] == "episode.srt"
     assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
     # The server's dir as its setting's name; then what the translations came from.
-    assert job["message"].startswith(f"2 videos in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "), job["message"]
+    assert job["message"].startswith(
+        f"lessons, shorts, deck, compilation of 2 expressions in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "
+    ), job["message"]
 
     # HEAD: an output's size and type without its bytes.
     head = server.client.head(job["outputs"][0]["url"])
