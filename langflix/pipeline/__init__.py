@@ -21,21 +21,28 @@ from langflix.pipeline.job import ProgressCallback, ProgressEvent
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
     COMPILATION_THUMBNAIL,
+    DECK_NAME,
+    DECK_TSV_NAME,
     MANIFEST_NAME,
     SummaryRow,
     build_manifest,
     summary_rows,
     translation_note,
 )
-from langflix.pipeline.options import PipelineOptions
+from langflix.pipeline.metadata import METADATA_NAME
+from langflix.pipeline.options import OUTPUT_KINDS, PipelineOptions
 from langflix.pipeline.pipeline import LangFlixPipeline, PipelineResult
 from langflix.pipeline.publish import claim_episode_dir, sanitize_episode_name, unpublish
 
 __all__ = [
     "COMPILATION_NAME",
     "COMPILATION_THUMBNAIL",
+    "DECK_NAME",
+    "DECK_TSV_NAME",
     "LangFlixPipeline",
     "MANIFEST_NAME",
+    "METADATA_NAME",
+    "OUTPUT_KINDS",
     "PipelineOptions",
     "PipelineResult",
     "ProgressCallback",

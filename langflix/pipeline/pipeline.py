@@ -1,12 +1,13 @@
 """LangFlixPipeline: one job from an episode (video + subtitles) to a published episode.
 
 One job is one scope of a temp manager: every intermediate (scenes, speech,
-cards, subtitle and overlay files, concat lists, thumbnails, the staged episode)
-is made inside it, and the scope's directory is removed at the end whatever
-happens. The subtitles are cleaned (sound descriptions and speaker labels out)
-before anything is chosen or drawn; every line a lesson shows is translated from
-the first source that has it (``translation``). Lessons are made concurrently on
-the cores one encode leaves idle (``workers``). The outputs reach
+cards, subtitle and overlay files, concat lists, thumbnails, shorts, the deck's
+audio, screenshots and collection, the staged episode) is made inside it, and
+the scope's directory is removed at the end whatever happens. The subtitles are
+cleaned (sound descriptions and speaker labels out) before anything is chosen or
+drawn; every line a lesson shows is translated from the first source that has it
+(``translation``). The options' ``outputs`` say what is made (``assemble``);
+expressions are made concurrently on the cores one encode leaves idle (``workers``). The outputs reach
 ``OUTPUT_DIR/<episode>/`` only through :func:`~langflix.pipeline.publish.publish_episode`
 (all at once, with the manifest), and are taken back if the job fails after that.
 """
