@@ -8,8 +8,8 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fonts-dejavu-core fontconfig tesseract-ocr tesseract-ocr-eng
     tesseract-ocr-kor python3-venv)
-# Only the tests drive a browser: `demo` and `langflix serve` never need these.
-TEST_APT_PACKAGES=(chromium chromium-driver)
+# Only the tests drive a browser and start their own Redis: `demo` and `langflix serve` never need these.
+TEST_APT_PACKAGES=(chromium chromium-driver redis-server)
 VENV=.venv
 
 missing_packages() {
@@ -40,6 +40,8 @@ missing_packages() {
         # The dashboard's browser tests: Debian's Chromium and its matching chromedriver.
         [ -x /usr/bin/chromium ] || missing+=(chromium)
         [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+        # The scale-out tests start a real redis-server of their own (LANGFLIX_REDIS_URL, `langflix worker`).
+        command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     fi
     echo "${missing[@]:-}"
 }

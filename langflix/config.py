@@ -15,7 +15,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from langflix.cancel import CancelToken
@@ -55,12 +55,13 @@ ENV_PREFIX: Final[str] = "LANGFLIX_"
 MIN_TOKEN_CHARS: Final[int] = 16
 """The shortest API token accepted: a guessable token is no lock."""
 _SECRET_FIELDS: Final[frozenset[str]] = frozenset(
-    {"api_token", "api_token_file", "lemonfox_api_key", "google_api_key", "llm_api_key"}
+    {"api_token", "api_token_file", "lemonfox_api_key", "google_api_key", "llm_api_key", "redis_url"}
 )
 _TOKEN_ADVICE: Final[str] = (
     "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 )
 _VIDEO_FIELDS: Final[tuple[str, ...]] = ("width", "height", "fps", "crf", "preset")
+_REDIS_SCHEMES: Final[tuple[str, ...]] = ("redis", "rediss", "unix")
 LLM_CACHE_NAME: Final[str] = "llm-cache.sqlite3"
 MAX_AUTO_CONCURRENCY: Final[int] = 4
 """The most pieces of one job made at once when ``LANGFLIX_JOB_CONCURRENCY`` is 0 (auto)."""
@@ -133,6 +134,30 @@ class Settings(TempSettings):
         description="Serve without a token on any address, answering any Host (langflix serve --insecure-no-auth).",
     )
 
+    # Scale-out: jobs queued on RQ in Redis and run by `langflix worker` on any host.
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for jobs and their state (redis://host:6379/0); the in-process pool and SQLite when unset.",
+    )
+    shared_dir: Path | None = Field(
+        default=None,
+        validate_default=True,
+        description="A directory every API and worker host mounts: staged uploads and published outputs.",
+    )
+    redis_queue: str = Field(
+        default="langflix", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The RQ queue the API puts jobs on (langflix worker --queues takes them).",
+    )  # fmt: skip
+    lease_ttl: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="Seconds a job's lease lives unrenewed: how long a lost API or worker is trusted to come back.",
+    )
+    job_retries: int = Field(
+        default=1, ge=0, le=10, description="Times a job whose worker was lost is run again before it fails."
+    )
+
     # The jobs' video format, for the service and the CLI alike (its flags override it).
     video_width: Pixels = DEFAULT_FORMAT.width
     video_height: Pixels = DEFAULT_FORMAT.height
@@ -167,10 +192,53 @@ class Settings(TempSettings):
         default="ko", min_length=2, max_length=16, description="The language the LLM translates the lines into."
     )
 
-    @field_validator("upload_client_max_bytes", "public_url", "api_token", "api_token_file", mode="before")
+    @field_validator(
+        "upload_client_max_bytes", "public_url", "api_token", "api_token_file", "redis_url", "shared_dir", mode="before"
+    )
     @classmethod
     def _empty_means_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in _REDIS_SCHEMES or (parts.scheme != "unix" and not parts.hostname):
+            raise ValueError(
+                f"must be a Redis URL such as redis://localhost:6379/0 (schemes: {', '.join(_REDIS_SCHEMES)}), "
+                f"got {_without_password(value)!r}"
+            )
+        return value
+
+    @field_validator("shared_dir")
+    @classmethod
+    def _scale_out_needs_shared_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None and info.data.get("redis_url") is not None:
+            raise ValueError(
+                f"{ENV_PREFIX}REDIS_URL is set, so jobs may run on other hosts: set {ENV_PREFIX}SHARED_DIR to a "
+                "directory every API and worker host mounts (uploads are staged and outputs published there)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _outputs_in_shared_dir(self) -> Settings:
+        if self.redis_url is not None and self.shared_dir is not None and "output_dir" not in self.model_fields_set:
+            # Published where every API host can serve them from.
+            self.output_dir = self.shared_dir / "outputs"
+        return self
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether jobs go through Redis and RQ workers (``LANGFLIX_REDIS_URL`` is set)."""
+        return self.redis_url is not None
+
+    def staging_dir(self) -> Path:
+        """Where uploads are staged for workers on any host: ``<LANGFLIX_SHARED_DIR>/staging``."""
+        if self.shared_dir is None:
+            raise ConfigError(f"{ENV_PREFIX}SHARED_DIR is not set; set it to a directory every host mounts")
+        return self.shared_dir / "staging"
 
     @field_validator("public_url")
     @classmethod
@@ -316,11 +384,17 @@ def _read_token(path: Path) -> str:
         raise ValueError(f"cannot read the token file {path}: {reason}; point it at a readable UTF-8 file") from exc
 
 
+def _without_password(url: str) -> str:
+    """``url`` with any password replaced, for a message that may be logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
 def _check_token(token: str) -> None:
     if len(token) < MIN_TOKEN_CHARS:
-        raise ValueError(
-            f"the token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS} ({_TOKEN_ADVICE})"
-        )
+        raise ValueError(f"the token is {len(token)} characters long; use at least {MIN_TOKEN_CHARS} ({_TOKEN_ADVICE})")
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,8 @@ message, which is written for the person who has to act on it::
     ├── UnsupportedMediaError    an input is of a kind LangFlix will not open (a playlist, an image...)
     ├── TTSError                 a text-to-speech provider failed
     ├── JobError                 a job cannot be created, found or changed
-    │   └── QueueFullError       the worker queue is full
+    │   ├── QueueFullError       the worker queue is full
+    │   └── BackendUnavailableError   the job store and queue server (Redis) cannot be reached
     └── CancelledError           the work was cancelled on request
 
 Third-party errors are wrapped with ``raise ... from exc`` so the cause stays visible.
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from typing import Self
 
 __all__ = [
+    "BackendUnavailableError",
     "CancelledError",
     "ConfigError",
     "ExpressionError",
@@ -119,6 +121,10 @@ class JobError(LangFlixError):
 
 class QueueFullError(JobError):
     """The worker queue is full; try again later."""
+
+
+class BackendUnavailableError(JobError):
+    """The server that holds the jobs' state and queue (Redis) cannot be reached right now."""
 
 
 class CancelledError(LangFlixError):

@@ -288,3 +288,45 @@ def test_concurrency_is_one_piece_per_core_at_most_four_unless_set() -> None:
     assert _settings(job_concurrency=3).concurrency() == 3
     with pytest.raises(ValueError, match="job_concurrency"):
         _settings(job_concurrency=-1)
+
+
+# -- scaling out -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"LANGFLIX_REDIS_URL": "redis://localhost:6379/0"}, "LANGFLIX_SHARED_DIR: LANGFLIX_REDIS_URL is set"),
+        ({"LANGFLIX_REDIS_URL": "http://localhost:6379", "LANGFLIX_SHARED_DIR": "/s"}, "must be a Redis URL"),
+        ({"LANGFLIX_LEASE_TTL": "0.5"}, "LANGFLIX_LEASE_TTL: must be between 1 and 3600"),
+        ({"LANGFLIX_JOB_RETRIES": "11"}, "LANGFLIX_JOB_RETRIES: must be between 0 and 10"),
+        ({"LANGFLIX_REDIS_QUEUE": "a b"}, "LANGFLIX_REDIS_QUEUE"),
+    ],
+)
+def test_scale_out_settings_are_checked_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: None, variables: dict[str, str], message: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidOptionError, match=message):
+        get_settings()
+
+
+def test_a_redis_password_is_never_echoed(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    monkeypatch.setenv("LANGFLIX_REDIS_URL", "http://user:hunter2secret@localhost:6379")
+    monkeypatch.setenv("LANGFLIX_SHARED_DIR", "/s")
+    with pytest.raises(InvalidOptionError) as caught:
+        get_settings()
+    assert "hunter2secret" not in str(caught.value) and caught.value.__cause__ is None
+
+
+def test_scaled_out_outputs_default_to_the_shared_dir() -> None:
+    embedded = _settings()
+    assert not embedded.scaled_out and embedded.output_dir == Path("langflix-output")
+    scaled = _settings(redis_url="redis://r:6379/0", shared_dir="/srv/shared")
+    assert scaled.scaled_out and scaled.output_dir == Path("/srv/shared/outputs")
+    assert scaled.staging_dir() == Path("/srv/shared/staging")
+    assert _settings(redis_url="redis://r", shared_dir="/s", output_dir="/o").output_dir == Path("/o")
+    assert (scaled.lease_ttl, scaled.job_retries, scaled.redis_queue) == (30.0, 1, "langflix")
+    with pytest.raises(ConfigError, match="LANGFLIX_SHARED_DIR is not set"):
+        embedded.staging_dir()

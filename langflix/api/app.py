@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from langflix.api.access import Access
+from langflix.api.backend import JobBackend, open_job_backend
 from langflix.api.deps import Services, ServicesDep
 from langflix.api.errors import install_error_handlers
 from langflix.api.events import JobEvents
@@ -33,8 +34,7 @@ from langflix.api.pages import STATIC_DIR, STATIC_PREFIX
 from langflix.api.redact import Redactor, server_dirs
 from langflix.api.routes import dashboard, downloads, events, health, jobs, temp
 from langflix.api.routes.dashboard import LoginRequiredError, login_redirect
-from langflix.api.runner import JobRunner, PipelineFactory
-from langflix.api.store import JobStore
+from langflix.api.runner import PipelineFactory
 from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
@@ -78,22 +78,11 @@ def create_app(
         mgr = manager or TempFileManager(
             base_dir=cfg.temp_dir, max_bytes=cfg.temp_max_bytes, min_free_bytes=cfg.min_free_bytes
         )
-        store: JobStore | None = None
-        runner: JobRunner | None = None
+        backend: JobBackend | None = None
         try:
             mgr.path  # create and lock the session now, so /health shows it  # noqa: B018
-            store = JobStore(cfg.data_dir)
-            interrupted = store.fail_interrupted()
-            if interrupted:
-                logger.warning("%d job(s) left by a dead process marked failed: %s", len(interrupted), interrupted)
-            runner = JobRunner(
-                store,
-                cfg.output_dir.resolve(),
-                workers=cfg.workers,
-                max_queue=cfg.max_queue,
-                settings=cfg,
-                pipeline_factory=pipeline_factory,
-            )
+            backend = open_job_backend(cfg, mgr, pipeline_factory=pipeline_factory)
+            store, runner = backend.store, backend.runner
             fmt = output_format or cfg.output_format()
             tools = cfg.ffmpeg_tools()
             job_events = JobEvents()
@@ -104,7 +93,7 @@ def create_app(
                 store=store,
                 runner=runner,
                 sweep=sweep,
-                interrupted=tuple(interrupted),
+                interrupted=backend.interrupted,
                 started_at=time.time(),
                 output_format=fmt,
                 short_format=short_format or cfg.short_format(),
@@ -112,15 +101,15 @@ def create_app(
                 tool_versions=ToolVersions(tools, cfg.espeak_binary),
                 clients=ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads),
                 pace=BodyPace(min_rate=cfg.upload_min_rate, idle_timeout=cfg.upload_idle_timeout),
-                redact=Redactor(server_dirs((mgr.path, mgr.base_dir), cfg.data_dir, cfg.output_dir)),
+                redact=Redactor(server_dirs((mgr.path, mgr.base_dir), cfg.data_dir, cfg.output_dir, cfg.shared_dir)),
                 access=Access(cfg.access_token(), max_age=cfg.session_max_age),
                 events=job_events,
                 sweeps=SweepTally(sweep),
             )
             # Clients see setting names, never these paths: the operator reads them here.
             logger.info(
-                "temp sessions under %s (this server's: %s); job store in %s; outputs in %s",
-                mgr.base_dir, mgr.path, store.path, cfg.output_dir.resolve(),
+                "temp sessions under %s (this server's: %s); jobs in %s; outputs in %s",
+                mgr.base_dir, mgr.path, backend.where, cfg.output_dir.resolve(),
             )  # fmt: skip
             runner.start()
             yield
@@ -131,10 +120,9 @@ def create_app(
                 services = getattr(app.state, "services", None)
                 if services is not None:
                     services.events.close()
-                if runner is not None:
-                    await anyio.to_thread.run_sync(lambda: runner.shutdown(SHUTDOWN_TIMEOUT))
-                if store is not None:
-                    store.close()
+                if backend is not None:
+                    await anyio.to_thread.run_sync(lambda: backend.runner.shutdown(SHUTDOWN_TIMEOUT))
+                    backend.close()
                 if own:
                     await anyio.to_thread.run_sync(mgr.close)
                 app.state.services = None

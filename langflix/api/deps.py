@@ -16,8 +16,8 @@ from langflix.api.access import Access
 from langflix.api.events import JobEvents
 from langflix.api.limits import BodyPace, ClientLedger
 from langflix.api.redact import Redactor
-from langflix.api.runner import JobRunner
-from langflix.api.store import JobStore
+from langflix.api.runner import JobRunnerProtocol
+from langflix.api.store import JobStoreProtocol
 from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings
@@ -43,8 +43,10 @@ class Services:
 
     settings: Settings
     manager: TempFileManager
-    store: JobStore
-    runner: JobRunner
+    store: JobStoreProtocol
+    """SQLite embedded, Redis scaled out: the same interface."""
+    runner: JobRunnerProtocol
+    """Threads of this process embedded, RQ work horses on any host scaled out."""
     sweep: SweepReport | None
     interrupted: tuple[str, ...]
     started_at: float
@@ -80,11 +82,11 @@ def _manager(services: Annotated[Services, Depends(get_services)]) -> TempFileMa
     return services.manager
 
 
-def _store(services: Annotated[Services, Depends(get_services)]) -> JobStore:
+def _store(services: Annotated[Services, Depends(get_services)]) -> JobStoreProtocol:
     return services.store
 
 
-def _runner(services: Annotated[Services, Depends(get_services)]) -> JobRunner:
+def _runner(services: Annotated[Services, Depends(get_services)]) -> JobRunnerProtocol:
     return services.runner
 
 
@@ -96,5 +98,5 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 AccessDep = Annotated[Access, Depends(_access)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ManagerDep = Annotated[TempFileManager, Depends(_manager)]
-StoreDep = Annotated[JobStore, Depends(_store)]
-RunnerDep = Annotated[JobRunner, Depends(_runner)]
+StoreDep = Annotated[JobStoreProtocol, Depends(_store)]
+RunnerDep = Annotated[JobRunnerProtocol, Depends(_runner)]

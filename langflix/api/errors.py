@@ -21,6 +21,7 @@ from langflix.api.limits import ClientLimitError, UploadTimeoutError
 from langflix.api.store import InvalidCursorError, JobNotFoundError, JobStateError, StoreLockedError
 from langflix.api.uploads import InvalidFieldError, MalformedUploadError, UploadTooLargeError
 from langflix.errors import (
+    BackendUnavailableError,
     CancelledError,
     ConfigError,
     FFmpegError,
@@ -56,6 +57,7 @@ STATUS_BY_ERROR: Final[dict[type[LangFlixError], int]] = {
     InsufficientDiskSpaceError: 507,
     TempFileError: 500,
     QueueFullError: 503,
+    BackendUnavailableError: 503,  # Redis down (scaled out): nothing was staged, try again shortly
     StoreLockedError: 503,
     JobNotFoundError: 404,
     JobStateError: 409,

@@ -21,6 +21,7 @@ SERVER_DIR_NAMES: Final[dict[str, str]] = {
     "temp": "<LANGFLIX_TEMP_DIR>",
     "data": "<LANGFLIX_DATA_DIR>",
     "output": "<LANGFLIX_OUTPUT_DIR>",
+    "shared": "<LANGFLIX_SHARED_DIR>",
 }
 """How a client reads each server dir: the setting that chooses it."""
 
@@ -49,14 +50,20 @@ class Redactor:
             text = text.replace(path, name)
         return text
 
+    def replacements(self) -> dict[str, str]:
+        """Every path (or name) this redactor rewrites and what it becomes: enough to rebuild it elsewhere."""
+        return dict(self._pairs)
+
     def extended(self, replacements: Mapping[str, str]) -> Redactor:
         """A redactor knowing ``replacements`` as well as this one's."""
         return Redactor(dict(self._pairs) | dict(replacements))
 
 
-def server_dirs(temp: Iterable[Path], data: Path, output: Path) -> dict[str, str]:
+def server_dirs(temp: Iterable[Path], data: Path, output: Path, shared: Path | None = None) -> dict[str, str]:
     """The server's dirs, mapped to their setting names (``temp``: the base dir and the session dir)."""
     pairs = {str(path): SERVER_DIR_NAMES["temp"] for path in temp}
     pairs[str(Path(data).resolve())] = SERVER_DIR_NAMES["data"]
     pairs[str(Path(output).resolve())] = SERVER_DIR_NAMES["output"]
+    if shared is not None:
+        pairs[str(Path(shared).resolve())] = SERVER_DIR_NAMES["shared"]
     return pairs

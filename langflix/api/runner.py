@@ -25,24 +25,27 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from langflix.api.redact import Redactor
-from langflix.api.store import JobStore, OutputFile
+from langflix.api.store import JobStoreProtocol, OutputFile
 from langflix.cancel import CancelToken
 from langflix.config import Settings
 from langflix.errors import CancelledError, LangFlixError, QueueFullError
 from langflix.pipeline import LangFlixPipeline, PipelineOptions, ProgressEvent
-from langflix.temp import TempArea
+from langflix.temp import TempArea, get_temp_manager
 
 __all__ = [
     "CANCEL_REASON",
     "CancelOutcome",
     "JobResult",
     "JobRunner",
+    "JobRunnerProtocol",
     "PipelineFactory",
     "QueueSlot",
     "QueuedJob",
     "Runnable",
     "RunnerStats",
     "SHUTDOWN_REASON",
+    "SlotKeeper",
+    "run_queued_job",
 ]
 
 logger = logging.getLogger(__name__)
@@ -122,6 +125,12 @@ class RunnerStats:
     """Queue places held by submissions still uploading."""
 
 
+class SlotKeeper(Protocol):
+    """What a :class:`QueueSlot` gives its place back to (a runner)."""
+
+    def _give_back(self, slot: QueueSlot) -> None: ...
+
+
 class QueueSlot:
     """A place in the queue held for a submission whose body is still arriving.
 
@@ -130,7 +139,7 @@ class QueueSlot:
     place by :meth:`JobRunner.submit`, or given back by :meth:`release`.
     """
 
-    def __init__(self, runner: JobRunner) -> None:
+    def __init__(self, runner: SlotKeeper) -> None:
         self._runner = runner
         self.held = True
 
@@ -139,20 +148,46 @@ class QueueSlot:
         self._runner._give_back(self)
 
 
+class JobRunnerProtocol(Protocol):
+    """What the routes and the app use of a runner: where uploads go, the queue, cancelling.
+
+    :class:`JobRunner` (threads in this process) and the RQ runner of
+    ``langflix.api.scale`` (work horses on any host) implement it alike.
+    """
+
+    def start(self) -> None: ...
+
+    def shutdown(self, timeout: float = 30.0) -> None: ...
+
+    def staging(self, job_id: str) -> contextlib.AbstractContextManager[TempArea]: ...
+
+    def has_room(self) -> bool: ...
+
+    def reserve(self) -> QueueSlot: ...
+
+    def submit(self, job: QueuedJob, slot: QueueSlot | None = None) -> None: ...
+
+    def cancel(self, job_id: str, reason: str = CANCEL_REASON) -> CancelOutcome: ...
+
+    def stats(self) -> RunnerStats: ...
+
+
 class JobRunner:
     """``workers`` threads draining a queue of at most ``max_queue`` jobs."""
 
     def __init__(
         self,
-        store: JobStore,
+        store: JobStoreProtocol,
         output_dir: Path,
         *,
         workers: int = 2,
         max_queue: int = 16,
         settings: Settings | None = None,
         pipeline_factory: PipelineFactory | None = None,
+        manager: TempArea | None = None,
     ) -> None:
         self.store = store
+        self._manager = manager
         self.output_dir = Path(output_dir)
         self.workers = max(1, workers)
         self.max_queue = max(1, max_queue)
@@ -205,6 +240,12 @@ class JobRunner:
                 logger.warning("worker %s did not stop within %.0f s", thread.name, timeout)
 
     # -- submissions --------------------------------------------------------
+
+    def staging(self, job_id: str) -> contextlib.AbstractContextManager[TempArea]:
+        """The area a submission's upload is written into: a scope of this server's manager, the job's own."""
+        # A short name: espeak-ng silently writes nothing to a path over ~200 chars,
+        # and the pipeline nests its own scope inside this one.
+        return (self._manager or get_temp_manager()).scope(f"job-{job_id[:12]}")
 
     def has_room(self) -> bool:
         """Whether a submission would be queued now (queued jobs and held places count)."""
@@ -295,59 +336,82 @@ class JobRunner:
                     self._running.pop(job.job_id, None)
 
     def _run(self, job: QueuedJob) -> None:
-        job_output = self.output_dir / job.job_id
-        status: Literal["completed", "failed", "cancelled"]
-        error: str | None = None
-        outputs: list[OutputFile] = []
-        episode_dir: str | None = None
-        try:
-            if job.cancel.cancelled or not self.store.mark_running(job.job_id):
-                status, error = "cancelled", job.cancel.reason
-            else:
-                # Only when given: a factory written before translation files keeps working.
-                extra = {} if job.translation is None else {"translation_subtitles": job.translation}
-                result = self._factory(
-                    job.video,
-                    job.subtitles,
-                    job_output,
-                    job.options,
-                    manager=job.scope,
-                    settings=self._settings,
-                    progress=lambda event: self._progress(job, event),
-                    cancel=job.cancel,
-                    source_names=job.source_names,
-                    **extra,
-                ).run()
-                episode_dir = str(result.episode_dir)
-                outputs = _list_outputs(Path(result.episode_dir))
-                status = "completed"
-        except CancelledError:
-            status, error = "cancelled", job.cancel.reason
-        except LangFlixError as exc:
-            logger.warning("job %s failed: %s", job.job_id, exc)  # the full text, paths and all: server log only
-            status, error = "failed", job.redact(str(exc))
-        except Exception as exc:
-            logger.exception("job %s failed with an unexpected error", job.job_id)
-            status, error = "failed", job.redact(f"internal error: {type(exc).__name__}: {exc}")
-        if status == "cancelled" and job.cancel.reason == SHUTDOWN_REASON:
-            status = "failed"
-        # The scope goes first: a client that reads a final state finds no temp
-        # file of this job.
-        self._close_resources(job)
-        if status != "completed":
-            shutil.rmtree(job_output, ignore_errors=True)  # only ever empty or ours: no partial outputs
-        if not self.store.finish(job.job_id, status, error=error, outputs=outputs, output_dir=episode_dir):
-            logger.info("job %s was already final; %s not recorded", job.job_id, status)
-
-    def _progress(self, job: QueuedJob, event: ProgressEvent) -> None:
-        self.store.update_progress(job.job_id, event.percent, event.step, job.redact(event.message))
+        run_queued_job(job, self.store, self.output_dir, settings=self._settings, factory=self._factory)
 
     @staticmethod
     def _close_resources(job: QueuedJob) -> None:
-        try:
-            job.resources.close()
-        except Exception:
-            logger.exception("job %s: closing its temp scope failed", job.job_id)
+        _close_resources(job)
+
+
+def run_queued_job(
+    job: QueuedJob,
+    store: JobStoreProtocol,
+    output_dir: Path,
+    *,
+    settings: Settings | None,
+    factory: PipelineFactory = LangFlixPipeline,
+) -> None:
+    """Run one job to its final state: the pipeline, its progress, its outcome in ``store``.
+
+    The same code whether a pool thread or an RQ work horse runs it.
+    ``job.resources`` (what owns its temp files) are closed exactly once,
+    *before* the final state is written, so a client that reads a final state
+    finds no temp file of this job.
+    """
+    job_output = output_dir / job.job_id
+    status: Literal["completed", "failed", "cancelled"]
+    error: str | None = None
+    outputs: list[OutputFile] = []
+    episode_dir: str | None = None
+
+    def progress(event: ProgressEvent) -> None:
+        store.update_progress(job.job_id, event.percent, event.step, job.redact(event.message))
+
+    try:
+        if job.cancel.cancelled or not store.mark_running(job.job_id):
+            status, error = "cancelled", job.cancel.reason
+        else:
+            # Only when given: a factory written before translation files keeps working.
+            extra = {} if job.translation is None else {"translation_subtitles": job.translation}
+            result = factory(
+                job.video,
+                job.subtitles,
+                job_output,
+                job.options,
+                manager=job.scope,
+                settings=settings,
+                progress=progress,
+                cancel=job.cancel,
+                source_names=job.source_names,
+                **extra,
+            ).run()
+            episode_dir = str(result.episode_dir)
+            outputs = _list_outputs(Path(result.episode_dir))
+            status = "completed"
+    except CancelledError:
+        status, error = "cancelled", job.cancel.reason
+    except LangFlixError as exc:
+        logger.warning("job %s failed: %s", job.job_id, exc)  # the full text, paths and all: server log only
+        status, error = "failed", job.redact(str(exc))
+    except Exception as exc:
+        logger.exception("job %s failed with an unexpected error", job.job_id)
+        status, error = "failed", job.redact(f"internal error: {type(exc).__name__}: {exc}")
+    if status == "cancelled" and job.cancel.reason == SHUTDOWN_REASON:
+        status = "failed"
+    # The scope goes first: a client that reads a final state finds no temp
+    # file of this job.
+    _close_resources(job)
+    if status != "completed":
+        shutil.rmtree(job_output, ignore_errors=True)  # only ever empty or ours: no partial outputs
+    if not store.finish(job.job_id, status, error=error, outputs=outputs, output_dir=episode_dir):
+        logger.info("job %s was already final; %s not recorded", job.job_id, status)
+
+
+def _close_resources(job: QueuedJob) -> None:
+    try:
+        job.resources.close()
+    except Exception:
+        logger.exception("job %s: closing its temp scope failed", job.job_id)
 
 
 def _list_outputs(episode_dir: Path) -> list[OutputFile]:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, Protocol, get_args
 
 from langflix.errors import JobError
 
@@ -39,9 +39,12 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobStore",
+    "JobStoreProtocol",
     "MAX_OFFSET",
     "OutputFile",
     "StoreLockedError",
+    "decode_cursor",
+    "encode_cursor",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,13 +97,13 @@ class InvalidCursorError(JobError):
     """A listing cursor that this store did not give out."""
 
 
-def _encode_cursor(created_at: float, job_id: str) -> str:
+def encode_cursor(created_at: float, job_id: str) -> str:
     """An opaque token for "after this job" in the listing's order (newest first, then by id)."""
     raw = json.dumps([created_at, job_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, job_id = json.loads(raw)
@@ -161,6 +164,53 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
     )
+
+
+class JobStoreProtocol(Protocol):
+    """What the routes, the runners and a work horse use of a job store.
+
+    :class:`JobStore` (SQLite, embedded) and the Redis store of ``langflix.api.scale``
+    implement it alike, with the same guarded transitions: each names the states
+    it may leave, so of a DELETE and a worker finishing the same job exactly one wins.
+    """
+
+    def add_listener(self, listener: Callable[[str], None]) -> None: ...
+
+    def now(self) -> float: ...
+
+    def close(self) -> None: ...
+
+    def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord: ...
+
+    def get(self, job_id: str) -> JobRecord: ...
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]: ...
+
+    def list_page(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
+    ) -> tuple[list[JobRecord], str | None]: ...
+
+    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def mark_running(self, job_id: str) -> bool: ...
+
+    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool: ...
+
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        outputs: Iterable[OutputFile] = (),
+        output_dir: str | None = None,
+    ) -> bool: ...
+
+    def delete(self, job_id: str) -> None: ...
+
+    def discard(self, job_id: str) -> None: ...
 
 
 class JobStore:
@@ -306,7 +356,7 @@ class JobStore:
             where.append("status = ?")
             params.append(status)
         if cursor is not None:
-            created_at, job_id = _decode_cursor(cursor)
+            created_at, job_id = decode_cursor(cursor)
             where.append("(created_at < ? OR (created_at = ? AND id > ?))")
             params += [created_at, created_at, job_id]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -317,7 +367,7 @@ class JobStore:
         ).fetchall()
         records = [_row_to_record(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return records, _encode_cursor(records[-1].created_at, records[-1].id) if more else None
+        return records, encode_cursor(records[-1].created_at, records[-1].id) if more else None
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""

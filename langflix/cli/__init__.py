@@ -34,3 +34,4 @@ def _main(
 from langflix.cli import pipeline as _pipeline  # noqa: E402,F401
 from langflix.cli import serve as _serve  # noqa: E402,F401
 from langflix.cli import temp as _temp  # noqa: E402,F401
+from langflix.cli import worker as _worker  # noqa: E402,F401

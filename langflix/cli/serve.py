@@ -3,7 +3,9 @@
 One uvicorn process; ``--workers`` is the number of *job* worker threads
 (``LANGFLIX_WORKERS``), not uvicorn processes: jobs, their cancel handles and
 their temp scopes live in this one process, which is what lets a DELETE stop
-a job's ffmpeg and lets SIGTERM leave the temp dir empty.
+a job's ffmpeg and lets SIGTERM leave the temp dir empty. With
+``LANGFLIX_REDIS_URL`` set the jobs go to ``langflix worker`` processes
+instead, and Redis must answer at start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import typer
 
 from langflix.cli import app
 from langflix.config import get_settings
-from langflix.errors import ConfigError
+from langflix.errors import ConfigError, LangFlixError
 
 __all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "INSECURE_REFUSAL", "STARTUP_FAILURE", "is_local_address", "serve"]
 
@@ -54,6 +56,24 @@ def _refuse_without_token(host: str) -> None:
         err=True,
     )
     raise typer.Exit(code=INSECURE_REFUSAL)
+
+
+def _check_redis(url: str | None) -> None:
+    """Scaled out, Redis must answer before the server says it is up: say what to fix, not a traceback."""
+    try:
+        from langflix.api.scale.connection import connect, reachable
+    except ImportError as exc:
+        typer.echo(f"langflix serve: LANGFLIX_REDIS_URL is set but {exc}; pip install 'langflix[redis]'", err=True)
+        raise typer.Exit(code=STARTUP_FAILURE) from None
+    assert url is not None
+    client = connect(url, patient=False)
+    try:
+        reachable(client, url)
+    except LangFlixError as exc:
+        typer.echo(f"langflix serve: {exc}", err=True)
+        raise typer.Exit(code=STARTUP_FAILURE) from None
+    finally:
+        client.close()
 
 
 @app.command()
@@ -96,6 +116,8 @@ def serve(
     allowed_without_token = insecure_no_auth or settings.insecure_no_auth or is_local_address(host)
     if settings.access_token() is None and not allowed_without_token:
         _refuse_without_token(host)
+    if settings.scaled_out:
+        _check_redis(settings.redis_url)
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     if insecure_no_auth:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,8 +13,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from langflix.cli import app
-from langflix.errors import ConfigError
-from langflix.temp import DEFAULT_PREFIX, default_base_dir, human_bytes, list_sessions, sweep_orphans
+from langflix.config import get_settings
+from langflix.errors import ConfigError, LangFlixError
+from langflix.temp import (
+    DEFAULT_PREFIX,
+    SweepReport,
+    default_base_dir,
+    human_bytes,
+    list_sessions,
+    sweep_leased,
+    sweep_orphans,
+)
 
 __all__ = ["status", "sweep", "temp_app"]
 
@@ -80,6 +89,37 @@ def status(base_dir: BaseDirOption = None, prefix: PrefixOption = DEFAULT_PREFIX
         console.print(f"{dead} tree(s) can be reclaimed: run [bold]langflix temp sweep[/bold].")
 
 
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def _sweep_shared(prefix: str, dry_run: bool) -> SweepReport:
+    """The shared dir's staging areas whose lease is abandoned, checked against the jobs in Redis."""
+    try:
+        settings = get_settings()
+    except LangFlixError as exc:
+        _fail(str(exc))
+    if not settings.scaled_out or settings.redis_url is None:
+        _fail("--shared sweeps LANGFLIX_SHARED_DIR against the leases in Redis: set LANGFLIX_REDIS_URL and "
+              "LANGFLIX_SHARED_DIR as the API servers and workers have them")  # fmt: skip
+    try:
+        from langflix.api.scale.connection import connect, reachable
+        from langflix.api.scale.leases import RedisLeaseChecker
+    except ImportError as exc:
+        _fail(f"{exc}; install the scale-out extra: pip install 'langflix[redis]'")
+    client = connect(settings.redis_url, patient=False)
+    try:
+        reachable(client, settings.redis_url)
+        return sweep_leased(
+            settings.staging_dir(), RedisLeaseChecker(client, settings.redis_url), prefix, dry_run=dry_run
+        )
+    except LangFlixError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+
+
 @temp_app.command("sweep")
 def sweep(
     base_dir: BaseDirOption = None,
@@ -89,10 +129,21 @@ def sweep(
         float,
         typer.Option("--min-age", help="Seconds of heartbeat silence that make a session unlockable here (NFS) stale."),
     ] = 0.0,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="Sweep the staging areas of LANGFLIX_SHARED_DIR instead: those whose job's lease (in "
+            "LANGFLIX_REDIS_URL) expired and whose job is finished or unknown. Any host may run it.",
+        ),
+    ] = False,
 ) -> None:
     """Reclaim the temp sessions of dead LangFlix processes; live ones are never touched."""
     started = time.perf_counter()
-    report = sweep_orphans(_base_dir(base_dir), prefix, min_age=min_age, dry_run=dry_run)
+    if shared:
+        report = _sweep_shared(prefix, dry_run)
+    else:
+        report = sweep_orphans(_base_dir(base_dir), prefix, min_age=min_age, dry_run=dry_run)
     console = Console()
     console.print(f"{report.summary()} ({time.perf_counter() - started:.2f} s)")
     for error in report.errors:

@@ -11,7 +11,9 @@ backstop for the one before:
    (a forked child never deletes its parent's files);
 4. SIGTERM / SIGHUP handlers (:func:`install_signal_handlers`);
 5. :func:`sweep_orphans` of sessions whose owner is provably gone, after SIGKILL
-   or a power cut.
+   or a power cut; :func:`sweep_leased` of areas in a directory several hosts
+   share (:class:`LeasedArea`), whose owner is a lease that a
+   :class:`LeaseChecker` from above says is abandoned.
 
 Files that must outlive their block are kept with ``delete=False`` (still removed
 by ``cleanup_all``) or moved out atomically with ``persist``. :class:`TempArea`
@@ -21,7 +23,8 @@ Behind this face, one module per question: ``_names`` (safe names, creation),
 ``_areas`` (what a manager and a scope share), ``_views`` (what areas hand out:
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
-``_sessions`` (lock, owner record, heartbeat), ``_sweep``, ``_settings`` and
+``_sessions`` (lock, owner record, heartbeat), ``_sweep``, ``_leases`` (areas
+owned by a lease, and their sweep), ``_settings`` and
 ``_trees`` (deleting without following links).
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 from langflix.errors import InsufficientDiskSpaceError, QuotaExceededError, TempFileError
 from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
+from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, sweep_leased
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
 from langflix.temp._scope import TempScope
@@ -45,6 +49,9 @@ __all__ = [
     "DEFAULT_PREFIX",
     "OWNER_FILE",
     "InsufficientDiskSpaceError",
+    "LeaseChecker",
+    "LeaseSweepReport",
+    "LeasedArea",
     "OwnerInfo",
     "QuotaExceededError",
     "Reservation",
@@ -67,6 +74,7 @@ __all__ = [
     "human_bytes",
     "install_signal_handlers",
     "list_sessions",
+    "sweep_leased",
     "sweep_orphans",
     "uninstall_signal_handlers",
     "write_stream",

@@ -253,9 +253,8 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
         slot = services.runner.reserve()
         holds.callback(slot.release)
         hold = holds.enter_context(services.clients.hold(client, declared or 0))
-        # A short name: espeak-ng silently writes nothing to a path over ~200 chars,
-        # and the pipeline nests its own scope inside this one.
-        scope = resources.enter_context(services.manager.scope(f"job-{job_id[:12]}"))
+        # This server's scope embedded; a leased area of the shared dir scaled out.
+        scope = resources.enter_context(services.runner.staging(job_id))
         upload = await receive_job_upload(
             charged_body(
                 paced_body(request.stream(), services.pace), hold, body_ceiling(services.settings.max_upload_bytes)
