@@ -26,7 +26,7 @@ removed at exit.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--duration 600] [--expressions 5]
         [--size 1280x720] [--preset veryfast] [--subtitles-style bilingual]
-        [--no-translation] [--tts espeak] [--temp-dir DIR]
+        [--no-translation] [--tts espeak] [--outputs lessons,compilation] [--temp-dir DIR]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _korean_srt(english: Path, out: Path) -> Path | None:
 def _options(args: argparse.Namespace, fmt: OutputFormat) -> PipelineOptions:
     wanted: dict[str, Any] = {
         "max_expressions": args.expressions, "repeat": args.repeat, "output_format": fmt,
-        "subtitles_style": args.subtitles_style, "tts": args.tts,
+        "subtitles_style": args.subtitles_style, "tts": args.tts, "outputs": args.outputs,
     }  # fmt: skip
     # The same script measures a LangFlix without subtitles (the "before" figure).
     known = {k: v for k, v in wanted.items() if k in PipelineOptions.model_fields and v is not None}
@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subtitles-style", default="bilingual", help="bilingual, english or none")
     parser.add_argument("--no-translation", action="store_true", help="no Korean SRT beside the English one")
     parser.add_argument("--tts", default=None, help="speech of the card (default: the settings', espeak)")
+    parser.add_argument(
+        "--outputs", default="lessons,compilation",
+        help="what the job makes (default: what the floors measure; bench_outputs.py measures the others)",
+    )  # fmt: skip
     parser.add_argument("--temp-dir", type=Path, default=None, help="base dir for temp files")
     args = parser.parse_args(argv)
     width, height = (int(x) for x in args.size.split("x"))

@@ -25,10 +25,12 @@ from langflix.core.llm_cache import LLMCache
 from langflix.core.llm_selector import DEFAULT_LLM_HTTP, LLMExpressionSelector
 from langflix.core.output_format import (
     DEFAULT_FORMAT,
+    DEFAULT_SHORT_FORMAT,
     FramesPerSecond,
     OutputFormat,
     Pixels,
     Quality,
+    ShortFormat,
     X264Preset,
 )
 from langflix.errors import ConfigError, InvalidOptionError
@@ -179,6 +181,8 @@ class Settings(TempSettings):
     video_fps: FramesPerSecond = DEFAULT_FORMAT.fps
     video_crf: Quality = DEFAULT_FORMAT.crf
     video_preset: X264Preset = DEFAULT_FORMAT.preset
+    shorts_width: Pixels = DEFAULT_SHORT_FORMAT.width
+    shorts_height: Pixels = DEFAULT_SHORT_FORMAT.height
 
     # External tools.
     ffmpeg_binary: str = "ffmpeg"
@@ -307,6 +311,14 @@ class Settings(TempSettings):
         except InvalidOptionError as exc:
             # A copy made with model_copy(update=...) skips the field checks: name the setting.
             names = ", ".join(f"{ENV_PREFIX}VIDEO_{field.upper()}" for field, _ in exc.problems)
+            raise ConfigError(f"{exc}; check {names}") from exc
+
+    def short_format(self) -> ShortFormat:
+        """The vertical shorts' size from ``LANGFLIX_SHORTS_WIDTH``/``_HEIGHT`` (default 1080x1920)."""
+        try:
+            return ShortFormat(width=self.shorts_width, height=self.shorts_height)
+        except InvalidOptionError as exc:
+            names = ", ".join(f"{ENV_PREFIX}SHORTS_{field.upper()}" for field, _ in exc.problems)
             raise ConfigError(f"{exc}; check {names}") from exc
 
     def ffmpeg_tools(self) -> FFmpegTools:

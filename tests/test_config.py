@@ -21,7 +21,7 @@ from support.temp import temp_manager
 from langflix.cancel import CancelToken
 from langflix.config import LLM_CACHE_NAME, MAX_AUTO_CONCURRENCY, Settings, get_settings
 from langflix.core.ffmpeg import FFmpegTools
-from langflix.core.output_format import OutputFormat
+from langflix.core.output_format import OutputFormat, ShortFormat
 from langflix.errors import ConfigError, InvalidOptionError
 from langflix.temp import TempArea
 from langflix.tts import EspeakTTS, GoogleTTS, LemonfoxTTS, create_tts_client
@@ -61,6 +61,16 @@ def test_video_settings_are_checked_like_the_format(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LANGFLIX_VIDEO_FPS", "500")
     with pytest.raises(InvalidOptionError, match="LANGFLIX_VIDEO_FPS: must be between 1 and 120, got 500"):
         get_settings()
+
+
+def test_the_shorts_size_comes_from_its_settings(monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+    assert _settings().short_format() == ShortFormat(width=1080, height=1920)
+    monkeypatch.setenv("LANGFLIX_SHORTS_WIDTH", "720")
+    monkeypatch.setenv("LANGFLIX_SHORTS_HEIGHT", "1280")
+    assert get_settings().short_format() == ShortFormat(width=720, height=1280)
+    odd = _settings().model_copy(update={"shorts_width": 721})
+    with pytest.raises(ConfigError, match="width: must be even.*LANGFLIX_SHORTS_WIDTH"):
+        odd.short_format()
 
 
 def test_an_unchecked_copy_still_fails_naming_the_setting() -> None:

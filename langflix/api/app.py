@@ -39,7 +39,7 @@ from langflix.api.runner import PipelineFactory
 from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
-from langflix.core.output_format import OutputFormat
+from langflix.core.output_format import OutputFormat, ShortFormat
 from langflix.temp import ResumableUploads, TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
@@ -57,13 +57,15 @@ def create_app(
     *,
     pipeline_factory: PipelineFactory | None = None,
     output_format: OutputFormat | None = None,
+    short_format: ShortFormat | None = None,
 ) -> FastAPI:
     """Build the app; ``settings``/``manager`` default to the environment and a new manager.
 
     A ``manager`` passed in stays the caller's (the app closes only its jobs'
     scopes); without one the app makes its own from the settings and closes it
     at shutdown. ``output_format`` (the jobs' video format) defaults to the
-    ``LANGFLIX_VIDEO_*`` settings; ``pipeline_factory`` exists for tests and embedding.
+    ``LANGFLIX_VIDEO_*`` settings and ``short_format`` (the shorts' size) to
+    ``LANGFLIX_SHORTS_*``; ``pipeline_factory`` exists for tests and embedding.
     """
 
     @contextlib.asynccontextmanager
@@ -95,6 +97,7 @@ def create_app(
                 interrupted=backend.interrupted,
                 started_at=time.time(),
                 output_format=fmt,
+                short_format=short_format or cfg.short_format(),
                 tools=tools,
                 tool_versions=ToolVersions(tools, cfg.espeak_binary),
                 clients=ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads),

@@ -22,7 +22,7 @@ from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings
 from langflix.core.ffmpeg import FFmpegTools
-from langflix.core.output_format import OutputFormat
+from langflix.core.output_format import OutputFormat, ShortFormat
 from langflix.temp import ResumableUploads, SweepReport, TempFileManager
 
 __all__ = [
@@ -51,6 +51,7 @@ class Services:
     interrupted: tuple[str, ...]
     started_at: float
     output_format: OutputFormat
+    short_format: ShortFormat
     tools: FFmpegTools
     tool_versions: ToolVersions
     clients: ClientLedger

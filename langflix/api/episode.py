@@ -5,8 +5,9 @@ manifest entry names (its ``file`` is the lesson video; any other key whose
 value, or nested value, is the name of a recorded output is shown by its kind,
 such as a ``thumbnail`` image or a ``short`` video), the compilation is the
 manifest's ``compilation``, and a top-level list of entries with an ``index``
-(``shorts``, ``thumbnails``) adds its media to the lesson of that index. Every
-other output is a download. What the manifest does not name is still listed
+(``shorts``, ``thumbnails``) adds its media to the lesson of that index. The
+manifest's ``deck`` (``{file, tsv, notes}``) and ``metadata`` get their own
+download buttons. Every other output is a download. What the manifest does not name is still listed
 under the downloads, so nothing published is hidden. Holds no HTTP types.
 """
 
@@ -79,6 +80,12 @@ class EpisodeView:
     compilation: Media | None = None
     extras: list[Media] = field(default_factory=list)
     """Media the manifest names outside the lessons (an episode thumbnail, a deck)."""
+    deck: Media | None = None
+    """The study deck (``.apkg``) the manifest's ``deck`` names, for its own download button."""
+    deck_tsv: Media | None = None
+    deck_notes: int | None = None
+    metadata: Media | None = None
+    """The upload metadata (``metadata.json``) the manifest's ``metadata`` names."""
     downloads: list[Media] = field(default_factory=list)
     problem: str | None = None
     """Why the manifest could not be read (the downloads are still listed)."""
@@ -127,6 +134,17 @@ def _attach(lesson: LessonView, role: str, media: Media) -> None:
         lesson.images.append(shown)
 
 
+def _deck(view: EpisodeView, value: Any, names: Mapping[str, Media]) -> None:
+    """The deck's package, its TSV and how many notes it holds, from ``{"file", "tsv", "notes"}`` or a name."""
+    entry = value if isinstance(value, Mapping) else {"file": value}
+    package, tsv, notes = entry.get("file"), entry.get("tsv"), entry.get("notes")
+    if isinstance(package, str) and package in names:
+        view.deck = Media(package, "Anki deck", "file", names[package].url, names[package].size)
+    if isinstance(tsv, str) and tsv in names:
+        view.deck_tsv = Media(tsv, "deck as TSV", "file", names[tsv].url, names[tsv].size)
+    view.deck_notes = notes if isinstance(notes, int) and not isinstance(notes, bool) else None
+
+
 def read_manifest(record: JobRecord, resolve: Callable[[str], Path]) -> dict[str, Any]:
     """The job's manifest as data; LangFlixError saying why when it cannot be read."""
     if MANIFEST_NAME not in {o.name for o in record.outputs}:
@@ -163,6 +181,10 @@ def episode_view(record: JobRecord, urls: Mapping[str, str], resolve: Callable[[
     for key, value in manifest.items():
         if key in ("expressions", "source"):
             continue
+        if key == "deck":
+            _deck(view, value, names)
+        elif key == "metadata" and isinstance(value, str) and value in names:
+            view.metadata = Media(value, "upload metadata", "file", names[value].url, names[value].size)
         if key == "compilation":
             for role, media in _references(value, "file", names):
                 if role == "file" and media.kind == "video" and view.compilation is None:

@@ -75,6 +75,9 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> FormField:
         return dataclasses.replace(base, kind="file", accept=accept, default="")
     if "enum" in prop:
         return dataclasses.replace(base, kind="select", choices=tuple(str(choice) for choice in prop["enum"]))
+    if prop.get("type") == "boolean":
+        # The form sends text: "false"/"true", which the API's options read as the boolean.
+        return dataclasses.replace(base, kind="select", choices=("false", "true"), default=str(bool(default)).lower())
     if prop.get("type") in ("integer", "number"):
         return dataclasses.replace(base, kind="number", minimum=prop.get("minimum"), maximum=prop.get("maximum"))
     return dataclasses.replace(base, max_length=prop.get("maxLength"))

@@ -72,9 +72,7 @@ def parse_upload_request(body: bytes) -> UploadRequest:
         elif key in FORM_FIELDS:
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                raise InvalidFieldError(key, f"must be a string or an integer, got {json.dumps(value)[:40]}")
-            fields[key] = str(value)
+            fields[key] = _form_value(key, value)
         else:
             raise InvalidFieldError(
                 key,
@@ -87,6 +85,19 @@ def parse_upload_request(body: bytes) -> UploadRequest:
     if len(set(uploads.values())) != len(uploads):
         raise InvalidFieldError("subtitle_upload", "names an upload another key names too; upload each file")
     return UploadRequest(uploads, fields)
+
+
+def _form_value(key: str, value: object) -> str:
+    """A JSON option as the form would send it: JSON's own booleans and lists are the natural way to write them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ",".join(value)  # "outputs": ["lessons", "deck"] as the form's "lessons,deck"
+    raise InvalidFieldError(
+        key, f"must be a string, an integer, a boolean or a list of strings, got {json.dumps(value)[:40]}"
+    )
 
 
 def _filename(claim: UploadClaim, default: str) -> str:

@@ -58,10 +58,14 @@ FILE_FIELDS: Final[tuple[str, ...]] = ("subtitle", "video")
 OPTIONAL_FILE_FIELDS: Final[tuple[str, ...]] = ("translation",)
 """A second subtitle file in the learner's language (``--translation-subtitles``)."""
 FORM_FIELDS: Final[tuple[str, ...]] = (
+    "deck_with_shorts",
     "episode_name",
     "language_level",
     "max_expressions",
+    "outputs",
     "repeat",
+    "shorts_fit",
+    "shorts_max_seconds",
     "subtitles_style",
     "tts",
 )

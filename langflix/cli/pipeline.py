@@ -33,7 +33,7 @@ from langflix.cancel import CancelToken
 from langflix.cli import app
 from langflix.config import get_settings
 from langflix.core.expressions import LANGUAGE_LEVELS
-from langflix.core.output_format import DEFAULT_FORMAT, parse_size
+from langflix.core.output_format import DEFAULT_FORMAT, DEFAULT_SHORT_FORMAT, parse_size
 from langflix.core.subtitle_render import SUBTITLE_STYLES
 from langflix.demo import make_sample_episode, write_translation_srt
 from langflix.errors import CancelledError, InvalidOptionError, LangFlixError
@@ -45,6 +45,7 @@ from langflix.pipeline import (
     summary_rows,
     translation_note,
 )
+from langflix.pipeline.options import DEFAULT_SHORTS_MAX_SECONDS, OUTPUT_KINDS
 from langflix.temp import OWNER_FILE, TempArea, TempFileManager, get_temp_manager
 from langflix.tts import TTS_CHOICES
 
@@ -68,6 +69,11 @@ _FLAGS: Final[dict[str, str]] = {
     "height": "--size",
     "preset": "--preset",
     "subtitles_style": "--subtitles-style",
+    "outputs": "--outputs",
+    "short_format": "--shorts-size",
+    "shorts_fit": "--shorts-crop",
+    "shorts_max_seconds": "--shorts-max-seconds",
+    "deck_with_shorts": "--deck-with-shorts",
 }
 """The flag that sets each option, to name it in a usage error."""
 
@@ -225,11 +231,17 @@ def build_options(
     preset: str | None,
     context: float,
     subtitles_style: str = _DEFAULT_STYLE,
+    outputs: str | None = None,
+    shorts_size: str | None = None,
+    shorts_crop: bool = False,
+    shorts_max_seconds: float = DEFAULT_SHORTS_MAX_SECONDS,
+    deck_with_shorts: bool = False,
 ) -> PipelineOptions:
     """A job's options from the flags; what a flag leaves out comes from the settings.
 
     The output format starts from ``LANGFLIX_VIDEO_*`` (the service's too), then
-    ``--size``/``--preset`` override it. A bad value is a usage error naming its flag.
+    ``--size``/``--preset`` override it; the shorts' size starts from
+    ``LANGFLIX_SHORTS_*``, then ``--shorts-size``. A bad value is a usage error naming its flag.
     """
     try:
         settings = get_settings()
@@ -239,7 +251,20 @@ def build_options(
         if preset is not None:
             changes["preset"] = preset
         chosen: dict[str, Any] = {"subtitles_style": subtitles_style}  # validated (and normalised) by the model
+        if outputs is not None:
+            chosen["outputs"] = outputs
+        short_format = settings.short_format()
+        if shorts_size is not None:
+            try:
+                width, height = parse_size(shorts_size)
+                short_format = short_format.replace(width=width, height=height)
+            except ValueError as exc:  # InvalidOptionError too: named by this flag, not --size's
+                raise typer.BadParameter(str(exc), param_hint="--shorts-size") from exc
         return PipelineOptions(
+            short_format=short_format,
+            shorts_fit="crop" if shorts_crop else "letterbox",
+            shorts_max_seconds=shorts_max_seconds,
+            deck_with_shorts=deck_with_shorts,
             **chosen,
             max_expressions=max_expressions,
             repeat=repeat,
@@ -336,6 +361,37 @@ _Preset = Annotated[
 ]
 
 
+_Outputs = Annotated[
+    str | None,
+    typer.Option(
+        "--outputs",
+        help="What to make, comma-separated: "
+        + ",".join(OUTPUT_KINDS)
+        + " (default: all). lessons: 16:9 lessons; shorts: a vertical short per expression; "
+        "deck: an Anki package + TSV; compilation: the lessons joined.",
+    ),
+]
+_ShortsSize = Annotated[
+    str | None,
+    typer.Option(
+        "--shorts-size",
+        help=f"The shorts' WIDTHxHEIGHT (default: LANGFLIX_SHORTS_WIDTH/HEIGHT, {DEFAULT_SHORT_FORMAT.size}).",
+    ),
+]
+_ShortsCrop = Annotated[
+    bool,
+    typer.Option(
+        "--shorts-crop",
+        help="Fill the short with a centre crop of the scene (default: the whole scene, letterboxed, "
+        "with the text above and below it).",
+    ),
+]
+_ShortsMax = Annotated[float, typer.Option("--shorts-max-seconds", **_declared("shorts_max_seconds"))]
+_DeckShorts = Annotated[
+    bool, typer.Option("--deck-with-shorts", help=PipelineOptions.model_fields["deck_with_shorts"].description)
+]
+
+
 def _choice(choice: Enum | None) -> str | None:
     return None if choice is None else str(choice.value)
 
@@ -362,8 +418,16 @@ def process(
     preset: _Preset = None,
     subtitles_style: _Style = StyleChoice(_DEFAULTS.subtitles_style),
     translation_subtitles: _Translation = None,
+    outputs: _Outputs = None,
+    shorts_size: _ShortsSize = None,
+    shorts_crop: _ShortsCrop = False,
+    shorts_max_seconds: _ShortsMax = _DEFAULTS.shorts_max_seconds,
+    deck_with_shorts: _DeckShorts = False,
 ) -> None:
-    """Turn VIDEO + SUBTITLES into one lesson per expression, its thumbnail, a compilation and a manifest.
+    """Turn VIDEO + SUBTITLES into lessons, vertical shorts, an Anki deck and a compilation, with a manifest.
+
+    Per expression: a 16:9 lesson and its thumbnail, a vertical short; per episode:
+    the compilation, the deck (.apkg + .tsv) and upload metadata (--outputs chooses).
 
     Each line's translation comes from the subtitle file's other track when it is
     bilingual, else from --translation-subtitles, else from the LLM when
@@ -373,7 +437,8 @@ def process(
     options = build_options(
         max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=language_level.value,
         episode_name=episode_name, size=size, preset=preset, context=context,
-        subtitles_style=subtitles_style.value,
+        subtitles_style=subtitles_style.value, outputs=outputs, shorts_size=shorts_size, shorts_crop=shorts_crop,
+        shorts_max_seconds=shorts_max_seconds, deck_with_shorts=deck_with_shorts,
     )  # fmt: skip
     _execute(
         video, subtitles, output_dir or get_settings().output_dir, options, translation=translation_subtitles
@@ -396,11 +461,14 @@ def demo(
     duration: Annotated[
         float, typer.Option("--duration", min=5.0, help="Length of the sample episode in seconds.")
     ] = 30.0,
+    outputs: _Outputs = None,
+    shorts_size: _ShortsSize = None,
+    shorts_crop: _ShortsCrop = False,
 ) -> None:
     """Make a sample episode (test pattern + spoken idioms, with its Korean SRT) and run the pipeline on it."""
     options = build_options(
         max_expressions=max_expressions, repeat=repeat, tts=_choice(tts), language_level=_DEFAULTS.language_level,
         episode_name="langflix-demo", size=size, preset=preset, context=context,
-        subtitles_style=subtitles_style.value,
+        subtitles_style=subtitles_style.value, outputs=outputs, shorts_size=shorts_size, shorts_crop=shorts_crop,
     )  # fmt: skip
     _execute(Path(), Path(), output_dir, options, demo=True, demo_seconds=duration)

@@ -12,7 +12,10 @@ answers one question:
 - ``process``: the one subprocess helper;
 - ``ffmpeg``: :class:`FFmpegTools`, running and probing with the caller's binaries;
 - ``output_format``: :class:`OutputFormat`, the one video format of a job;
-- ``video_editor``: scenes (one decode, subtitles burned), cards and lessons inside a temp area;
+- ``video_editor``: scenes (one decode, subtitles burned), cards, lessons, vertical shorts and
+  a deck's audio and screenshots inside a temp area;
+- ``short_layout``: where a short's scene and text go (pure geometry, drawn by libass);
+- ``deck``: an episode's Anki package and TSV, every id stable across runs;
 - ``ass``, ``subtitle_render``, ``card``, ``thumbnail``, ``fonts``, ``text_layout``: what is
   drawn with libass, laid out with its own widths;
 - ``http``: :class:`HttpOptions` and the retry policy of every HTTP client;

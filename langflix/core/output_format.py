@@ -1,4 +1,4 @@
-"""The one video format every piece of a job is encoded to, declared once.
+"""The video formats of a job, declared once: its lessons' and its vertical shorts'.
 
 Every clip, title card and lesson of a job is H.264 yuv420p + AAC stereo at one
 size, frame rate and sample rate, so they join with ``-c copy``. The ranges
@@ -17,11 +17,13 @@ from langflix.core.validated import ValidatedModel
 
 __all__ = [
     "DEFAULT_FORMAT",
+    "DEFAULT_SHORT_FORMAT",
     "FramesPerSecond",
     "OutputFormat",
     "Pixels",
     "Quality",
     "SampleRate",
+    "ShortFormat",
     "X264Preset",
     "parse_size",
 ]
@@ -61,6 +63,22 @@ class OutputFormat(ValidatedModel):
 
 
 DEFAULT_FORMAT: Final[OutputFormat] = OutputFormat()
+
+
+class ShortFormat(ValidatedModel):
+    """The size of a job's vertical shorts (9:16 by default); frame rate, sample rate and
+    x264 settings are the job's :class:`OutputFormat`, whose pieces the shorts are made from."""
+
+    width: Pixels = 1080
+    height: Pixels = 1920
+
+    @property
+    def size(self) -> str:
+        """``WIDTHxHEIGHT``, as ``--shorts-size`` writes it."""
+        return f"{self.width}x{self.height}"
+
+
+DEFAULT_SHORT_FORMAT: Final[ShortFormat] = ShortFormat()
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -32,12 +32,13 @@ from langflix.core.ass import ass_filter, write_ass
 from langflix.core.card import CARD_BACKGROUND, CardText, card_ass
 from langflix.core.ffmpeg import FFmpegTools, MediaInfo, MediaInput, concat_list_args, media_url
 from langflix.core.output_format import DEFAULT_FORMAT, OutputFormat
-from langflix.core.subtitle_render import SceneCue, SubtitleStyle, scene_ass
+from langflix.core.short_layout import ShortLayout
+from langflix.core.subtitle_render import SceneCue, SceneLayout, SubtitleStyle, scene_ass
 from langflix.core.thumbnail import THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH, ThumbnailText, thumbnail_filters
 from langflix.errors import FFmpegError, LangFlixError
 from langflix.temp import TempArea
 
-__all__ = ["CARD_SPEECH_TAIL", "Piece", "Scene", "VideoEditor"]
+__all__ = ["CARD_SPEECH_TAIL", "Piece", "Scene", "StudyMedia", "VideoEditor", "short_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ a wide one would make every cut decode from one keyframe earlier for nothing."""
 _PIECE_DEMUXER: Final[str] = "mov"
 """The demuxer every piece this editor wrote (mp4, m4a) is opened with again: forced, never guessed."""
 _AUDIO_BITRATE: Final[str] = "128k"
+_STILL_QUALITY: Final[str] = "3"
+"""JPEG quality of a study screenshot (mjpeg's -q:v: 2 best .. 31 worst)."""
 _TIMESCALE_PER_FRAME: Final[int] = 512
 CARD_SPEECH_TAIL: Final[float] = 0.4
 """Silence kept after the spoken expression when a card is lengthened to fit it."""
@@ -81,10 +84,41 @@ class Scene:
     context: Piece
     clip: Piece
     thumbnail: Path | None = None
+    lead: int = 0
+    """The context frame the expression clip starts at."""
 
     @property
     def files(self) -> tuple[Path, ...]:
         return tuple(p for p in (self.context.path, self.clip.path, self.thumbnail) if p is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyMedia:
+    """A line's audio (MP3) and a screenshot (JPEG) for a study card, files of the editor's area."""
+
+    audio: Path
+    still: Path
+
+    @property
+    def files(self) -> tuple[Path, Path]:
+        return self.audio, self.still
+
+
+def short_frames(context: int, lead: int, clip: int, cap: int) -> tuple[bool, int, int]:
+    """What a short of at most ``cap`` frames shows: (replay the clip?, first frame, frames).
+
+    The scene, then the expression clip once more when both fit; else the scene
+    alone; a scene longer than ``cap`` is cut to the ``cap`` frames centred on
+    the expression clip (which starts ``lead`` frames into it).
+    """
+    if cap < 1 or context < 1:
+        raise ValueError(f"a short needs at least one frame of scene and of cap, got {context} and {cap}")
+    if context + clip <= cap:
+        return True, 0, context + clip
+    if context <= cap:
+        return False, 0, context
+    first = min(max(0, lead + clip // 2 - cap // 2), context - cap)
+    return False, first, cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +280,164 @@ class VideoEditor:
             Piece(outputs[0], scene.frames, self._fmt),
             Piece(outputs[1], inner.frames, self._fmt),
             outputs[-1] if thumbnail is not None else None,
+            lead,
         )
+
+    # -- shorts and study media -------------------------------------------------
+
+    def short(self, scene: Scene, *, layout: ShortLayout, max_seconds: float) -> Piece:
+        """A vertical short made from a cut scene (subtitles already burned in): one encode.
+
+        The scene's pieces are read as they are (the context clip, then the
+        expression clip once more when both fit in ``max_seconds``; see
+        :func:`short_frames`), scaled into ``layout``'s picture and drawn with
+        the bands' text. Only a letterbox can reuse the burned scene: a crop
+        would cut its subtitles off at the sides (:meth:`short_from_source`).
+        """
+        if layout.fit != "letterbox":
+            raise ValueError("a cropped short is cut from the source (short_from_source): a crop of the burned "
+                             "scene would cut its subtitles off")  # fmt: skip
+        fps = self._fmt.fps
+        replay, first, frames = short_frames(
+            scene.context.frames, scene.lead, scene.clip.frames, _cap_frames(max_seconds, fps)
+        )
+        pieces = [scene.context, *([scene.clip] if replay else [])]
+        listing = self._scope.new_file(suffix=".ffconcat", prefix="concat_")
+        overlay: Path | None = None
+        try:
+            listing.write_text(_ffconcat(p.path for p in pieces), encoding="utf-8")
+            overlay = write_ass(self._scope, layout.to_ass(frames / fps), prefix="short_")
+            filters = [
+                f"trim=start_frame={first}:end_frame={first + frames}", "setpts=PTS-STARTPTS",
+                *layout.picture_filters(self._fmt.width, self._fmt.height), ass_filter(overlay), "format=yuv420p",
+            ]  # fmt: skip
+            graph = [f"[0:v]{','.join(filters)}[v]", f"[0:a]{self._samples_filter(first, frames)}[a]"]
+            # Our own list of the scene's own mp4 pieces, opened with their demuxer forced.
+            args = [*concat_list_args(listing, pieces=_PIECE_DEMUXER),
+                    "-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"]  # fmt: skip
+            out = self._encode(args, prefix="short_", extra=["-movflags", "+faststart"])
+        finally:
+            self._discard(listing)
+            if overlay is not None:
+                self._discard(overlay)
+        return Piece(out, frames, self._fmt)
+
+    def short_from_source(
+        self,
+        video: Path | MediaInfo,
+        *,
+        context: tuple[float, float],
+        clip: tuple[float, float],
+        layout: ShortLayout,
+        max_seconds: float,
+        subtitles: Sequence[SceneCue] = (),
+        style: SubtitleStyle = "bilingual",
+    ) -> Piece:
+        """A vertical short cut from the source in one run (a crop, or a scene no lesson cut).
+
+        One decode: the scene's frames fitted by ``layout`` (cropped or
+        letterboxed), its subtitles burned inside the layout's subtitle area,
+        then the expression clip once more when it fits, the bands drawn on top.
+        """
+        info = self._source(video)
+        fps = self._fmt.fps
+        scene = self._cut(info, *context)
+        clip_first = min(max(_frame_at(clip[0], fps), scene.first), scene.first + scene.frames - 1)
+        clip_frames = max(1, min(_frame_at(clip[1], fps), scene.first + scene.frames) - clip_first)
+        lead = clip_first - scene.first
+        replay, first, frames = short_frames(scene.frames, lead, clip_frames, _cap_frames(max_seconds, fps))
+        args, audio = self._input_args(info, scene)
+        start, end = scene.first / fps, (scene.first + scene.frames) / fps
+        overlays: list[Path] = []
+        try:
+            picture = layout.picture_filters(info.width or self._fmt.width, info.height or self._fmt.height)
+            burn = []
+            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
+                document = scene_ass(
+                    subtitles, clip_start=start, clip_end=end, width=layout.width, height=layout.height,
+                    style=style, layout=layout.subtitle_layout(SceneLayout()),
+                )  # fmt: skip
+                overlays.append(write_ass(self._scope, document, prefix="scene_"))
+                burn = [ass_filter(overlays[-1])]
+            overlays.append(write_ass(self._scope, layout.to_ass(frames / fps), prefix="short_"))
+            scene_v = ",".join([self._frames_filter(scene), *picture, *burn])
+            scene_a = self._samples_filter(scene.skip, scene.frames)
+            window = f"trim=start_frame={first}:end_frame={first + frames},setpts=PTS-STARTPTS"
+            bands = ",".join([*layout.shade_filters(), ass_filter(overlays[-1]), "format=yuv420p"])
+            samples = self._samples_filter(first, frames, resample=False)
+            if replay:
+                graph = [
+                    f"[0:v]{scene_v},split=2[scene][again]",
+                    f"[again]trim=start_frame={lead}:end_frame={lead + clip_frames},setpts=PTS-STARTPTS[replay]",
+                    f"[scene][replay]concat=n=2:v=1:a=0,{window},{bands}[v]",
+                    f"[{audio}]{scene_a},asplit=2[scene_a][again_a]",
+                    f"[again_a]{self._samples_filter(lead, clip_frames, resample=False)}[replay_a]",
+                    f"[scene_a][replay_a]concat=n=2:v=0:a=1,{samples}[a]",
+                ]
+            else:
+                graph = [f"[0:v]{scene_v},{window},{bands}[v]", f"[{audio}]{scene_a},{samples}[a]"]
+            args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]"]
+            out = self._encode(args, prefix="short_", extra=["-movflags", "+faststart"])
+        finally:
+            for overlay in overlays:
+                self._discard(overlay)
+        return Piece(out, frames, self._fmt)
+
+    def study_media(
+        self,
+        video: Path | MediaInfo,
+        *,
+        window: tuple[float, float],
+        subtitles: Sequence[SceneCue] = (),
+        style: SubtitleStyle = "bilingual",
+    ) -> StudyMedia:
+        """The line's audio (MP3) and a screenshot (JPEG, its middle frame) of ``window`` of ``video``.
+
+        One run, no video encode: the audio is the window's, sample-exact; the
+        screenshot is the frame in the middle, fitted to the output size, with
+        ``subtitles`` burned in (give none when ``video`` is a clip that has
+        them already).
+        """
+        info = self._source(video)
+        cut = self._cut(info, *window)
+        fps = self._fmt.fps
+        args, audio = self._input_args(info, cut)
+        start, end = cut.first / fps, (cut.first + cut.frames) / fps
+        overlays: list[Path] = []
+        outputs: list[Path] = []
+        try:
+            burn = ""
+            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
+                document = scene_ass(
+                    subtitles, clip_start=start, clip_end=end, width=self._fmt.width, height=self._fmt.height,
+                    style=style,
+                )  # fmt: skip
+                overlays.append(write_ass(self._scope, document, prefix="scene_"))
+                burn = "," + ass_filter(overlays[-1])
+            middle = cut.frames // 2
+            graph = [
+                f"[0:v]{self._frames_filter(cut)},{self._fit_filter()}{burn},"
+                f"trim=start_frame={middle}:end_frame={middle + 1},setpts=PTS-STARTPTS,format=yuvj420p[still]",
+                f"[{audio}]{self._samples_filter(cut.skip, cut.frames)}[a]",
+            ]
+            outputs.append(self._scope.new_file(suffix=".mp3", prefix="line_"))
+            outputs.append(self._scope.new_file(suffix=".jpg", prefix="still_"))
+            args += ["-filter_complex", ";".join(graph),
+                     "-map", "[a]", "-c:a", "libmp3lame", "-b:a", _AUDIO_BITRATE, "-ar", str(self._fmt.sample_rate),
+                     "-map_metadata", "-1", "-f", "mp3", media_url(outputs[0]),
+                     "-map", "[still]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", _STILL_QUALITY,
+                     "-f", "image2", "-update", "1", media_url(outputs[1])]  # fmt: skip
+            self._tools.run(args, cancel=self._cancel)
+            if outputs[1].stat().st_size == 0:
+                raise FFmpegError(f"ffmpeg wrote no screenshot for {window[0]:.3f}-{window[1]:.3f} s of {info.path}")
+        except BaseException:
+            for path in outputs:
+                self._discard(path)
+            raise
+        finally:
+            for overlay in overlays:
+                self._discard(overlay)
+        return StudyMedia(outputs[0], outputs[1])
 
     def _copy_out(self, context: Path, lead: int, frames: int, audio: Path) -> Path:
         """Frames ``[lead, lead + frames)`` of ``context`` (an IDR at each end) with ``audio``, by stream copy.
@@ -347,9 +538,7 @@ class VideoEditor:
             frames += checked[path]
         listing = self._scope.new_file(suffix=".ffconcat", prefix="concat_")
         try:
-            lines = ["ffconcat version 1.0"]
-            lines += [f"file {_concat_quote(str(_path(p).absolute()))}" for p in pieces]
-            listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            listing.write_text(_ffconcat(_path(p) for p in pieces), encoding="utf-8")
             # Our own list of our own mp4 pieces (absolute paths inside the scope).
             args = [*concat_list_args(listing, pieces=_PIECE_DEMUXER), "-map", "0", "-c", "copy"]
             # faststart: the joined video is what users stream; put the index first.
@@ -512,6 +701,24 @@ def _own(piece: Path) -> list[str]:
 def _frame_at(seconds: float, fps: int) -> int:
     """The frame nearest to ``seconds``, halves rounded up (round() would go to even)."""
     return math.floor(seconds * fps + 0.5)
+
+
+def _cap_frames(max_seconds: float, fps: int) -> int:
+    """The most whole frames that last at most ``max_seconds``."""
+    if not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ValueError(f"a short's longest length must be > 0 s, got {max_seconds}")
+    return max(1, math.floor(max_seconds * fps + 1e-9))
+
+
+def _ffconcat(paths: Iterable[Path]) -> str:
+    """An ffconcat list naming ``paths`` (absolute, quoted)."""
+    lines = ["ffconcat version 1.0"]
+    for path in paths:
+        if "\n" in str(path) or "\r" in str(path):
+            # ffconcat is line based: such a name would split into two entries.
+            raise ValueError(f"cannot join {path!r}: its name contains a line break")
+        lines.append(f"file {_concat_quote(str(Path(path).absolute()))}")
+    return "\n".join(lines) + "\n"
 
 
 def _concat_quote(value: str) -> str:

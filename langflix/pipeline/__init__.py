@@ -8,9 +8,10 @@ The public face of the pipeline layer; each module answers one question:
 - ``selection``: which expressions are taught (the LLM's, else the offline list);
 - ``translation``: where each line's translation comes from (bilingual track, file, LLM);
 - ``lesson``: the arithmetic of a lesson (windows, lengths, bytes), pure;
-- ``assemble``: making one lesson in the job's scope;
+- ``assemble``: making what one expression gives (lesson, short, study media) in the job's scope;
 - ``workers``: the lessons of a job made at once, bounded and cancellable;
 - ``manifest``: the episode's manifest, built and summarised by pure functions;
+- ``metadata``: the upload metadata of the shorts and the compilation, pure;
 - ``publish``: claiming the episode dir, publishing all at once, taking it back.
 """
 
@@ -20,21 +21,28 @@ from langflix.pipeline.job import ProgressCallback, ProgressEvent
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
     COMPILATION_THUMBNAIL,
+    DECK_NAME,
+    DECK_TSV_NAME,
     MANIFEST_NAME,
     SummaryRow,
     build_manifest,
     summary_rows,
     translation_note,
 )
-from langflix.pipeline.options import PipelineOptions
+from langflix.pipeline.metadata import METADATA_NAME
+from langflix.pipeline.options import OUTPUT_KINDS, PipelineOptions
 from langflix.pipeline.pipeline import LangFlixPipeline, PipelineResult
 from langflix.pipeline.publish import episode_dir_candidates, sanitize_episode_name, unpublish
 
 __all__ = [
     "COMPILATION_NAME",
     "COMPILATION_THUMBNAIL",
+    "DECK_NAME",
+    "DECK_TSV_NAME",
     "LangFlixPipeline",
     "MANIFEST_NAME",
+    "METADATA_NAME",
+    "OUTPUT_KINDS",
     "PipelineOptions",
     "PipelineResult",
     "ProgressCallback",

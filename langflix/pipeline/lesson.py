@@ -14,6 +14,7 @@ from typing import Final
 
 from langflix.core.expressions import Expression
 from langflix.core.output_format import OutputFormat
+from langflix.pipeline.options import PipelineOptions
 
 __all__ = [
     "CARD_TAIL_SECONDS",
@@ -40,7 +41,8 @@ CARD_TAIL_SECONDS: Final[float] = 1.0
 """Silence after the spoken expression before the scene starts."""
 
 _BITS_PER_PIXEL_FRAME: Final[float] = 0.08
-_AUDIO_BYTES_PER_SECOND: Final[float] = 16_000.0  # 128 kbit/s AAC
+_AUDIO_BYTES_PER_SECOND: Final[float] = 16_000.0  # 128 kbit/s AAC (and the deck's MP3)
+_STILL_BYTES: Final[int] = 512 * 1024  # a deck screenshot (JPEG), generously
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +104,23 @@ def encoded_bytes_per_second(fmt: OutputFormat) -> float:
     return fmt.width * fmt.height * fmt.fps * _BITS_PER_PIXEL_FRAME / 8 + _AUDIO_BYTES_PER_SECOND
 
 
-def estimate_peak_bytes(plans: Sequence[LessonPlan], fmt: OutputFormat, repeat: int) -> int:
-    """Rough peak of a job's scope: every lesson (shortest card) and the compilation joining them.
+def estimate_peak_bytes(plans: Sequence[LessonPlan], options: PipelineOptions) -> int:
+    """Rough peak of a job's scope: every lesson (shortest card) and the compilation joining
+    them, every short (its scene and the clip once, capped), the deck holding their copies.
 
     The measured peak of a 5-expression job in ``benchmarks/bench_pipeline.py``
     was 46.8 MiB for 99.9 s of lessons; this estimate errs on the large side.
     """
-    seconds = sum(lesson_seconds(plan, MIN_CARD_SECONDS, repeat) for plan in plans)
-    return int(2 * seconds * encoded_bytes_per_second(fmt))
+    fmt = options.output_format
+    need = 0.0
+    if options.makes("lessons") or options.makes("compilation"):
+        seconds = sum(lesson_seconds(plan, MIN_CARD_SECONDS, options.repeat) for plan in plans)
+        need += 2 * seconds * encoded_bytes_per_second(fmt)
+    if options.makes("shorts"):
+        size = options.short_format
+        tall = fmt.replace(width=size.width, height=size.height)
+        seconds = sum(min(options.shorts_max_seconds, p.context.seconds + p.clip.seconds) for p in plans)
+        need += (2 if options.deck_with_shorts else 1) * seconds * encoded_bytes_per_second(tall)
+    if options.makes("deck"):
+        need += 2 * sum(p.clip.seconds for p in plans) * _AUDIO_BYTES_PER_SECOND + len(plans) * _STILL_BYTES
+    return int(need)

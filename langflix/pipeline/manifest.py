@@ -26,6 +26,9 @@ from langflix.pipeline.options import PipelineOptions
 __all__ = [
     "COMPILATION_NAME",
     "COMPILATION_THUMBNAIL",
+    "DECK_NAME",
+    "DECK_TSV_NAME",
+    "DeckRecord",
     "LessonRecord",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
@@ -34,15 +37,18 @@ __all__ = [
     "describe_translations",
     "lesson_file_name",
     "manifest_text",
+    "short_file_name",
     "summary_rows",
     "thumbnail_file_name",
     "translation_note",
 ]
 
 MANIFEST_NAME: Final[str] = "manifest.json"
-MANIFEST_VERSION: Final[int] = 1
+MANIFEST_VERSION: Final[int] = 2
 COMPILATION_NAME: Final[str] = "compilation.mp4"
 COMPILATION_THUMBNAIL: Final[str] = "compilation.png"
+DECK_NAME: Final[str] = "deck.apkg"
+DECK_TSV_NAME: Final[str] = "deck.tsv"
 _SOURCE_NAMES: Final[dict[str, str]] = {
     "bilingual_track": "the subtitle file's other track",
     "translation_file": "the translation subtitles",
@@ -52,16 +58,29 @@ _SOURCE_NAMES: Final[dict[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class LessonRecord:
-    """One published lesson as the manifest describes it."""
+    """One expression as the manifest describes it: what was cut, and what was published of it."""
 
     expression: Expression
-    file: str
+    file: str | None
+    """The lesson video; None when the job made no lessons."""
     plan: LessonPlan
     card_seconds: float
     duration: float = 0.0
     thumbnail: str | None = None
     translation_source: str | None = None
     """Which source translated the expression's line (``translation.TRANSLATION_SOURCES``), None: none."""
+    short: str | None = None
+    short_duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeckRecord:
+    """The published study deck: the package, its TSV, its ids and what each note holds."""
+
+    deck_id: int
+    title: str
+    guids: tuple[str, ...]
+    with_shorts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +99,11 @@ def lesson_file_name(index: int, phrase: str) -> str:
     return f"{index + 1:02d}-{slug[:40].rstrip('-') or 'expression'}.mp4"
 
 
+def short_file_name(lesson_file: str) -> str:
+    """The short beside a lesson: ``01-break-the-ice.short.mp4`` for ``01-break-the-ice.mp4``."""
+    return str(Path(lesson_file).with_suffix(".short.mp4"))
+
+
 def thumbnail_file_name(lesson_file: str) -> str:
     """The thumbnail beside a lesson: ``01-break-the-ice.png`` for ``01-break-the-ice.mp4``."""
     return str(Path(lesson_file).with_suffix(".png"))
@@ -96,22 +120,33 @@ def build_manifest(
     options: PipelineOptions,
     selector: str,
     lessons: Sequence[LessonRecord],
-    compilation_seconds: float,
+    compilation_seconds: float | None,
     compilation_thumbnail: str | None = None,
     translation_subtitles: str | Path | None = None,
     translation_language: str | None = None,
     translated_lines: Mapping[str, int] | None = None,
+    deck: DeckRecord | None = None,
+    metadata: str | None = None,
 ) -> dict[str, Any]:
     """The manifest of an episode, as JSON-able data (times rounded to the millisecond).
 
     ``video``, ``subtitles`` and ``translation_subtitles`` are shown as given:
     the caller chooses paths or names. ``translated_lines`` counts the lines
     (every cue the lessons show) each translation source gave; its keys are the
-    sources of ``translation``.
+    sources of ``translation``. ``compilation_seconds`` None: no compilation was
+    made (its entry is null); ``deck`` and ``metadata`` likewise, when the job made them.
     """
-    compilation: dict[str, Any] = {"file": COMPILATION_NAME, "duration": round(compilation_seconds, 3)}
-    if compilation_thumbnail is not None:
-        compilation["thumbnail"] = compilation_thumbnail
+    compilation: dict[str, Any] | None = None
+    if compilation_seconds is not None:
+        compilation = {"file": COMPILATION_NAME, "duration": round(compilation_seconds, 3)}
+        if compilation_thumbnail is not None:
+            compilation["thumbnail"] = compilation_thumbnail
+    deck_entry: dict[str, Any] | None = None
+    if deck is not None:
+        deck_entry = {
+            "file": DECK_NAME, "tsv": DECK_TSV_NAME, "title": deck.title, "deck_id": deck.deck_id,
+            "notes": len(deck.guids), "guids": list(deck.guids), "with_shorts": deck.with_shorts,
+        }  # fmt: skip
     return {
         "version": MANIFEST_VERSION,
         "episode": episode,
@@ -131,11 +166,19 @@ def build_manifest(
             "context_seconds": options.context_seconds,
             "subtitles_style": options.subtitles_style,
             "format": options.output_format.model_dump(),
+            "outputs": list(options.outputs),
+            "shorts": {
+                **options.short_format.model_dump(),
+                "fit": options.shorts_fit,
+                "max_seconds": options.shorts_max_seconds,
+            },
         },
         "selector": selector,
         "translation": {"language": translation_language, "lines": dict(translated_lines or {})},
         "expressions": [_lesson_entry(i, lesson, options.repeat) for i, lesson in enumerate(lessons)],
         "compilation": compilation,
+        "deck": deck_entry,
+        "metadata": metadata,
     }
 
 
@@ -160,7 +203,8 @@ def _lesson_entry(index: int, lesson: LessonRecord, repeat: int) -> dict[str, An
         "clip_end": round(clip.end, 3),
         "file": lesson.file,
         "thumbnail": lesson.thumbnail,
-        "duration": round(lesson.duration, 3),
+        "duration": round(lesson.duration, 3) if lesson.file is not None else None,
+        "short": None if lesson.short is None else {"file": lesson.short, "duration": round(lesson.short_duration, 3)},
         "parts": {
             "title_card": round(lesson.card_seconds, 3),
             "context_clip": round(context.seconds, 3),
@@ -176,17 +220,28 @@ def manifest_text(manifest: Mapping[str, Any]) -> str:
 
 
 def summary_rows(manifest: Mapping[str, Any]) -> list[SummaryRow]:
-    """What a finished job published, one row per file: the lessons and their thumbnails,
-    the compilation and its thumbnail, the manifest."""
+    """What a finished job published, one row per file: the lessons, their thumbnails and
+    shorts, the compilation and its thumbnail, the deck and its TSV, the metadata, the manifest."""
     rows = []
     for item in manifest["expressions"]:
-        rows.append(SummaryRow(item["file"], item["phrase"], item["duration"]))
+        if item.get("file"):
+            rows.append(SummaryRow(item["file"], item["phrase"], item["duration"]))
         if item.get("thumbnail"):
             rows.append(SummaryRow(item["thumbnail"], f"(thumbnail) {item['phrase']}", None))
-    compilation = manifest["compilation"]
-    rows.append(SummaryRow(compilation["file"], "(all of them)", compilation["duration"]))
-    if compilation.get("thumbnail"):
-        rows.append(SummaryRow(compilation["thumbnail"], "(thumbnail) all of them", None))
+        short = item.get("short")
+        if short:
+            rows.append(SummaryRow(short["file"], f"(short) {item['phrase']}", short["duration"]))
+    compilation = manifest.get("compilation")
+    if compilation:
+        rows.append(SummaryRow(compilation["file"], "(all of them)", compilation["duration"]))
+        if compilation.get("thumbnail"):
+            rows.append(SummaryRow(compilation["thumbnail"], "(thumbnail) all of them", None))
+    deck = manifest.get("deck")
+    if deck:
+        rows.append(SummaryRow(deck["file"], f"(Anki deck) {deck['notes']} notes", None))
+        rows.append(SummaryRow(deck["tsv"], "(the deck as TSV)", None))
+    if manifest.get("metadata"):
+        rows.append(SummaryRow(manifest["metadata"], "(upload metadata)", None))
     rows.append(SummaryRow(MANIFEST_NAME, "(index)", None))
     return rows
 

@@ -1,12 +1,13 @@
 """LangFlixPipeline: one job from an episode (video + subtitles) to a published episode.
 
 One job is one scope of a temp manager: every intermediate (scenes, speech,
-cards, subtitle and overlay files, concat lists, thumbnails, the staged episode)
-is made inside it, and the scope's directory is removed at the end whatever
-happens. The subtitles are cleaned (sound descriptions and speaker labels out)
-before anything is chosen or drawn; every line a lesson shows is translated from
-the first source that has it (``translation``). Lessons are made concurrently on
-the cores one encode leaves idle (``workers``). The outputs reach
+cards, subtitle and overlay files, concat lists, thumbnails, shorts, the deck's
+audio, screenshots and collection, the staged episode) is made inside it, and
+the scope's directory is removed at the end whatever happens. The subtitles are
+cleaned (sound descriptions and speaker labels out) before anything is chosen or
+drawn; every line a lesson shows is translated from the first source that has it
+(``translation``). The options' ``outputs`` say what is made (``assemble``);
+expressions are made concurrently on the cores one encode leaves idle (``workers``). The outputs reach
 ``OUTPUT_DIR/<episode>/`` only through :func:`~langflix.pipeline.publish.publish_episode`
 (all at once, with the manifest), and are taken back if the job fails after that.
 """
@@ -24,7 +25,9 @@ from pathlib import Path
 
 from langflix.cancel import CancelToken
 from langflix.config import Settings, get_settings
-from langflix.core.expressions import Expression
+from langflix.core.card import KIND_LABELS
+from langflix.core.deck import DeckNote, deck_id, deck_tsv, note_guids, write_deck
+from langflix.core.expressions import Expression, expression_spans
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.llm_selector import LLMExpressionSelector
 from langflix.core.subtitle_alignment import load_translation_track
@@ -34,17 +37,21 @@ from langflix.core.subtitles import Subtitles, SubtitleTrack, load_subtitles
 from langflix.core.thumbnail import make_thumbnail
 from langflix.core.video_editor import VideoEditor
 from langflix.errors import FFmpegError, JobError, LangFlixError
-from langflix.pipeline.assemble import Lesson, make_lesson
+from langflix.pipeline.assemble import Made, make_expression
 from langflix.pipeline.job import Job, Progress, ProgressCallback
 from langflix.pipeline.lesson import LessonPlan, estimate_peak_bytes, plan_lesson
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
     COMPILATION_THUMBNAIL,
+    DECK_NAME,
+    DECK_TSV_NAME,
     MANIFEST_NAME,
+    DeckRecord,
     build_manifest,
     describe_translations,
     manifest_text,
 )
+from langflix.pipeline.metadata import METADATA_NAME, Chapter, ShortRecord, build_metadata, metadata_text
 from langflix.pipeline.options import PipelineOptions
 from langflix.pipeline.publish import publish_episode, sanitize_episode_name
 from langflix.pipeline.selection import Selection, SelectorName, choose_expressions
@@ -65,15 +72,21 @@ class PipelineResult:
 
     episode_dir: Path
     videos: tuple[Path, ...]
-    compilation: Path
+    compilation: Path | None
+    """None when the job was asked for no compilation (as every output below)."""
     manifest: Path
     expressions: tuple[Expression, ...]
     elapsed: float
     peak_temp_bytes: int = 0
     """Most bytes the job's scope held at once (sampled at every step)."""
     thumbnails: tuple[Path, ...] = ()
-    """One per lesson, in the order of ``videos``."""
+    """One per expression (lessons and shorts share it), when the job makes either."""
     compilation_thumbnail: Path | None = None
+    shorts: tuple[Path, ...] = ()
+    """One vertical short per expression, in the order of ``expressions``."""
+    deck: Path | None = None
+    deck_tsv: Path | None = None
+    metadata: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +180,7 @@ class LangFlixPipeline:
                 # job (its files fill it), so concurrent jobs cannot all count on the
                 # same free space.
                 plans = [plan_lesson(e, job.info.duration) for e in selection.expressions]
-                need = estimate_peak_bytes(plans, self.options.output_format, self.options.repeat)
+                need = estimate_peak_bytes(plans, self.options)
                 with scope.reserve(need, f"processing {self.video.name}"):
                     translations = self._translate(job, subs, selection, plans, llm, settings)
                     return self._teach(job, subs, selection, plans, translations, settings, started)
@@ -239,20 +252,24 @@ class LangFlixPipeline:
         settings: Settings,
         started: float,
     ) -> PipelineResult:
-        """Make every lesson and the compilation, then publish them with their manifest."""
+        """Make what the options ask of every expression, then the episode's outputs, and publish them all."""
+        options = self.options
         expressions = [dataclasses.replace(e, translation=translations(e.cue)) for e in selection.expressions]
         count = len(expressions)
+        title = self.options.episode_name or self.video.stem
+        name = sanitize_episode_name(title) or "episode"
 
-        def lesson(index: int) -> Callable[[], Lesson]:
+        def made(index: int) -> Callable[[], Made]:
             expression, plan = expressions[index], plans[index]
             scene = scene_cues(
                 subs.english.overlapping(plan.context.start, plan.context.end),
                 phrase=expression.phrase,
                 translate=translations,
             )
-            return lambda: make_lesson(
-                job, expression, index, count, scene=scene, translation_source=translations.source(expression.cue)
-            )
+            return lambda: make_expression(
+                job, expression, index, count, scene=scene, translation_source=translations.source(expression.cue),
+                episode_title=title,
+            )  # fmt: skip
 
         def compilation_thumbnail() -> Path:
             first = expressions[0]
@@ -265,56 +282,138 @@ class LangFlixPipeline:
                 caption=_plural(count, "English expression").upper(), timeout=job.tools.timeout, cancel=job.cancel,
             )  # fmt: skip
 
-        pieces: list[Callable[[], Lesson | Path]] = [lesson(i) for i in range(count)]
-        pieces.append(compilation_thumbnail)
-        *done, cover = run_pieces(pieces, width=settings.concurrency(), cancel=job.cancel)
-        lessons = [piece for piece in done if isinstance(piece, Lesson)]
-        assert isinstance(cover, Path) and len(lessons) == count
+        pieces: list[Callable[[], Made | Path]] = [made(i) for i in range(count)]
+        if options.makes("compilation"):
+            pieces.append(compilation_thumbnail)
+        results = run_pieces(pieces, width=settings.concurrency(), cancel=job.cancel)
+        everything = [piece for piece in results if isinstance(piece, Made)]
+        cover = next((piece for piece in results if isinstance(piece, Path)), None)
+        assert len(everything) == count
 
-        job.progress("compilation", 92.0, f"joining {_plural(count, 'video')}")
-        compilation = job.editor.concat([made.video for made in lessons])
-        compilation_seconds = job.tools.probe(compilation.path).duration
+        outputs: dict[str, Path] = {}
+        for item in everything:
+            record = item.record
+            if record.file is not None and item.video is not None:
+                outputs[record.file] = item.video.path
+            if record.thumbnail is not None and item.thumbnail is not None:
+                outputs[record.thumbnail] = item.thumbnail
+            if record.short is not None and item.short is not None:
+                outputs[record.short] = item.short.path
+        compilation_seconds: float | None = None
+        chapters: list[Chapter] = []
+        if options.makes("compilation"):
+            job.progress("compilation", 92.0, f"joining {_plural(count, 'video')}")
+            lessons = [item.video for item in everything if item.video is not None]
+            compilation = job.editor.concat(lessons)
+            compilation_seconds = job.tools.probe(compilation.path).duration
+            at = 0.0
+            for item, lesson in zip(everything, lessons, strict=True):
+                chapters.append(Chapter(at, item.record.expression))
+                at += lesson.seconds
+            assert cover is not None
+            outputs |= {COMPILATION_NAME: compilation.path, COMPILATION_THUMBNAIL: cover}
+        if not options.makes("lessons"):
+            for item in everything:  # made for the compilation only: not published
+                if item.video is not None:
+                    job.scope.release(item.video.path)
+        deck: DeckRecord | None = None
+        if options.makes("deck"):
+            job.progress("deck", 94.0, f"packing the study deck of {_plural(count, 'note')}")
+            deck, deck_files = self._deck(job, everything, name, title)
+            outputs |= deck_files
+        metadata: str | None = None
+        if options.makes("shorts") or options.makes("compilation"):
+            job.progress("metadata", 95.0, "writing the upload metadata")
+            shorts = [
+                ShortRecord(i + 1, item.record.expression, item.record.short, item.record.short_duration,
+                            item.record.thumbnail)
+                for i, item in enumerate(everything) if item.record.short is not None
+            ]  # fmt: skip
+            joined = None
+            if compilation_seconds is not None:
+                joined = (COMPILATION_NAME, compilation_seconds, COMPILATION_THUMBNAIL)
+            text = metadata_text(build_metadata(episode=title, shorts=shorts, compilation=joined, chapters=chapters))
+            outputs[METADATA_NAME] = _written(job.scope, text, suffix=".json", prefix="metadata_")
+            metadata = METADATA_NAME
 
         job.progress("publish", 96.0, f"publishing to {self.output_dir}")
-        peak = job.scope.stats().peak_bytes  # the compilation and its parts: the usual peak
+        peak = job.scope.stats().peak_bytes  # every output and what it was made of: the usual peak
         job.cancel.raise_if_cancelled()
-        records = [made.record for made in lessons]
-        files = {made.record.file: made.video.path for made in lessons}
-        thumbnails = {str(made.record.thumbnail): made.thumbnail for made in lessons}
+        records = [item.record for item in everything]
 
         def manifest(episode_dir: Path) -> str:
             return manifest_text(build_manifest(
                 episode=episode_dir.name, created=datetime.now(UTC), elapsed=time.monotonic() - started,
                 video=self._sources[0], subtitles=self._sources[1], video_seconds=job.info.duration,
                 options=self.options, selector=selection.selector, lessons=records,
-                compilation_seconds=compilation_seconds, compilation_thumbnail=COMPILATION_THUMBNAIL,
+                compilation_seconds=compilation_seconds,
+                compilation_thumbnail=COMPILATION_THUMBNAIL if compilation_seconds is not None else None,
                 translation_subtitles=self._sources[2] if len(self._sources) > 2 else None,
                 translation_language=translations.language, translated_lines=translations.counts(),
+                deck=deck, metadata=metadata,
             ))  # fmt: skip
 
-        name = sanitize_episode_name(self.options.episode_name or self.video.stem) or "episode"
-        outputs = files | thumbnails | {COMPILATION_NAME: compilation.path, COMPILATION_THUMBNAIL: cover}
         published = publish_episode(job.scope, self.output_dir, name, outputs, (MANIFEST_NAME, manifest))
         episode_dir = published.episode_dir
         try:
             note = describe_translations(
                 sum(1 for e in expressions if e.translation), count, translations.language, translations.counts()
             )
-            job.progress("done", 100.0, f"{_plural(count, 'video')} in {episode_dir}; {note}")
+            made_what = ", ".join(options.outputs)
+            job.progress("done", 100.0, f"{made_what} of {_plural(count, 'expression')} in {episode_dir}; {note}")
         except BaseException:
             published.undo()
             raise
+
+        def there(file: str | None) -> Path | None:
+            return None if file is None or file not in outputs else episode_dir / file
+
         return PipelineResult(
             episode_dir=episode_dir,
-            videos=tuple(episode_dir / name for name in files),
-            compilation=episode_dir / COMPILATION_NAME,
+            videos=tuple(episode_dir / r.file for r in records if r.file is not None),
+            compilation=there(COMPILATION_NAME),
             manifest=episode_dir / MANIFEST_NAME,
             expressions=tuple(expressions),
             elapsed=time.monotonic() - started,
             peak_temp_bytes=peak,
-            thumbnails=tuple(episode_dir / name for name in thumbnails),
-            compilation_thumbnail=episode_dir / COMPILATION_THUMBNAIL,
+            thumbnails=tuple(episode_dir / r.thumbnail for r in records if r.thumbnail is not None),
+            compilation_thumbnail=there(COMPILATION_THUMBNAIL),
+            shorts=tuple(episode_dir / r.short for r in records if r.short is not None),
+            deck=there(DECK_NAME),
+            deck_tsv=there(DECK_TSV_NAME),
+            metadata=there(METADATA_NAME),
         )
+
+    def _deck(self, job: Job, everything: Sequence[Made], name: str, title: str) -> tuple[DeckRecord, dict[str, Path]]:
+        """The deck (``.apkg``) and its TSV, as files of the job's scope, with its record."""
+        with_shorts = self.options.deck_with_shorts
+        notes = []
+        for item in everything:
+            assert item.study is not None
+            expression = item.record.expression
+            notes.append(DeckNote(
+                expression.phrase, expression.cue.text, item.study.audio, item.study.still,
+                line_highlights=tuple(expression_spans(expression.phrase, expression.cue.text)),
+                translation=expression.translation, meaning=expression.meaning,
+                kind=KIND_LABELS.get(expression.kind, expression.kind), level=expression.level,
+                short=item.short.path if with_shorts and item.short is not None else None,
+            ))  # fmt: skip
+        deck_title = f"LangFlix::{title}"
+        package = write_deck(job.scope, notes, episode=name, title=deck_title, timestamp=time.time())
+        tsv = _written(job.scope, deck_tsv(notes, episode=name), suffix=".tsv", prefix="deck_")
+        for item in everything:
+            if item.study is not None:
+                for path in item.study.files:
+                    job.scope.release(path)
+        guids = tuple(note_guids(name, [note.phrase for note in notes]))
+        return DeckRecord(deck_id(name), deck_title, guids, with_shorts), {DECK_NAME: package, DECK_TSV_NAME: tsv}
+
+
+def _written(area: TempArea, text: str, *, suffix: str, prefix: str) -> Path:
+    """``text`` in a new UTF-8 file of ``area``."""
+    path = area.new_file(suffix=suffix, prefix=prefix)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _plural(count: int, noun: str) -> str:

@@ -72,6 +72,9 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
         "max_queue": 16,
         "google_api_key": None,  # whatever the environment says: tests expect no paid provider
         "lemonfox_api_key": None,
+        # Small shorts: a job makes every output by default, and 1080x1920 would only cost time here.
+        "shorts_width": 216,
+        "shorts_height": 384,
     }
     values.update(overrides)
     (root / "temp").mkdir(parents=True, exist_ok=True)

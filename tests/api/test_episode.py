@@ -71,6 +71,41 @@ def test_lessons_get_the_media_their_entries_and_indexed_lists_name(tmp_path: Pa
     assert [m.name for m in view.downloads] == list(OUTPUTS), "every output is a download, named or not"
 
 
+def test_the_manifest_a_job_writes_gives_shorts_thumbnails_the_deck_and_the_metadata(tmp_path: Path) -> None:
+    names = ("01-break-the-ice.mp4", "01-break-the-ice.png", "01-break-the-ice.short.mp4", "02-give-up.png",
+             "02-give-up.short.mp4", "deck.apkg", "deck.tsv", "metadata.json", "manifest.json")  # fmt: skip
+    episode = tmp_path / "out" / "job" / "show"
+    episode.mkdir(parents=True)
+    manifest = {
+        "version": 2, "episode": "show",
+        "expressions": [
+            {"index": 1, "phrase": "break the ice", "file": "01-break-the-ice.mp4",
+             "thumbnail": "01-break-the-ice.png", "short": {"file": "01-break-the-ice.short.mp4", "duration": 9.1}},
+            {"index": 2, "phrase": "give up", "file": None, "thumbnail": "02-give-up.png",
+             "short": {"file": "02-give-up.short.mp4", "duration": 7.0}},
+        ],
+        "compilation": None,
+        "deck": {"file": "deck.apkg", "tsv": "deck.tsv", "title": "LangFlix::show", "deck_id": 1234567890,
+                 "notes": 2, "guids": ["a", "b"], "with_shorts": False},
+        "metadata": "metadata.json",
+    }  # fmt: skip
+    for name in names:
+        (episode / name).write_bytes(b"x" * 10)
+    (episode / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    outputs = tuple(OutputFile(name, (episode / name).stat().st_size) for name in names)
+    record = JobRecord("job", "completed", 100.0, None, None, None, {}, outputs, str(episode), 0.0, 0.0)
+    view = episode_view(record, {name: f"/u/{name}" for name in names}, _resolver(record))
+    first, second = view.lessons
+    assert first.video is not None and first.video.name == "01-break-the-ice.mp4"
+    assert [(v.name, v.role) for v in first.videos] == [("01-break-the-ice.short.mp4", "short")]
+    assert first.poster is not None and first.poster.name == "01-break-the-ice.png"
+    assert second.video is None and [v.name for v in second.videos] == ["02-give-up.short.mp4"]
+    assert view.compilation is None
+    assert view.deck is not None and view.deck.url == "/u/deck.apkg" and view.deck_notes == 2
+    assert view.deck_tsv is not None and view.deck_tsv.name == "deck.tsv"
+    assert view.metadata is not None and view.metadata.url == "/u/metadata.json"
+
+
 def test_a_broken_manifest_still_lists_the_downloads(tmp_path: Path) -> None:
     for broken in ("{not json", "[1, 2]"):
         record, urls = _job(tmp_path / str(len(broken)), broken)

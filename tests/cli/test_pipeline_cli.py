@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 
 probe = FFmpegTools().probe
 
-TINY = ["--size", "320x240", "--preset", "ultrafast", "--repeat", "1", "--context", "1.5"]
+TINY = [
+    "--size", "320x240", "--preset", "ultrafast", "--repeat", "1", "--context", "1.5", "--shorts-size", "216x384",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,13 @@ def test_process_writes_outputs_and_a_summary(
     lesson = episode / manifest["expressions"][0]["file"]
     assert probe(lesson).duration == pytest.approx(manifest["expressions"][0]["duration"], abs=0.01)
     assert probe(episode / "compilation.mp4").has_audio
-    assert "outputs written: 5 files in" in output  # the lesson, the compilation, their thumbnails, the manifest
+    # The lesson, its thumbnail and short, the compilation and its thumbnail, the deck, its TSV,
+    # the upload metadata, the manifest: every output by default.
+    assert "outputs written: 9 files in" in output
+    short = episode / manifest["expressions"][0]["short"]["file"]
+    assert (probe(short).width, probe(short).height) == (216, 384)
+    assert manifest["deck"]["notes"] == 1 and (episode / "deck.apkg").is_file()
+    assert (episode / "metadata.json").is_file()
     assert "English only: no translation was found" in output
     assert "time taken:" in output
     assert "temp files left: 0" in output
@@ -154,6 +162,11 @@ def test_process_refuses_a_subtitle_that_is_really_a_playlist(
         (["--max-expressions", "0"], "--max-expressions"),
         (["--subtitles-style", "loud"], "loud"),
         (["--translation-subtitles", "/nonexistent/ko.srt"], "ko.srt"),
+        (["--outputs", "lessons,reels"], "unknown output 'reels'"),
+        (["--outputs", ","], "--outputs"),
+        (["--shorts-size", "215x384"], "--shorts-size"),
+        (["--shorts-max-seconds", "2"], "--shorts-max-seconds"),
+        (["--outputs", "deck", "--deck-with-shorts"], "--deck-with-shorts"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -163,6 +176,30 @@ def test_bad_options_are_usage_errors(
     assert result.exit_code == 2
     assert needle in result.output
     assert not (tmp_path / "langflix-output").exists()
+
+
+def test_outputs_choose_what_the_job_makes(
+    tmp_path: Path, sample: tuple[Path, Path], manager: TempFileManager
+) -> None:
+    video, srt = sample
+    out = tmp_path / "out"
+    code, output = _invoke(
+        "process", str(video), str(srt), "-o", str(out), "--max-expressions", "1", *TINY, "--tts", "none",
+        "--outputs", "shorts, deck", "--shorts-crop", "--shorts-max-seconds", "6", "--deck-with-shorts",
+    )  # fmt: skip
+    assert code == 0, output
+    episode = next(out.iterdir())
+    manifest = json.loads((episode / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["outputs"] == ["shorts", "deck"]
+    assert manifest["options"]["shorts"] == {"width": 216, "height": 384, "fit": "crop", "max_seconds": 6.0}
+    (item,) = manifest["expressions"]
+    assert item["file"] is None and manifest["compilation"] is None and manifest["deck"]["with_shorts"]
+    assert sorted(p.name for p in episode.iterdir()) == sorted(
+        [item["short"]["file"], item["thumbnail"], "deck.apkg", "deck.tsv", "metadata.json", "manifest.json"]
+    )
+    assert probe(episode / item["short"]["file"]).duration <= 6.0 + 1e-6
+    assert "(short)" in output and "(Anki deck) 1 notes" in output
+    assert leftovers(manager) == []
 
 
 def test_the_lesson_choices_reach_the_job(

@@ -22,6 +22,7 @@ from langflix.pipeline.lesson import (
     plan_lesson,
     shows_on_screen,
 )
+from langflix.pipeline.options import OUTPUT_KINDS, PipelineOptions
 
 
 def _expression(start: float, end: float, context: tuple[float, float] | None = None) -> Expression:
@@ -95,9 +96,18 @@ def test_the_peak_estimate_holds_every_lesson_and_the_compilation() -> None:
     fmt = OutputFormat()
     plans = [LessonPlan(Window(0.0, 10.0), Window(4.0, 6.0)), LessonPlan(Window(20.0, 30.0), Window(24.0, 25.0))]
     seconds = (MIN_CARD_SECONDS + 10.0 + 2.0 * 2) + (MIN_CARD_SECONDS + 10.0 + 1.0 * 2)
-    assert estimate_peak_bytes(plans, fmt, repeat=2) == int(2 * seconds * encoded_bytes_per_second(fmt))
-    assert estimate_peak_bytes([], fmt, repeat=2) == 0
-    assert estimate_peak_bytes(plans, fmt, repeat=5) > estimate_peak_bytes(plans, fmt, repeat=2)
+    lessons = PipelineOptions(output_format=fmt, repeat=2, outputs="lessons,compilation")
+    assert estimate_peak_bytes(plans, lessons) == int(2 * seconds * encoded_bytes_per_second(fmt))
+    assert estimate_peak_bytes([], lessons) == 0
+    assert estimate_peak_bytes(plans, lessons.replace(repeat=5)) > estimate_peak_bytes(plans, lessons)
+
+
+def test_the_peak_estimate_counts_each_output_asked_for() -> None:
+    plans = [LessonPlan(Window(0.0, 10.0), Window(4.0, 6.0))]
+    alone = {kind: estimate_peak_bytes(plans, PipelineOptions(outputs=kind)) for kind in OUTPUT_KINDS}
+    assert all(value > 0 for value in alone.values())
+    assert alone["deck"] < alone["shorts"] < alone["lessons"]
+    assert estimate_peak_bytes(plans, PipelineOptions()) == sum(alone.values()) - alone["compilation"]
 
 
 def test_exports() -> None:

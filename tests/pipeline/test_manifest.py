@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,10 @@ from langflix.pipeline.lesson import LessonPlan, Window
 from langflix.pipeline.manifest import (
     COMPILATION_NAME,
     COMPILATION_THUMBNAIL,
+    DECK_NAME,
+    DECK_TSV_NAME,
     MANIFEST_NAME,
+    DeckRecord,
     LessonRecord,
     SummaryRow,
     build_manifest,
@@ -26,6 +30,7 @@ from langflix.pipeline.manifest import (
     thumbnail_file_name,
     translation_note,
 )
+from langflix.pipeline.metadata import METADATA_NAME
 from langflix.pipeline.options import PipelineOptions
 
 CREATED = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -66,7 +71,7 @@ def _manifest(**changes: object) -> dict[str, object]:
 
 def test_the_manifest_says_what_each_file_holds() -> None:
     manifest = _manifest()
-    assert manifest["version"] == 1 and manifest["episode"] == "my_show"
+    assert manifest["version"] == 2 and manifest["episode"] == "my_show"
     assert manifest["created"] == "2026-12-01T09:30:15+00:00"
     assert manifest["elapsed_seconds"] == 12.346
     assert manifest["source"] == {
@@ -77,6 +82,8 @@ def test_the_manifest_says_what_each_file_holds() -> None:
         "max_expressions": 5, "repeat": 3, "tts": "espeak", "language_level": "intermediate",
         "context_seconds": 10.0, "subtitles_style": "bilingual",
         "format": OutputFormat(width=320, height=240).model_dump(),
+        "outputs": ["lessons", "shorts", "deck", "compilation"],
+        "shorts": {"width": 1080, "height": 1920, "fit": "letterbox", "max_seconds": 60.0},
     }  # fmt: skip
     assert manifest["selector"] == "offline"
     assert manifest["translation"] == {"language": "ko", "lines": {"translation_file": 3}}
@@ -87,10 +94,38 @@ def test_the_manifest_says_what_each_file_holds() -> None:
         "line": "Well, break the ice.",
         "cue_start": 5.0, "cue_end": 6.235, "context_start": 3.0, "context_end": 8.0,
         "clip_start": 4.8, "clip_end": 6.435, "file": "01-break-the-ice.mp4", "thumbnail": "01-break-the-ice.png",
-        "duration": 9.877,
+        "duration": 9.877, "short": None,
         "parts": {"title_card": 3.0, "context_clip": 5.0, "expression_clip": 1.635, "repeat": 3},
     }  # fmt: skip
     assert manifest["compilation"] == {"file": COMPILATION_NAME, "duration": 9.877, "thumbnail": "compilation.png"}
+    assert manifest["deck"] is None and manifest["metadata"] is None
+
+
+def test_the_manifest_names_shorts_the_deck_and_the_metadata() -> None:
+    lesson = dataclasses.replace(_lesson("break the ice", 5.0), short="01-break-the-ice.short.mp4", short_duration=7.2)
+    deck = DeckRecord(1234567890, "LangFlix::my_show", ("guid-1",), with_shorts=True)
+    manifest = _manifest(lessons=[lesson], deck=deck, metadata=METADATA_NAME)
+    (entry,) = manifest["expressions"]  # type: ignore[misc]
+    assert entry["short"] == {"file": "01-break-the-ice.short.mp4", "duration": 7.2}
+    assert manifest["deck"] == {
+        "file": DECK_NAME, "tsv": DECK_TSV_NAME, "title": "LangFlix::my_show", "deck_id": 1234567890,
+        "notes": 1, "guids": ["guid-1"], "with_shorts": True,
+    }  # fmt: skip
+    assert manifest["metadata"] == "metadata.json"
+    rows = summary_rows(manifest)
+    assert SummaryRow("01-break-the-ice.short.mp4", "(short) break the ice", 7.2) in rows
+    assert [row.file for row in rows][-4:] == [DECK_NAME, DECK_TSV_NAME, METADATA_NAME, MANIFEST_NAME]
+
+
+def test_a_job_without_lessons_or_compilation_says_so() -> None:
+    lesson = dataclasses.replace(_lesson("break the ice", 5.0), file=None, short="01-break-the-ice.short.mp4")
+    manifest = _manifest(lessons=[lesson], compilation_seconds=None, compilation_thumbnail=None)
+    (entry,) = manifest["expressions"]  # type: ignore[misc]
+    assert entry["file"] is None and entry["duration"] is None
+    assert manifest["compilation"] is None
+    assert [row.file for row in summary_rows(manifest)] == [
+        "01-break-the-ice.png", "01-break-the-ice.short.mp4", MANIFEST_NAME,
+    ]  # fmt: skip
 
 
 def test_the_manifest_is_the_same_for_the_same_values() -> None:

@@ -26,6 +26,11 @@ from langflix.tts import TTS_CHOICES
         ({"episode_name": "x" * 201}, "episode_name: must be at most 200 characters"),
         ({"context_seconds": 121.0}, "context_seconds: must be between 0 and 120"),
         ({"output_format": {"width": 321}}, "output_format: width: must be even"),
+        ({"outputs": "lessons,reels"}, "outputs: unknown output 'reels'; choose one or more of lessons,shorts,deck"),
+        ({"outputs": " , "}, "outputs: no output chosen"),
+        ({"shorts_fit": "stretch"}, "shorts_fit: unknown shorts fit 'stretch'; choose one of letterbox, crop"),
+        ({"shorts_max_seconds": 4}, "shorts_max_seconds: must be between 5 and 180"),
+        ({"short_format": {"height": 1921}}, "short_format: height: must be even"),
     ],
 )
 def test_options_are_validated(kwargs: dict[str, object], needle: str) -> None:
@@ -33,6 +38,22 @@ def test_options_are_validated(kwargs: dict[str, object], needle: str) -> None:
         PipelineOptions(**kwargs)  # type: ignore[arg-type]
     assert isinstance(info.value, InvalidOptionError)
     assert info.value.problems[0][0] == next(iter(kwargs))
+
+
+def test_outputs_are_normalised_once_in_their_own_order() -> None:
+    assert PipelineOptions().outputs == ("lessons", "shorts", "deck", "compilation")
+    assert PipelineOptions(outputs=" Deck, shorts,deck").outputs == ("shorts", "deck")
+    assert PipelineOptions(outputs=["compilation", "lessons"]).outputs == ("lessons", "compilation")
+    assert PipelineOptions(outputs="deck").makes("deck") and not PipelineOptions(outputs="deck").makes("shorts")
+    assert (PipelineOptions().short_format.width, PipelineOptions().short_format.height) == (1080, 1920)
+    assert PipelineOptions().shorts_max_seconds == 60.0 and PipelineOptions().shorts_fit == "letterbox"
+
+
+def test_a_deck_with_shorts_needs_both() -> None:
+    with pytest.raises(InvalidOptionError, match="deck_with_shorts: needs both deck and shorts") as info:
+        PipelineOptions(outputs="deck,lessons", deck_with_shorts=True)
+    assert info.value.problems[0][0] == "deck_with_shorts"
+    assert PipelineOptions(outputs="deck,shorts", deck_with_shorts=True).deck_with_shorts
 
 
 def test_choices_are_normalised_once() -> None:
@@ -55,6 +76,8 @@ def test_the_stored_record_is_plain_json() -> None:
     assert options.stored() == {
         "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "intermediate",
         "episode_name": "Friends_S01E01", "subtitles_style": "bilingual",
+        "outputs": ["lessons", "shorts", "deck", "compilation"], "shorts_fit": "letterbox",
+        "shorts_max_seconds": 60.0, "deck_with_shorts": False,
     }  # fmt: skip
     assert tuple(options.stored()) == STORED_OPTIONS
 

@@ -59,7 +59,9 @@ probe = FFmpegTools().probe
 SMALL = OutputFormat(width=320, height=240, fps=25, preset="ultrafast")
 """The output format of every run here: tiny and fast, still H.264 + AAC."""
 
-FAST = PipelineOptions(max_expressions=1, repeat=1, output_format=SMALL, context_seconds=2.0)
+FAST = PipelineOptions(
+    max_expressions=1, repeat=1, output_format=SMALL, context_seconds=2.0, outputs="lessons,compilation"
+)
 """The cheapest real job: one expression, shown once."""
 
 
@@ -127,7 +129,7 @@ def _check_result(result: PipelineResult, repeat: int) -> dict[str, Any]:
     names = sorted(p.name for p in result.episode_dir.iterdir())
     files = [item["file"] for item in manifest["expressions"]]
     thumbnails = [item["thumbnail"] for item in manifest["expressions"]]
-    assert names == sorted([*files, *thumbnails, "compilation.mp4", "compilation.png", MANIFEST_NAME])
+    assert names == sorted([*files, *thumbnails, "compilation.mp4", "compilation.png", "metadata.json", MANIFEST_NAME])
     assert thumbnails == [name.replace(".mp4", ".png") for name in files]
     assert [t.name for t in result.thumbnails] == thumbnails
     assert manifest["compilation"]["thumbnail"] == "compilation.png"
@@ -176,7 +178,9 @@ def test_run_makes_playable_outputs_and_a_true_manifest(
         reserved[event.step] = manager.stats().reserved_bytes
 
     out = tmp_path / "out"
-    options = PipelineOptions(max_expressions=2, repeat=2, output_format=SMALL, context_seconds=2.0)
+    options = PipelineOptions(
+        max_expressions=2, repeat=2, output_format=SMALL, context_seconds=2.0, outputs="lessons,compilation"
+    )
     result = _pipeline(episode, out, manager, options, progress=record).run()
     # The job's disk claim is held from the first encode to publishing, then given back.
     assert reserved["cut"] > 0 and reserved["compilation"] > 0
@@ -195,7 +199,7 @@ def test_run_makes_playable_outputs_and_a_true_manifest(
     steps = [e.step for e in events]
     assert steps[:3] == ["subtitles", "probe", "expressions"]
     assert steps.count("cut") == steps.count("speech") == steps.count("assemble") == 2
-    assert steps[-3:] == ["compilation", "publish", "done"]
+    assert steps[-4:] == ["compilation", "metadata", "publish", "done"]
     percents = [e.percent for e in events]
     assert percents == sorted(percents) and percents[-1] == 100.0
 
@@ -430,7 +434,9 @@ def test_cues_beyond_the_end_and_overlapping(
         "4\n00:00:40,000 --> 00:00:42,000\nLet's hang in there.\n",  # after the end
         encoding="utf-8",
     )
-    options = PipelineOptions(max_expressions=3, repeat=1, output_format=SMALL, context_seconds=1.0)
+    options = PipelineOptions(
+        max_expressions=3, repeat=1, output_format=SMALL, context_seconds=1.0, outputs="lessons,compilation"
+    )
     result = _pipeline((episode.video, srt), tmp_path / "out", manager, options).run()
     manifest = _check_result(result, repeat=1)
     by_phrase = {item["phrase"]: item for item in manifest["expressions"]}
@@ -454,7 +460,9 @@ def test_one_second_video(tmp_path: Path, manager: TempFileManager) -> None:
         "2\n00:00:00,500 --> 00:00:03,000\nIt's a piece of cake.\n",
         encoding="utf-8",
     )
-    options = PipelineOptions(max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0)
+    options = PipelineOptions(
+        max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0, outputs="lessons,compilation"
+    )
     result = _pipeline((video, srt), tmp_path / "out", manager, options).run()
     manifest = _check_result(result, repeat=1)
     for item in manifest["expressions"]:
@@ -495,7 +503,9 @@ def test_non_ascii_names_and_a_bilingual_sami(
         "</STYLE>\n</HEAD>\n<BODY>\n" + "\n".join(body) + "\n</BODY>\n</SAMI>\n",
         encoding="utf-8",
     )
-    options = PipelineOptions(max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0)
+    options = PipelineOptions(
+        max_expressions=2, repeat=1, output_format=SMALL, context_seconds=2.0, outputs="lessons,compilation"
+    )
     result = _pipeline((video, sami), tmp_path / "out", manager, options).run()
     assert result.episode_dir.name == "에피소드_1_시작"
     manifest = _check_result(result, repeat=1)
@@ -621,7 +631,9 @@ def test_a_failing_lesson_stops_the_one_made_beside_it(
 def test_jobs_work_at_12_and_30_fps(tmp_path: Path, episode: Episode, manager: TempFileManager, fps: int) -> None:
     """LANGFLIX_VIDEO_FPS=30 (or 12): the compilation joins the lessons the editor made."""
     fmt = SMALL.replace(fps=fps, preset="veryfast")  # B-frames too
-    options = PipelineOptions(max_expressions=2, repeat=2, output_format=fmt, context_seconds=2.0)
+    options = PipelineOptions(
+        max_expressions=2, repeat=2, output_format=fmt, context_seconds=2.0, outputs="lessons,compilation"
+    )
     result = _pipeline(episode, tmp_path / "out", manager, options).run()
     for video in (*result.videos, result.compilation):
         info = probe(video)

@@ -4,6 +4,7 @@ Import it as ``support`` (``from support.fake_http import FakeServer``): pytest 
 ``tests/`` on ``sys.path`` because ``tests/conftest.py`` has no package above it,
 both for ``pytest`` and for ``python -m pytest`` run from the repository root.
 
+- ``anki``: an ``.apkg`` opened as Anki's importer reads it;
 - ``fake_http``: a scripted HTTP server on 127.0.0.1 that records every request;
 - ``frames``: one frame of a video as a PNG or as RGB pixels;
 - ``hostile``: files an attacker uploads (playlists naming a private file);

@@ -196,7 +196,7 @@ def _build_options(upload: JobUpload, services: Services) -> PipelineOptions:
     if not values.get("episode_name"):
         # The upload's temp name is random: name the episode after the client's file.
         values["episode_name"] = sanitize_episode_name(Path(upload.video_filename).stem) or "episode"
-    options = PipelineOptions(**values, output_format=services.output_format)
+    options = PipelineOptions(**values, output_format=services.output_format, short_format=services.short_format)
     try:
         services.settings.speech(options.tts)  # a provider without its API key fails now, not mid-job
     except ConfigError as exc:

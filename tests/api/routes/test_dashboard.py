@@ -42,6 +42,10 @@ def test_the_upload_form_offers_what_the_api_takes() -> None:
         assert fields[name].default == str(PipelineOptions.model_fields[name].default)
     assert fields["language_level"].choices == ("beginner", "intermediate", "advanced")
     assert fields["tts"].kind == "select" and "espeak" in fields["tts"].choices
+    assert fields["outputs"].kind == "text" and fields["outputs"].default == "lessons,shorts,deck,compilation"
+    assert fields["shorts_fit"].choices == ("letterbox", "crop")
+    assert (fields["deck_with_shorts"].kind, fields["deck_with_shorts"].choices) == ("select", ("false", "true"))
+    assert fields["deck_with_shorts"].default == "false"
     # A field added to the API's form appears on the page with nothing else to change.
     schema = app.openapi()
     body = schema["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
@@ -108,6 +112,15 @@ def test_the_job_page_plays_what_the_manifest_lists_and_the_zip_holds_every_outp
     for name in outputs:
         if name.endswith(".mp4"):
             assert f'src="{outputs[name]["url"]}"' in page, name
+    # Every output a job makes by default: the shorts play as vertical videos of their lessons,
+    # the deck, its TSV and the upload metadata have their own downloads.
+    shorts = [name for name in outputs if name.endswith(".short.mp4")]
+    assert len(shorts) == 2 and page.count('class="lesson-extra short"') == 2
+    assert f'id="deck-download" href="{outputs["deck.apkg"]["url"]}"' in page
+    assert "Anki deck (.apkg, 2 notes)" in page
+    assert f'id="deck-tsv" href="{outputs["deck.tsv"]["url"]}"' in page
+    assert f'id="metadata-download" href="{outputs["metadata.json"]["url"]}"' in page
+    assert page.count('class="thumbnail"') >= 2, "each lesson's thumbnail"
     # Range requests, as <video> makes them.
     lesson = next(o for name, o in outputs.items() if name.startswith("01-"))
     part = server.client.get(lesson["url"], headers={"Range": "bytes=0-99"})
@@ -126,7 +139,7 @@ def test_the_job_page_plays_what_the_manifest_lists_and_the_zip_holds_every_outp
         for name, output in outputs.items():
             info = infos[f"episode/{name}"]
             assert info.file_size == output["size"]
-            expected = zipfile.ZIP_STORED if name.endswith((".mp4", ".png")) else zipfile.ZIP_DEFLATED
+            expected = zipfile.ZIP_STORED if name.endswith((".mp4", ".png", ".apkg")) else zipfile.ZIP_DEFLATED
             assert info.compress_type == expected, name
     assert server.temp_entries() == [], "no temp copy of the archive"
     unfinished = server.client.get(f"{server.api}/jobs/{'0' * 32}/archive")

@@ -81,12 +81,17 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert job["options"] == {
         "max_expressions": 2, "repeat": 1, "tts": "espeak", "language_level": "beginner",
         "episode_name": "Friends_S01E01", "subtitles_style": "bilingual",
+        "outputs": ["lessons", "shorts", "deck", "compilation"], "shorts_fit": "letterbox",
+        "shorts_max_seconds": 60.0, "deck_with_shorts": False,
     }  # fmt: skip
     assert len(seen_steps - {"queued", "starting", "completed"}) >= 2, seen_steps  # progress was reported
     assert "English only" in job["message"], "the summary says there was no translation"
     names = [o["name"] for o in job["outputs"]]
     assert "compilation.mp4" in names and "manifest.json" in names and "compilation.png" in names
-    assert len(names) == 7, names  # two lessons and their thumbnails, the compilation and its, the manifest
+    # Every output by default: two lessons, their thumbnails and shorts, the compilation and its
+    # thumbnail, the deck and its TSV, the upload metadata, the manifest.
+    assert len(names) == 12, names
+    assert {"deck.apkg", "deck.tsv", "metadata.json"} <= set(names)
     assert_clean(server)
 
     for output in job["outputs"]:
@@ -108,7 +113,9 @@ def test_full_flow_upload_poll_download(server: LiveServer, episode: Episode, tm
     assert manifest["source"]["subtitles"] == "episode.srt"
     assert_no_server_paths(server, json.dumps(job) + json.dumps(manifest))
     # The server's dir as its setting's name; then what the translations came from.
-    assert job["message"].startswith(f"2 videos in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "), job["message"]
+    assert job["message"].startswith(
+        f"lessons, shorts, deck, compilation of 2 expressions in <LANGFLIX_OUTPUT_DIR>/{job['id']}/Friends_S01E01; "
+    ), job["message"]
 
     # HEAD: an output's size and type without its bytes.
     head = server.client.head(job["outputs"][0]["url"])
@@ -160,6 +167,23 @@ def test_a_translation_file_is_a_third_part_and_the_choices_are_the_clis(
     assert_clean(server)
 
 
+def test_outputs_choose_what_a_job_makes(server: LiveServer, episode: Episode) -> None:
+    data = {"max_expressions": "1", "repeat": "1", "tts": "none", "outputs": "deck,shorts", "shorts_fit": "crop",
+            "deck_with_shorts": "true"}  # fmt: skip
+    response = server.client.post(f"{server.api}/jobs", files=upload_files(episode), data=data)
+    assert response.status_code == 202, response.text
+    job = server.wait_for(response.json()["job_id"], FINAL, timeout=90)
+    assert job["status"] == "completed", job["error"]
+    assert job["options"]["outputs"] == ["shorts", "deck"] and job["options"]["deck_with_shorts"] is True
+    names = {o["name"] for o in job["outputs"]}
+    manifest = server.client.get(next(o["url"] for o in job["outputs"] if o["name"] == "manifest.json")).json()
+    (item,) = manifest["expressions"]
+    assert names == {item["short"]["file"], item["thumbnail"], "deck.apkg", "deck.tsv", "metadata.json",
+                     "manifest.json"}  # fmt: skip
+    assert manifest["options"]["shorts"]["fit"] == "crop" and manifest["compilation"] is None
+    assert_clean(server)
+
+
 def test_a_bad_translation_file_is_refused_like_a_bad_subtitle(
     live_server: Callable[..., LiveServer], episode: Episode
 ) -> None:
@@ -177,7 +201,8 @@ def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., Live
     files = upload_files(episode)
 
     def submit(_: int) -> httpx.Response:
-        return server.client.post(f"{server.api}/jobs", files=files, data={"max_expressions": "1", "repeat": "1"})
+        data = {"max_expressions": "1", "repeat": "1", "outputs": "lessons,compilation"}
+        return server.client.post(f"{server.api}/jobs", files=files, data=data)
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(submit, range(8)))
@@ -193,7 +218,8 @@ def test_eight_jobs_at_once_with_identical_names(live_server: Callable[..., Live
             path = Path(record.output_dir) / output.name
             assert path.stat().st_size == output.size
             paths.add(path)
-    assert len(paths) == 8 * 5  # a lesson, a compilation, their thumbnails and a manifest each, none shared
+    # A lesson, a compilation, their thumbnails, the upload metadata and a manifest each, none shared.
+    assert len(paths) == 8 * 6
     assert_clean(server)
 
 
@@ -240,6 +266,11 @@ def test_upload_errors(live_server: Callable[..., LiveServer], episode: Episode,
         ("colour", "red", "unknown field"),
         ("tts", "google", "LANGFLIX_GOOGLE_API_KEY"),  # known provider, but this server has no key
         ("episode_name", "../..", "episode_name"),
+        ("outputs", "lessons,reels", "unknown output 'reels'; choose one or more of lessons,shorts,deck,compilation"),
+        ("outputs", "", "no output chosen"),
+        ("shorts_fit", "stretch", "unknown shorts fit"),
+        ("shorts_max_seconds", "600", "between 5 and 180"),
+        ("deck_with_shorts", "maybe", "deck_with_shorts"),
     ]:
         response = post(server, good, {field: value})
         assert_refused(server, response, 422, match)

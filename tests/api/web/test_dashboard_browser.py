@@ -315,6 +315,10 @@ def test_a_lesson_plays_and_names_show_as_text(ui: Session) -> None:
     assert ui.find("#source-video").text == XSS_NAME
     assert any(XSS_LINE in line.text for line in ui.finds("dd.line"))
     assert ui.finds("main img:not(.thumbnail)") == []
+    # Every output by default: each lesson's vertical short plays beside it, the deck has its button.
+    short = ui.finds("video.short")[0]
+    assert wait_until(lambda: ui.driver.execute_script("return arguments[0].duration;", short), what="a short") > 1.0
+    assert ui.find("#deck-download").get_attribute("href").endswith("/deck.apkg")
     assert _alert(ui.driver) is None
     ui.shot("job")
     ui.no_console_errors()
