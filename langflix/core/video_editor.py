@@ -219,14 +219,8 @@ class VideoEditor:
         overlays: list[Path] = []
         outputs: list[Path] = []
         try:
-            burn = ""
-            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
-                document = scene_ass(
-                    subtitles, clip_start=start, clip_end=end, width=self._fmt.width, height=self._fmt.height,
-                    style=style,
-                )  # fmt: skip
-                overlays.append(write_ass(self._scope, document, prefix="scene_"))
-                burn = "," + ass_filter(overlays[-1])
+            burned = self._burn_filter(subtitles, style, start, end, overlays)
+            burn = "," + burned if burned else ""
             source = f"[0:v]{self._frames_filter(scene)},"
             graph: list[str] = []
             if thumbnail is not None:
@@ -351,14 +345,11 @@ class VideoEditor:
         overlays: list[Path] = []
         try:
             picture = layout.picture_filters(info.width or self._fmt.width, info.height or self._fmt.height)
-            burn = []
-            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
-                document = scene_ass(
-                    subtitles, clip_start=start, clip_end=end, width=layout.width, height=layout.height,
-                    style=style, layout=layout.subtitle_layout(SceneLayout()),
-                )  # fmt: skip
-                overlays.append(write_ass(self._scope, document, prefix="scene_"))
-                burn = [ass_filter(overlays[-1])]
+            burned = self._burn_filter(
+                subtitles, style, start, end, overlays,
+                width=layout.width, height=layout.height, layout=layout.subtitle_layout(SceneLayout()),
+            )  # fmt: skip
+            burn = [burned] if burned else []
             overlays.append(write_ass(self._scope, layout.to_ass(frames / fps), prefix="short_"))
             scene_v = ",".join([self._frames_filter(scene), *picture, *burn])
             scene_a = self._samples_filter(scene.skip, scene.frames)
@@ -406,14 +397,8 @@ class VideoEditor:
         overlays: list[Path] = []
         outputs: list[Path] = []
         try:
-            burn = ""
-            if style != "none" and any(c.end > start and c.start < end for c in subtitles):
-                document = scene_ass(
-                    subtitles, clip_start=start, clip_end=end, width=self._fmt.width, height=self._fmt.height,
-                    style=style,
-                )  # fmt: skip
-                overlays.append(write_ass(self._scope, document, prefix="scene_"))
-                burn = "," + ass_filter(overlays[-1])
+            burned = self._burn_filter(subtitles, style, start, end, overlays)
+            burn = "," + burned if burned else ""
             middle = cut.frames // 2
             graph = [
                 f"[0:v]{self._frames_filter(cut)},{self._fit_filter()}{burn},"
@@ -586,6 +571,32 @@ class VideoEditor:
         if info.has_audio:
             return args, "0:a:0"
         return [*args, "-f", "lavfi", "-i", self._silence()], "1:a:0"
+
+    def _burn_filter(
+        self,
+        subtitles: Sequence[SceneCue],
+        style: SubtitleStyle,
+        start: float,
+        end: float,
+        overlays: list[Path],
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        layout: SceneLayout = SceneLayout(),
+    ) -> str | None:
+        """The libass filter burning the cues shown between ``start`` and ``end`` (its file joins ``overlays``).
+
+        None when the style burns nothing or no cue falls in the window: the graph
+        then has no subtitles filter and no ASS file is written.
+        """
+        if style == "none" or not any(c.end > start and c.start < end for c in subtitles):
+            return None
+        document = scene_ass(
+            subtitles, clip_start=start, clip_end=end, width=width or self._fmt.width,
+            height=height or self._fmt.height, style=style, layout=layout,
+        )  # fmt: skip
+        overlays.append(write_ass(self._scope, document, prefix="scene_"))
+        return ass_filter(overlays[-1])
 
     def _frames_filter(self, cut: _Cut) -> str:
         """Frames ``skip`` to ``skip + frames`` of the input at the output rate, square pixels."""
