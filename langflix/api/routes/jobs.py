@@ -286,8 +286,7 @@ async def create_job(request: Request, services: ServicesDep) -> Response:
                     await anyio.to_thread.run_sync(resources.close)
             finally:
                 holds.close()
-    url = _url(request, services, "get_job", job_id=job_id)
-    return JSONResponse({"job_id": job_id, "url": url}, status_code=202, headers={"Location": url})
+    return _accepted(request, services, job_id)
 
 
 async def _accept(
@@ -353,6 +352,11 @@ async def _create_from_uploads(request: Request, services: Services, job_id: str
                     await anyio.to_thread.run_sync(resources.close)
             finally:
                 slot.release()
+    return _accepted(request, services, job_id)
+
+
+def _accepted(request: Request, services: Services, job_id: str) -> JSONResponse:
+    """The 202 both ways of creating a job answer: the job's id and where to follow it."""
     url = _url(request, services, "get_job", job_id=job_id)
     return JSONResponse({"job_id": job_id, "url": url}, status_code=202, headers={"Location": url})
 
