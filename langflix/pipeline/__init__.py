@@ -5,10 +5,13 @@ The public face of the pipeline layer; each module answers one question:
 - ``options``: what the user chose (:class:`PipelineOptions`, declared once);
 - ``pipeline``: the orchestration (:class:`LangFlixPipeline`);
 - ``job``: one running job's state and its progress reports;
+- ``inputs``: the job's files checked and read, every line it shows translated;
 - ``selection``: which expressions are taught (the LLM's, else the offline list);
 - ``translation``: where each line's translation comes from (bilingual track, file, LLM);
 - ``lesson``: the arithmetic of a lesson (windows, lengths, bytes), pure;
 - ``assemble``: making what one expression gives (lesson, short, study media) in the job's scope;
+- ``outputs``: every expression made, then the episode's compilation, deck and metadata;
+- ``study``: the episode's Anki deck from the expressions' study media;
 - ``workers``: the lessons of a job made at once, bounded and cancellable;
 - ``manifest``: the episode's manifest, built and summarised by pure functions;
 - ``metadata``: the upload metadata of the shorts and the compilation, pure;

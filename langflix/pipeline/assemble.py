@@ -28,7 +28,7 @@ from langflix.core.subtitle_render import SceneCue
 from langflix.core.thumbnail import ThumbnailText, make_thumbnail
 from langflix.core.video_editor import Piece, Scene, StudyMedia
 from langflix.pipeline.job import Job
-from langflix.pipeline.lesson import card_seconds, plan_lesson
+from langflix.pipeline.lesson import card_seconds, plan_lesson, still_time
 from langflix.pipeline.manifest import LessonRecord, lesson_file_name, short_file_name, thumbnail_file_name
 
 __all__ = ["Made", "lesson_caption", "make_expression"]
@@ -64,13 +64,12 @@ def make_expression(
     *,
     scene: Sequence[SceneCue] = (),
     translation_source: str | None = None,
-    episode_title: str = "",
 ) -> Made:
     """Expression ``index`` of ``count``: what the job's outputs need of it, and its record.
 
     ``scene`` holds the cues shown on the scene (with their translations and the
     expression's spans); ``translation_source`` says where the expression's
-    translation came from, for the manifest; ``episode_title`` is shown on the short.
+    translation came from, for the manifest. The short shows the job's title.
     """
     options = job.options
     label = f"[{index + 1}] {expression.phrase!r}"
@@ -79,7 +78,7 @@ def make_expression(
     lessons = options.makes("lessons") or options.makes("compilation")
     shorts, deck = options.makes("shorts"), options.makes("deck")
     letterbox = options.shorts_fit == "letterbox"
-    still_at = (expression.cue.start + min(expression.cue.end, job.info.duration)) / 2
+    still_at = still_time(expression, job.info.duration)
     title = ThumbnailText(expression.phrase, lesson_caption(expression))
 
     cut: Scene | None = None
@@ -107,7 +106,7 @@ def make_expression(
     short: Piece | None = None
     if shorts:
         report.lesson(index, count, 0.3, "short", f"{label}: making the vertical short")
-        short = _short(job, expression, cut if letterbox else None, scene, episode_title)
+        short = _short(job, expression, cut if letterbox else None, scene)
     study: StudyMedia | None = None
     if deck:
         report.lesson(index, count, 0.45, "study", f"{label}: the line's audio and a screenshot for the deck")
@@ -140,11 +139,11 @@ def make_expression(
     return Made(record, video, thumbnail, short, study)
 
 
-def _short(job: Job, expression: Expression, cut: Scene | None, scene: Sequence[SceneCue], episode: str) -> Piece:
+def _short(job: Job, expression: Expression, cut: Scene | None, scene: Sequence[SceneCue]) -> Piece:
     """The vertical short: from the burned scene (letterbox) or from the source (crop)."""
     options, fmt, size = job.options, job.options.output_format, job.options.short_format
     text = ShortText(
-        expression.phrase, lesson_caption(expression), expression.translation, expression.meaning, episode or None
+        expression.phrase, lesson_caption(expression), expression.translation, expression.meaning, job.title or None
     )
     if cut is not None:
         layout = layout_short(

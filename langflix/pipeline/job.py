@@ -21,6 +21,7 @@ from langflix.core.ffmpeg import FFmpegTools, MediaInfo
 from langflix.core.video_editor import VideoEditor
 from langflix.errors import JobError, LangFlixError
 from langflix.pipeline.options import PipelineOptions
+from langflix.pipeline.publish import sanitize_episode_name
 from langflix.temp import TempArea
 from langflix.tts import TTSClient
 
@@ -31,6 +32,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "ProgressEvent",
+    "plural",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,11 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, as a progress message says them ("1 line", "3 lines")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class Progress:
@@ -133,3 +140,19 @@ class Job:
     cancel: CancelToken
     """The job's own token (a child of the caller's): cancelled too when one of its pieces fails."""
     progress: Progress
+
+    @property
+    def title(self) -> str:
+        """The episode's title: the name the user gave it, else the video's."""
+        return self.options.episode_name or self.video.stem
+
+    @property
+    def episode_name(self) -> str:
+        """The episode directory's name, which the deck's ids are derived from too."""
+        return sanitize_episode_name(self.title) or "episode"
+
+    def text_file(self, text: str, *, suffix: str, prefix: str) -> Path:
+        """``text`` in a new UTF-8 file of the job's scope."""
+        path = self.scope.new_file(suffix=suffix, prefix=prefix)
+        path.write_text(text, encoding="utf-8")
+        return path

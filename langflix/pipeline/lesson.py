@@ -29,6 +29,7 @@ __all__ = [
     "lesson_seconds",
     "plan_lesson",
     "shows_on_screen",
+    "still_time",
 ]
 
 CLIP_PADDING: Final[float] = 0.2
@@ -83,6 +84,11 @@ def plan_lesson(expression: Expression, video_seconds: float) -> LessonPlan:
 def shows_on_screen(expression: Expression, video_seconds: float) -> bool:
     """Whether enough of the cue lies inside the video to be shown (a subtitle may run past it)."""
     return min(expression.cue.end, video_seconds) - expression.cue.start >= MIN_CLIP_SECONDS
+
+
+def still_time(expression: Expression, video_seconds: float) -> float:
+    """The moment a still of ``expression`` shows: the middle of its line (the part inside the video)."""
+    return (expression.cue.start + min(expression.cue.end, video_seconds)) / 2
 
 
 def card_seconds(speech_seconds: float) -> float:

@@ -21,6 +21,7 @@ from langflix.pipeline.lesson import (
     lesson_seconds,
     plan_lesson,
     shows_on_screen,
+    still_time,
 )
 from langflix.pipeline.options import OUTPUT_KINDS, PipelineOptions
 
@@ -113,3 +114,8 @@ def test_the_peak_estimate_counts_each_output_asked_for() -> None:
 def test_exports() -> None:
     assert module.__all__ == sorted(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_a_still_shows_the_middle_of_the_line_inside_the_video() -> None:
+    assert still_time(_expression(4.0, 6.0), video_seconds=60.0) == 5.0
+    assert still_time(_expression(58.0, 64.0), video_seconds=60.0) == 59.0
