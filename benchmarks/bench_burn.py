@@ -55,7 +55,7 @@ def _ffmpeg(args: list[str]) -> tuple[float, float]:
 
 
 def _cut_graph(start: float, seconds: float, width: int, height: int, fps: int) -> str:
-    """The editor's cut: exact frames, the output size, yuv420p (see VideoEditor._video_filter)."""
+    """The editor's cut: exact frames, the output size, yuv420p (see VideoEditor.frames_filter and fit_filter)."""
     return ",".join(
         [
             f"fps={fps}:start_time=0",

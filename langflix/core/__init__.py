@@ -12,8 +12,12 @@ answers one question:
 - ``process``: the one subprocess helper;
 - ``ffmpeg``: :class:`FFmpegTools`, running and probing with the caller's binaries;
 - ``output_format``: :class:`OutputFormat`, the one video format of a job;
-- ``video_editor``: scenes (one decode, subtitles burned), cards, lessons, vertical shorts and
-  a deck's audio and screenshots inside a temp area;
+- ``video_editor``: :class:`VideoEditor`, what every video product shares (a temp area, the
+  format, frames and samples as filters, one encode, outputs released on failure), and its
+  products: ``scenes`` (one decode, subtitles burned, the expression clip copied out),
+  ``card_video`` (the title card), ``joins`` (lessons and compilations by stream copy),
+  ``shorts`` (the vertical 9:16 video), ``study_media`` (a deck's audio and screenshot);
+- ``frames``: cuts as whole frames and the filters that take them by number (pure);
 - ``short_layout``: where a short's scene and text go (pure geometry, drawn by libass);
 - ``deck``: an episode's Anki package and TSV, every id stable across runs;
 - ``ass``, ``subtitle_render``, ``card``, ``thumbnail``, ``fonts``, ``text_layout``: what is

@@ -21,12 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langflix.core.card import KIND_LABELS, CardText
+from langflix.core.card_video import make_card
 from langflix.core.expressions import Expression
 from langflix.core.ffmpeg import MediaInfo
+from langflix.core.joins import educational_video
+from langflix.core.scenes import Scene, cut_scene
 from langflix.core.short_layout import ShortText, layout_short
+from langflix.core.shorts import short_from_scene, short_from_source
+from langflix.core.study_media import StudyMedia, study_media
 from langflix.core.subtitle_render import SceneCue
 from langflix.core.thumbnail import ThumbnailText, make_thumbnail
-from langflix.core.video_editor import Piece, Scene, StudyMedia
+from langflix.core.video_editor import Piece
 from langflix.pipeline.job import Job
 from langflix.pipeline.lesson import card_seconds, plan_lesson, still_time
 from langflix.pipeline.manifest import LessonRecord, lesson_file_name, short_file_name, thumbnail_file_name
@@ -85,7 +90,8 @@ def make_expression(
     thumbnail: Path | None = None
     if lessons or (shorts and letterbox):
         report.lesson(index, count, 0.0, "cut", f"{label}: cutting the scene")
-        cut = editor.cut_scene(
+        cut = cut_scene(
+            editor,
             job.info,
             context=(plan.context.start, plan.context.end),
             clip=(plan.clip.start, plan.clip.end),
@@ -111,11 +117,10 @@ def make_expression(
     if deck:
         report.lesson(index, count, 0.45, "study", f"{label}: the line's audio and a screenshot for the deck")
         if cut is not None:  # read out of the expression clip: burned in already, no second cut
-            study = editor.study_media(cut.clip.path, window=(0.0, cut.clip.seconds))
+            study = study_media(editor, cut.clip.path, window=(0.0, cut.clip.seconds))
         else:
-            study = editor.study_media(
-                job.info, window=(plan.clip.start, plan.clip.end), subtitles=scene, style=options.subtitles_style
-            )
+            window = (plan.clip.start, plan.clip.end)
+            study = study_media(editor, job.info, window=window, subtitles=scene, style=options.subtitles_style)
 
     video: Piece | None = None
     card_length = 0.0
@@ -149,14 +154,14 @@ def _short(job: Job, expression: Expression, cut: Scene | None, scene: Sequence[
         layout = layout_short(
             text, width=size.width, height=size.height, source_width=fmt.width, source_height=fmt.height
         )
-        return job.editor.short(cut, layout=layout, max_seconds=options.shorts_max_seconds)
+        return short_from_scene(job.editor, cut, layout=layout, max_seconds=options.shorts_max_seconds)
     plan = plan_lesson(expression, job.info.duration)
     layout = layout_short(
         text, width=size.width, height=size.height, fit=options.shorts_fit,
         source_width=job.info.width or fmt.width, source_height=job.info.height or fmt.height,
     )  # fmt: skip
-    return job.editor.short_from_source(
-        job.info, context=(plan.context.start, plan.context.end), clip=(plan.clip.start, plan.clip.end),
+    return short_from_source(
+        job.editor, job.info, context=(plan.context.start, plan.context.end), clip=(plan.clip.start, plan.clip.end),
         layout=layout, max_seconds=options.shorts_max_seconds, subtitles=scene, style=options.subtitles_style,
     )  # fmt: skip
 
@@ -171,15 +176,16 @@ def _lesson(job: Job, expression: Expression, cut: Scene, index: int, count: int
         job.cancel.raise_if_cancelled()
 
     report.lesson(index, count, 0.65, "title", f"{label}: drawing the card")
-    card = editor.card(
+    card = make_card(
+        editor,
         CardText.from_expression(expression),
         duration=card_seconds(speech.duration if speech is not None else 0.0),
         speech=speech,
     )
 
     report.lesson(index, count, 0.8, "assemble", f"{label}: assembling the lesson")
-    video = editor.educational_video(
-        title_card=card, context_clip=cut.context, expression_clip=cut.clip, repeat=job.options.repeat
+    video = educational_video(
+        editor, title_card=card, context_clip=cut.context, expression_clip=cut.clip, repeat=job.options.repeat
     )
     for done in (card.path, *([speech.path] if speech is not None else [])):
         job.scope.release(done)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from langflix.core.expressions import Expression
+from langflix.core.joins import concat
 from langflix.core.subtitle_render import scene_cues
 from langflix.core.subtitles import SubtitleTrack
 from langflix.core.thumbnail import make_thumbnail
@@ -171,6 +172,6 @@ def _compile(job: Job, made: Sequence[Made], cover: Path | None) -> tuple[dict[s
     if cover is None:
         raise ValueError("the compilation's cover was not made")
     chapters = compilation_chapters(made)
-    compilation = job.editor.concat([item.video for item in made if item.video is not None])
+    compilation = concat(job.editor, [item.video for item in made if item.video is not None])
     files = {COMPILATION_NAME: compilation.path, COMPILATION_THUMBNAIL: cover}
     return files, job.tools.probe(compilation.path).duration, chapters

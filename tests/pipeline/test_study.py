@@ -9,8 +9,9 @@ import pytest
 from langflix.core.card import KIND_LABELS
 from langflix.core.expressions import Expression, expression_spans
 from langflix.core.output_format import OutputFormat
+from langflix.core.study_media import StudyMedia
 from langflix.core.subtitles import Cue
-from langflix.core.video_editor import Piece, StudyMedia
+from langflix.core.video_editor import Piece
 from langflix.pipeline.assemble import Made
 from langflix.pipeline.lesson import LessonPlan, Window
 from langflix.pipeline.manifest import LessonRecord

@@ -1,22 +1,23 @@
-"""VideoEditor's shorts and study media: real ffmpeg, tiny media, the frame cap and the streams checked."""
+"""Vertical shorts: real ffmpeg, tiny media, the frame cap and the streams checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.frames import frame_rgb
 from support.media import make_media, pattern, sine
-from support.temp import temp_manager
 
 from langflix.cancel import CancelToken
 from langflix.core.ffmpeg import FFmpegTools
 from langflix.core.output_format import OutputFormat
+from langflix.core.scenes import cut_scene
 from langflix.core.short_layout import ShortText, layout_short
+from langflix.core.shorts import short_frames, short_from_scene, short_from_source
 from langflix.core.subtitle_render import SceneCue
-from langflix.core.video_editor import VideoEditor, short_frames
+from langflix.core.video_editor import VideoEditor
 from langflix.errors import CancelledError, FFmpegError
 from langflix.temp import TempScope
 
@@ -35,13 +36,6 @@ def episode(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("media") / "episode.mp4", video=pattern("320x180", 25, 12),
         audio=sine(440, 44100, 12), args=["-shortest"],
     )  # fmt: skip
-
-
-@pytest.fixture
-def scope(tmp_path: Path) -> Iterator[TempScope]:
-    with temp_manager(tmp_path, cleanup_all=True) as manager, manager.scope("job") as scope:
-        yield scope
-    assert list((tmp_path / "tmp").rglob("*")) == []
 
 
 def _layout(fit: str = "letterbox") -> Any:
@@ -82,8 +76,8 @@ def test_a_letterboxed_short_reuses_the_burned_scene_and_adds_the_clip_once(
     scope: TempScope, episode: Path
 ) -> None:
     editor = VideoEditor(scope, fmt=FMT)
-    cut = editor.cut_scene(episode, context=(0.0, 4.0), clip=(0.3, 2.7), subtitles=CUES)
-    short = editor.short(cut, layout=_layout(), max_seconds=60)
+    cut = cut_scene(editor, episode, context=(0.0, 4.0), clip=(0.3, 2.7), subtitles=CUES)
+    short = short_from_scene(editor, cut, layout=_layout(), max_seconds=60)
     assert short.frames == cut.context.frames + cut.clip.frames
     _check_short(short.path, 4.0 + 2.4)
     # The replay shows the clip's frames again: the frame 1.2 s into it is the scene's at 0.3 + 1.2 s.
@@ -99,8 +93,8 @@ def test_a_letterboxed_short_reuses_the_burned_scene_and_adds_the_clip_once(
 
 def test_a_short_never_lasts_longer_than_its_cap(scope: TempScope, episode: Path) -> None:
     editor = VideoEditor(scope, fmt=FMT)
-    cut = editor.cut_scene(episode, context=(0.0, 10.0), clip=(6.0, 7.0))
-    short = editor.short(cut, layout=_layout(), max_seconds=5.0)
+    cut = cut_scene(editor, episode, context=(0.0, 10.0), clip=(6.0, 7.0))
+    short = short_from_scene(editor, cut, layout=_layout(), max_seconds=5.0)
     assert short.frames == 125
     _check_short(short.path, 5.0)
 
@@ -110,37 +104,16 @@ def test_a_cropped_short_is_cut_from_the_source_with_its_subtitles_between_the_b
 ) -> None:
     editor = VideoEditor(scope, fmt=FMT)
     layout = _layout("crop")
-    short = editor.short_from_source(
-        probe(episode), context=(0.0, 3.0), clip=(0.3, 2.7), layout=layout, max_seconds=60, subtitles=CUES
+    short = short_from_source(
+        editor, probe(episode), context=(0.0, 3.0), clip=(0.3, 2.7), layout=layout, max_seconds=60, subtitles=CUES
     )
     _check_short(short.path, 3.0 + 2.4)
     # The picture fills the frame: the middle row is the scene, not black.
     frame = frame_rgb(short.path, 1.0)
     assert len(frame.where(lambda r, g, b: r + g + b > 60, box=(0, 96, TALL[0], 97))) > TALL[0] // 2
     with pytest.raises(ValueError, match="cut from the source"):
-        editor.short(editor.cut_scene(episode, context=(0.0, 2.0), clip=(0.5, 1.5)), layout=layout, max_seconds=9)
-
-
-def test_study_media_is_the_lines_audio_and_a_screenshot_without_a_video_encode(
-    scope: TempScope, episode: Path
-) -> None:
-    runs: list[list[str]] = []
-
-    class Recording(FFmpegTools):
-        def run(self, args: Sequence[str], **kwargs: Any) -> None:
-            runs.append([str(a) for a in args])
-            super().run(args, **kwargs)
-
-    editor = VideoEditor(scope, fmt=FMT, tools=Recording())
-    media = editor.study_media(probe(episode), window=(0.3, 2.7), subtitles=CUES)
-    assert len(runs) == 1 and "libx264" not in runs[0]
-    audio = probe(media.audio)
-    assert (audio.has_video, audio.audio_codec) == (False, "mp3")
-    assert audio.duration == pytest.approx(2.4, abs=0.08)
-    header = media.still.read_bytes()[:3]
-    assert header == b"\xff\xd8\xff", "a JPEG"
-    still = frame_rgb(media.still, 0)
-    assert (still.width, still.height) == (FMT.width, FMT.height)
+        scene = cut_scene(editor, episode, context=(0.0, 2.0), clip=(0.5, 1.5))
+        short_from_scene(editor, scene, layout=layout, max_seconds=9)
 
 
 def test_a_failed_or_cancelled_short_leaves_nothing(scope: TempScope, episode: Path) -> None:
@@ -148,16 +121,15 @@ def test_a_failed_or_cancelled_short_leaves_nothing(scope: TempScope, episode: P
         def run(self, args: Sequence[str], **kwargs: Any) -> None:
             super().run([*args[:-1], "-c:v", "no_such_encoder", args[-1]], **kwargs)
 
-    cut = VideoEditor(scope, fmt=FMT).cut_scene(episode, context=(0.0, 2.0), clip=(0.5, 1.5))
+    cut = cut_scene(VideoEditor(scope, fmt=FMT), episode, context=(0.0, 2.0), clip=(0.5, 1.5))
     before = sorted(scope.path.rglob("*"))
     with pytest.raises(FFmpegError, match="no_such_encoder"):
-        VideoEditor(scope, fmt=FMT, tools=Failing()).short(cut, layout=_layout(), max_seconds=9)
-    with pytest.raises(FFmpegError, match="no_such_encoder"):
-        VideoEditor(scope, fmt=FMT, tools=Failing()).study_media(cut.clip.path, window=(0.0, 1.0))
+        short_from_scene(VideoEditor(scope, fmt=FMT, tools=Failing()), cut, layout=_layout(), max_seconds=9)
     token = CancelToken()
     token.cancel("stop")
     with pytest.raises(CancelledError):
-        VideoEditor(scope, fmt=FMT, cancel=token).short_from_source(
-            episode, context=(0.0, 2.0), clip=(0.5, 1.5), layout=_layout("crop"), max_seconds=9
+        short_from_source(
+            VideoEditor(scope, fmt=FMT, cancel=token), episode, context=(0.0, 2.0), clip=(0.5, 1.5),
+            layout=_layout("crop"), max_seconds=9,
         )
     assert sorted(scope.path.rglob("*")) == before
