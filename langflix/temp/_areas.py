@@ -13,16 +13,15 @@ import asyncio
 import errno
 import logging
 import os
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Container, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from langflix.errors import TempFileError
 from langflix.temp._budget import Budget, Reservation
+from langflix.temp._counters import Counters
+from langflix.temp._flights import Tree
 from langflix.temp._names import create_dir, create_file, is_inside, safe_prefix, safe_suffix
 from langflix.temp._persist import SessionAnchor, publish
 from langflix.temp._trees import remove_tree, tree_bytes
@@ -37,99 +36,6 @@ __all__ = ["TempArea", "Tree"]
 logger = logging.getLogger("langflix.temp")
 
 
-@dataclass(slots=True)
-class Tree:
-    """What every area of one manager's tree shares: its lock, the process that owns its files, its persists.
-
-    A forked child gets the lock replaced (see ``_manager``), because a parent
-    thread may have held it at the fork and will never release it there; and
-    ``owner_pid`` -1, so the child never deletes (or adds to) its parent's
-    files. Hence ``tree.lock`` is read at each use, never kept. ``flights`` are
-    the persists running now; ``settled`` (on ``lock``) is notified as each ends.
-    ``doomed`` are the paths a close or a release is deleting now (with how many
-    deleters): no persist of them, or of anything under them, may start.
-    """
-
-    lock: threading.RLock
-    owner_pid: int
-    flights: dict[PersistFlight, None] = field(default_factory=dict)
-    settled: threading.Condition = field(init=False)
-    doomed: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.settled = threading.Condition(self.lock)
-
-    def replace_lock(self) -> None:
-        """A fresh lock (and condition), for a forked child."""
-        self.lock = threading.RLock()
-        self.settled = threading.Condition(self.lock)
-        self.flights = {}
-        self.doomed = {}
-
-    def is_doomed(self, key: str) -> bool:
-        """Whether ``key``, or a directory it lies in, is being deleted (call with the lock held)."""
-        doomed = self.doomed
-        return bool(doomed) and (key in doomed or any(str(parent) in doomed for parent in Path(key).parents))
-
-    def spare(self, paths: Iterable[str]) -> None:
-        """The deletion of ``paths`` is over: persists of them are refused as missing, no longer as doomed."""
-        with self.lock:
-            doomed = self.doomed
-            for path in paths:
-                left = doomed.pop(path, 1) - 1
-                if left:
-                    doomed[path] = left
-
-
-class PersistFlight:
-    """One persist in flight: a close of the area its source lies in stops it, and waits for it.
-
-    A close in another thread marks it stopped and waits until it ends: the copy
-    notices between chunks and raises, or the rename, which runs under the
-    tree's lock, is already done. A close in the persist's own thread (a signal
-    handler interrupting it) cannot wait for it; the stop mark is enough there,
-    because the persist raises at its next check or never resumes.
-    """
-
-    __slots__ = ("area", "key", "stopped", "thread")
-
-    def __init__(self, area: TempArea, key: str) -> None:
-        self.area = area
-        self.key = key
-        self.stopped = False
-        self.thread = threading.get_ident()
-
-    def check(self) -> None:
-        if self.stopped:
-            raise _closed_meanwhile(self.area, self.key)
-
-    @contextmanager
-    def final(self) -> Iterator[None]:
-        # Under the lock: a close either stopped us before the rename, or starts after it.
-        with self.area._tree.lock:
-            self.check()
-            yield
-            self.area._forget_everywhere(self.key)
-
-    def hits(self, paths: Container[str]) -> bool:
-        """Whether this persist's source is one of ``paths`` or lies under one of them."""
-        return self.key in paths or any(str(parent) in paths for parent in Path(self.key).parents)
-
-
-def _closed_meanwhile(area: TempArea, key: str) -> TempFileError:
-    return TempFileError(
-        f"{area._describe()} was closed (or cleaned up) while {key} was being persisted; "
-        "nothing was published. Persist outputs before closing their scope."
-    )
-
-
-class _Counters:
-    __slots__ = ("cleaned", "created", "failures", "orphans_reclaimed", "peak_bytes")
-
-    def __init__(self) -> None:
-        self.created = self.cleaned = self.failures = self.orphans_reclaimed = self.peak_bytes = 0
-
-
 class TempArea(ABC):
     """A manager or a scope: one directory, what is tracked in it, its budget and its scopes.
 
@@ -142,6 +48,7 @@ class TempArea(ABC):
     temp_files: TrackedPaths
     temp_dirs: TrackedPaths
     _budget: Budget
+    _counters: Counters
 
     def __init__(
         self,
@@ -160,7 +67,7 @@ class TempArea(ABC):
         self._outside: dict[str, None] = {}  # registered paths not inside our directory
         self._scopes: dict[TempScope, None] = {}
         self._beside: list[Callable[[], int]] = []  # bytes kept outside the directory that count as ours
-        self._counters = _Counters()
+        self._counters = Counters(parent._counters if parent is not None else None)
         self._closed = False
         self.temp_files = TrackedPaths(self, "file")
         self.temp_dirs = TrackedPaths(self, "dir")
@@ -255,18 +162,10 @@ class TempArea(ABC):
             self._check_open()
 
     def _count(self, name: str, amount: int = 1) -> None:
-        area: TempArea | None = self
-        while area is not None:
-            counters = area._counters
-            setattr(counters, name, getattr(counters, name) + amount)
-            area = area._parent
+        self._counters.add(name, amount)
 
     def _note_peak(self, nbytes: int) -> None:
-        area: TempArea | None = self
-        while area is not None:
-            if nbytes > area._counters.peak_bytes:
-                area._counters.peak_bytes = nbytes
-            area = area._parent
+        self._counters.note_peak(nbytes)
 
     def _usage_bytes(self) -> int:
         # No lock on purpose: another manager's budget check calls this while it
@@ -322,10 +221,7 @@ class TempArea(ABC):
             # str() of the directory's own Path object is computed once and cached.
             key = create_file(str(self._directory_path()), prefix, suffix)
             self._files[key] = None
-            area: TempArea | None = self
-            while area is not None:
-                area._counters.created += 1
-                area = area._parent
+            self._counters.created_one()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("temp file created: %s (%s)", key, self._describe())
         return key
@@ -447,35 +343,8 @@ class TempArea(ABC):
             self._tree.spare(paths)
 
     def _doom(self, paths: Callable[[], list[str]]) -> list[str]:
-        """Mark ``paths()`` as being deleted, once no persist of them runs in another thread; returns them.
-
-        Call with the lock held; it waits on it. Persists of those paths (or of
-        anything under them) are stopped, and those of other threads waited for;
-        ``paths()`` is read again after each wait, since a persist that finished
-        took its source out of tracking. From the return on, no persist of them
-        can start (:meth:`persist` refuses a doomed path) until
-        :meth:`Tree.spare`. A persist of this very thread (a signal handler
-        closing the area under it) cannot be waited for: its stop mark makes it
-        raise when it resumes.
-        """
-        tree = self._tree
-        me = threading.get_ident()
-        while True:
-            chosen = paths()
-            waiting = False
-            if tree.flights:
-                wanted = set(chosen)
-                for flight in tree.flights:
-                    if flight.hits(wanted):
-                        flight.stopped = True
-                        waiting = waiting or flight.thread != me
-            if not waiting:
-                break
-            tree.settled.wait()
-        doomed = tree.doomed
-        for path in chosen:
-            doomed[path] = doomed.get(path, 0) + 1
-        return chosen
+        """Mark ``paths()`` as being deleted, once no persist of them runs (:meth:`Tree.doom`; lock held)."""
+        return self._tree.doom(paths)
 
     # -- scopes, persist, budgets, stats -----------------------------------
     def scope(self, name: str = "scope", *, max_bytes: int | None = None, min_free_bytes: int = 0) -> TempScope:
@@ -516,16 +385,11 @@ class TempArea(ABC):
                     f"cannot persist {source}: it is not a temp path of {self._describe()}. "
                     "Persist only files made through this manager or scope."
                 )
-            if self._tree.is_doomed(key):
-                raise _closed_meanwhile(self, key)
-            flight = PersistFlight(self, key)
-            self._tree.flights[flight] = None
+            flight = self._tree.take_off(self, key)  # refused while a deletion of it runs
         try:
             publish(source, dest, anchor=self._root._anchor(), flight=flight, replace=replace)
         finally:
-            with self._tree.lock:
-                self._tree.flights.pop(flight, None)
-                self._tree.settled.notify_all()
+            self._tree.land(flight)
         logger.debug("temp path persisted: %s -> %s (%s)", source, dest, self._describe())
         return dest
 
