@@ -172,7 +172,7 @@ class LangFlixPipeline:
                 job = Job(video=self.video, subtitles=self.subtitles, info=info, options=self.options, scope=scope,
                           tools=tools, tts=tts, editor=editor, cancel=work, progress=progress)  # fmt: skip
                 progress("expressions", 6.0, f"choosing up to {plural(self.options.max_expressions, 'expression')}")
-                llm = self._llm(settings, work)
+                llm = _llm_once(settings, work)
                 selection = choose_expressions(job, inputs.subtitles, llm=llm, warn=progress.warning)
                 self.selector = selection.selector
                 # Fail before the first encode, with the quota's or the disk's own clear
@@ -192,12 +192,6 @@ class LangFlixPipeline:
             raise
         except Exception as exc:  # a bug or an OSError: still one error family
             raise JobError(f"the job failed during {progress.step!r}: {exc}") from exc
-
-    def _llm(self, settings: Settings, work: CancelToken) -> Callable[[], LLMExpressionSelector] | None:
-        """Builds the LLM once, when one is set up; it chooses and then translates."""
-        if not settings.llm_base_url:
-            return None
-        return functools.cache(lambda: settings.llm_selector(cancel=work))
 
     def _publish(self, job: Job, episode: EpisodeOutputs, translations: Translations, started: float) -> PipelineResult:
         """Publish the episode with its manifest, then report it done (taking it back if that fails)."""
@@ -247,6 +241,13 @@ class _EpisodeManifest:
             translation_language=translations.language, translated_lines=translations.counts(),
             deck=episode.deck, metadata=episode.metadata,
         ))  # fmt: skip
+
+
+def _llm_once(settings: Settings, work: CancelToken) -> Callable[[], LLMExpressionSelector] | None:
+    """Builds the LLM once, when one is set up; it chooses and then translates."""
+    if not settings.llm_base_url:
+        return None
+    return functools.cache(lambda: settings.llm_selector(cancel=work))
 
 
 def _published(episode_dir: Path, episode: EpisodeOutputs, name: str) -> Path | None:
