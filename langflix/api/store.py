@@ -13,8 +13,6 @@ its holder dies, however it dies).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fcntl
 import json
 import logging
@@ -23,10 +21,30 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, get_args
+from typing import Any, Final, Protocol, get_args
 
+from langflix.api.job_records import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    MAX_OFFSET,
+    InvalidCursorError,
+    JobNotFoundError,
+    JobRecord,
+    JobStateError,
+    JobStatus,
+    OutputFile,
+    already_exists,
+    check_deletable,
+    check_final,
+    check_listing,
+    clamp_progress,
+    decode_cursor,
+    encode_cursor,
+    next_cursor,
+    outputs_from_json,
+    outputs_json,
+)
 from langflix.errors import JobError
 
 __all__ = [
@@ -49,12 +67,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
-FINISHED_STATUSES: Final[frozenset[str]] = frozenset({"completed", "failed", "cancelled"})
 INTERRUPTED_REASON: Final[str] = "interrupted by restart"
-MAX_OFFSET: Final[int] = 1_000_000
-"""The deepest ``offset`` a listing takes (SQLite's integers end at 2**63; the cursor has no limit)."""
 _DB_NAME: Final[str] = "jobs.db"
 _SCHEMA_VERSION: Final[int] = 1
 
@@ -81,71 +94,8 @@ CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 """
 
 
-class JobNotFoundError(JobError):
-    """No job has this id (never created, or deleted)."""
-
-
-class JobStateError(JobError):
-    """The job exists but is not in a state that allows the change."""
-
-
 class StoreLockedError(JobError):
     """Another live process owns the job store."""
-
-
-class InvalidCursorError(JobError):
-    """A listing cursor that this store did not give out."""
-
-
-def encode_cursor(created_at: float, job_id: str) -> str:
-    """An opaque token for "after this job" in the listing's order (newest first, then by id)."""
-    raw = json.dumps([created_at, job_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = json.loads(raw)
-        if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not isinstance(job_id, str):
-            raise ValueError("not a (time, id) pair")
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidCursorError(
-            f"cursor {cursor[:40]!r} is not one this server gave out; use the next_cursor of a listing, "
-            "or leave it out to start from the newest job"
-        ) from exc
-    return float(created_at), job_id
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFile:
-    """One published output of a job: its name in the job's output dir and its size."""
-
-    name: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """A job as stored; plain data, safe to hand to any layer."""
-
-    id: str
-    status: JobStatus
-    progress: float
-    step: str | None
-    message: str | None
-    error: str | None
-    options: Mapping[str, Any]
-    outputs: tuple[OutputFile, ...]
-    output_dir: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
@@ -157,7 +107,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         message=row["message"],
         error=row["error"],
         options=json.loads(row["options"]),
-        outputs=tuple(OutputFile(**o) for o in json.loads(row["outputs"])),
+        outputs=outputs_from_json(row["outputs"]),
         output_dir=row["output_dir"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -321,7 +271,7 @@ class JobStore:
             )
         except JobError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise JobStateError(f"a job with id {job_id!r} already exists") from exc
+                raise already_exists(job_id) from exc
             raise
         self._changed(job_id)
         return self.get(job_id)
@@ -346,10 +296,7 @@ class JobStore:
         the page, so a job created or deleted meanwhile never shifts the next
         page (an offset would skip or repeat one).
         """
-        if status is not None and status not in get_args(JobStatus):
-            raise JobStateError(f"unknown status {status!r}; use one of {', '.join(get_args(JobStatus))}")
-        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
-            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+        check_listing(status, limit, offset)
         where: list[str] = []
         params: list[Any] = []
         if status:
@@ -366,8 +313,7 @@ class JobStore:
             [*params, limit + 1, offset],
         ).fetchall()
         records = [_row_to_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return records, encode_cursor(records[-1].created_at, records[-1].id) if more else None
+        return records, next_cursor(records, len(rows) > limit)
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
@@ -407,7 +353,7 @@ class JobStore:
         """Record progress of a running job; False when it is not running any more."""
         cur = self._execute(
             "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
-            (max(0.0, min(100.0, float(percent))), step, message, self._clock(), job_id),
+            (clamp_progress(percent), step, message, self._clock(), job_id),
         )
         return self._report(job_id, cur.rowcount == 1)
 
@@ -421,8 +367,7 @@ class JobStore:
         output_dir: str | None = None,
     ) -> bool:
         """Move an active job to a final state; False when it was already final."""
-        if status not in FINISHED_STATUSES:
-            raise JobStateError(f"{status!r} is not a final status")
+        check_final(status)
         now = self._clock()
         progress_sql = ", progress=100" if status == "completed" else ""
         cur = self._execute(
@@ -431,7 +376,7 @@ class JobStore:
             (
                 status,
                 error,
-                json.dumps([{"name": o.name, "size": o.size} for o in outputs]),
+                outputs_json(outputs),
                 output_dir,
                 status,
                 now,
@@ -443,9 +388,7 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job (its outputs are the caller's business)."""
-        record = self.get(job_id)
-        if not record.finished:
-            raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
+        check_deletable(self.get(job_id))
         cur = self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
         self._report(job_id, cur.rowcount == 1)
 

@@ -26,19 +26,10 @@ from typing import Any, Final, Literal, get_args
 
 import redis
 
+from langflix.api import job_records as rules
+from langflix.api.job_records import JobNotFoundError, JobRecord, JobStatus, OutputFile
 from langflix.api.scale.connection import unavailable
 from langflix.api.scale.keys import CHANGES_CHANNEL, CREATED_INDEX, UPDATED_INDEX, job_key, status_index
-from langflix.api.store import (
-    FINISHED_STATUSES,
-    MAX_OFFSET,
-    JobNotFoundError,
-    JobRecord,
-    JobStateError,
-    JobStatus,
-    OutputFile,
-    decode_cursor,
-    encode_cursor,
-)
 
 __all__ = ["CancelRequest", "RedisJobStore"]
 
@@ -194,7 +185,7 @@ def _record(fields: Mapping[bytes, bytes]) -> JobRecord:
         message=_text(fields.get(b"message")),
         error=_text(fields.get(b"error")),
         options=json.loads(fields.get(b"options", b"{}")),
-        outputs=tuple(OutputFile(**o) for o in json.loads(fields.get(b"outputs", b"[]"))),
+        outputs=rules.outputs_from_json(fields.get(b"outputs", b"[]")),
         output_dir=_text(fields.get(b"output_dir")),
         created_at=float(fields[b"created_at"]),
         updated_at=float(fields[b"updated_at"]),
@@ -293,7 +284,7 @@ class RedisJobStore:
 
     def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord:
         if not self._run("create", job_id, json.dumps(dict(options))):
-            raise JobStateError(f"a job with id {job_id!r} already exists")
+            raise rules.already_exists(job_id)
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
@@ -317,12 +308,9 @@ class RedisJobStore:
         self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
     ) -> tuple[list[JobRecord], str | None]:
         """Newest first, then by id, like the SQLite store; the cursor names the page's last job."""
-        if status is not None and status not in _STATUSES:
-            raise JobStateError(f"unknown status {status!r}; use one of {', '.join(_STATUSES)}")
-        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
-            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+        rules.check_listing(status, limit, offset)
         index = status_index(status) if status else CREATED_INDEX
-        after = decode_cursor(cursor) if cursor is not None else None
+        after = rules.decode_cursor(cursor) if cursor is not None else None
         need = offset + limit + 1
         with unavailable(self._url):
             top: float | str = after[0] if after else "+inf"
@@ -340,8 +328,7 @@ class RedisJobStore:
         page = pairs[offset : offset + limit + 1]
         records = {r.id: r for r in self._records(i for _, i in page[:limit])}
         ordered = [records[i] for _, i in page[:limit] if i in records]
-        more = len(page) > limit
-        return ordered, encode_cursor(ordered[-1].created_at, ordered[-1].id) if more and ordered else None
+        return ordered, rules.next_cursor(ordered, len(page) > limit)
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         with unavailable(self._url):
@@ -362,7 +349,7 @@ class RedisJobStore:
 
     def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
         result = self._run(
-            "progress", job_id, repr(max(0.0, min(100.0, float(percent)))), step or "", message or "", self.attempt
+            "progress", job_id, repr(rules.clamp_progress(percent)), step or "", message or "", self.attempt
         )
         if result == 2 and self._on_cancel is not None:
             self._on_cancel(job_id)
@@ -377,9 +364,8 @@ class RedisJobStore:
         outputs: Iterable[OutputFile] = (),
         output_dir: str | None = None,
     ) -> bool:
-        if status not in FINISHED_STATUSES:
-            raise JobStateError(f"{status!r} is not a final status")
-        listed = json.dumps([{"name": o.name, "size": o.size} for o in outputs])
+        rules.check_final(status)
+        listed = rules.outputs_json(outputs)
         completed = "1" if status == "completed" else "0"
         return bool(self._run("finish", job_id, status, error or "", listed, output_dir or "", completed, self.attempt))
 
@@ -399,11 +385,9 @@ class RedisJobStore:
         return "dequeued" if text == "dequeued" else "cancelling" if text == "cancelling" else "not-active"
 
     def delete(self, job_id: str) -> None:
-        record = self.get(job_id)
-        if not record.finished:
-            raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
+        rules.check_deletable(self.get(job_id))
         if self._run("remove", job_id, "1") == -1:
-            raise JobStateError(f"job {job_id} is no longer finished; cancel it before deleting it")
+            raise rules.JobStateError(f"job {job_id} is no longer finished; cancel it before deleting it")
 
     def discard(self, job_id: str) -> None:
         self._run("remove", job_id, "0")
