@@ -48,7 +48,7 @@ from langflix.errors import DestinationExistsError, InsufficientDiskSpaceError, 
 from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
 from langflix.temp._fds import session_lock_fds
-from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, sweep_leased
+from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, list_leased, sweep_leased
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
 from langflix.temp._owners import AreaOwner, OwnerState
@@ -106,6 +106,7 @@ __all__ = [
     "get_temp_manager",
     "human_bytes",
     "install_signal_handlers",
+    "list_leased",
     "list_sessions",
     "session_lock_fds",
     "sweep_leased",

@@ -43,10 +43,19 @@ from langflix.temp._names import DEFAULT_PREFIX, creation_error, safe_prefix
 from langflix.temp._owners import AREA_OWNERS, AreaOwner, OwnerState, lock_state
 from langflix.temp._persist import SessionAnchor, remove_recorded_staging
 from langflix.temp._sessions import BUILDING_INFIX, HOST, OWNER_FILE, check_base_dir
-from langflix.temp._sweep import SweepReport, sweep_areas
+from langflix.temp._sweep import SessionInfo, SweepReport, list_areas, sweep_areas
 from langflix.temp._trees import remove_tree
 
-__all__ = ["LEASE_INFIX", "LeaseChecker", "LeaseOwner", "LeaseSweepReport", "LeasedArea", "lease_of", "sweep_leased"]
+__all__ = [
+    "LEASE_INFIX",
+    "LeaseChecker",
+    "LeaseOwner",
+    "LeaseSweepReport",
+    "LeasedArea",
+    "lease_of",
+    "list_leased",
+    "sweep_leased",
+]
 
 logger = logging.getLogger("langflix.temp")
 
@@ -276,6 +285,15 @@ class LeaseOwner(AreaOwner):
         return "expired" if abandoned else "live"
 
 
+    def describe(self, path: Path) -> str | None:
+        text = f"lease {lease_of(path)}"
+        try:
+            made = json.loads((path / OWNER_FILE).read_text())
+            return f"{text}, made by pid {int(made['pid'])} on {made['host']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return text
+
+
 def lease_of(path: Path) -> str:
     """The lease an area's name says owns it (``<prefix>lease-<lease>-<rand>``: a lease name has no ``-``)."""
     return path.name.partition(LEASE_INFIX)[2].rpartition("-")[0]
@@ -303,6 +321,20 @@ class LeaseSweepReport(SweepReport):
 
 def _area_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(prefix)}{LEASE_INFIX}(?P<lease>[A-Za-z0-9_]{{1,64}})-[0-9a-f]{{12}}")
+
+
+def list_leased(
+    base_dir: str | os.PathLike[str],
+    checker: LeaseChecker,
+    prefix: str = DEFAULT_PREFIX,
+    *,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
+) -> list[SessionInfo]:
+    """Every leased area (and every area of ``owners``) under ``base_dir``, with its state and holder; touches nothing.
+
+    An area whose lease cannot be checked (its server is down) reads "unknown".
+    """
+    return list_areas(base_dir, safe_prefix(prefix), (LeaseOwner(checker), *owners))
 
 
 def sweep_leased(

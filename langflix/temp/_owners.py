@@ -31,6 +31,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,10 @@ class AreaOwner(ABC):
         Raise :class:`~langflix.errors.OwnerUnknownError` when the owner's keeper cannot answer: the area is kept.
         """
 
+    def describe(self, path: Path) -> str | None:
+        """Who owns the area at ``path``, for people (``langflix temp status``); None when nothing says."""
+        return None
+
     def building_state(self, fd: int, path: Path, now: float) -> OwnerState:
         """A half-built area of this owner: its maker's until :data:`BUILDING_GRACE` has passed.
 
@@ -209,6 +214,12 @@ class ExpiryOwner(AreaOwner):
         if record is None or record.expires <= now or not os.path.lexists(path / DATA_FILE):
             return "expired"
         return "live"
+
+    def describe(self, path: Path) -> str | None:
+        record = UploadRecord.read(path)
+        if record is None:
+            return None
+        return f"expiry {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(record.expires))}"
 
 
 EXPIRY_OWNER: Final = ExpiryOwner()

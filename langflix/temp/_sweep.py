@@ -145,7 +145,9 @@ class SessionInfo:
     age: float
     bytes: int
     area: str = "session"
-    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload")."""
+    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload", "lease")."""
+    holder: str | None = None
+    """Who owns an area of an owner other than a process, for people (a lease's name, host and pid)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,18 +433,20 @@ def list_areas(base_dir: str | os.PathLike[str], prefix: str, owners: Sequence[A
         try:
             state = _owner_state(lock.fd, path, kind, now)
             fcntl.flock(lock.fd, fcntl.LOCK_UN)
-        except OSError:  # OwnerUnknownError among them: its keeper cannot say
+        except (OSError, OwnerUnknownError):  # the owner's keeper cannot say
             state = "unknown"
         finally:
             lock.close()
+        holder = None
         if kind == "garbage":
             area, process = "garbage", True
         else:
             owner, building = kind
             process = isinstance(owner, ProcessOwner)
             area = "building" if building else owner.area
+            holder = None if building else owner.describe(path)
         info = OwnerInfo.read(path) if process else None
-        infos.append(SessionInfo(path, state, info, _heartbeat_age(path, now), tree_bytes(path), area))
+        infos.append(SessionInfo(path, state, info, _heartbeat_age(path, now), tree_bytes(path), area, holder))
     return infos
 
 
