@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
@@ -25,6 +26,7 @@ __all__ = [
     "JobRecord",
     "JobStateError",
     "JobStatus",
+    "JobStoreBase",
     "MAX_OFFSET",
     "OutputFile",
     "already_exists",
@@ -151,3 +153,109 @@ def check_deletable(record: JobRecord) -> None:
     """Only a finished job is forgotten: an active one is cancelled first."""
     if not record.finished:
         raise JobStateError(f"job {record.id} is {record.status}; cancel it before deleting it")
+
+
+class JobStoreBase(ABC):
+    """What the routes, the runners and a work horse use of a job store; each request checked here, once.
+
+    :class:`~langflix.api.store.JobStore` (SQLite, embedded) and the Redis store
+    of ``langflix.api.scale`` implement it alike, with the same guarded
+    transitions: each names the states it may leave, so of a DELETE and a
+    worker finishing the same job exactly one wins. What a caller may ask, the
+    error it gets otherwise, how progress is bounded, how outputs are written
+    and how a listing pages are decided here; a store implements the abstract
+    methods and the underscored steps (how it reads and writes).
+    """
+
+    @abstractmethod
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` after every change to a job."""
+
+    @abstractmethod
+    def now(self) -> float:
+        """The store's clock: what ``updated_at`` is written in (what :meth:`changed_since` compares)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store; safe to call twice."""
+
+    @abstractmethod
+    def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord:
+        """Record a new ``queued`` job (:func:`already_exists` when the id is taken)."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> JobRecord:
+        """The job, or :class:`JobNotFoundError`."""
+
+    @abstractmethod
+    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
+        """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status (every status present, 0 when none)."""
+
+    @abstractmethod
+    def mark_running(self, job_id: str) -> bool:
+        """queued -> running; False when the job is no longer queued (e.g. cancelled)."""
+
+    @abstractmethod
+    def discard(self, job_id: str) -> None:
+        """Remove a job whatever its state (a submission that never reached the queue)."""
+
+    @abstractmethod
+    def _page(
+        self, status: str | None, limit: int, after: tuple[float, str] | None, offset: int
+    ) -> tuple[list[JobRecord], bool]:
+        """Up to ``limit`` jobs (of ``status``) newest first, then by id, after the job ``after`` names and
+        ``offset`` more; and whether any job follows them."""
+
+    @abstractmethod
+    def _set_progress(self, job_id: str, percent: float, step: str | None, message: str | None) -> bool:
+        """Write a running job's progress (``percent`` already bounded); False when it is not running."""
+
+    @abstractmethod
+    def _finish(self, job_id: str, status: JobStatus, error: str | None, outputs: str, output_dir: str | None) -> bool:
+        """Move a queued or running job to the final ``status`` (``outputs`` as JSON); False when already final."""
+
+    @abstractmethod
+    def _remove_finished(self, job_id: str) -> None:
+        """Forget the job if it is still finished (a concurrent change is the store's to detect)."""
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        """Newest first."""
+        return self.list_page(status=status, limit=limit, offset=offset)[0]
+
+    def list_page(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
+    ) -> tuple[list[JobRecord], str | None]:
+        """One page of jobs, newest first, and the cursor of the next page (None after the last).
+
+        The cursor names the last job of the page, so a job created or deleted
+        meanwhile never shifts the next page (an offset would skip or repeat one).
+        """
+        check_listing(status, limit, offset)
+        page, more = self._page(status, limit, decode_cursor(cursor) if cursor is not None else None, offset)
+        return page, next_cursor(page, more)
+
+    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
+        """Record progress of a running job; False when it is not running any more."""
+        return self._set_progress(job_id, clamp_progress(percent), step, message)
+
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        outputs: Iterable[OutputFile] = (),
+        output_dir: str | None = None,
+    ) -> bool:
+        """Move an active job to a final state; False when it was already final."""
+        check_final(status)
+        return self._finish(job_id, status, error, outputs_json(outputs), output_dir)
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job (its outputs are the caller's business)."""
+        check_deletable(self.get(job_id))
+        self._remove_finished(job_id)

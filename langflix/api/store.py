@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final, Protocol, get_args
+from typing import Any, Final, get_args
 
 from langflix.api.job_records import (
     ACTIVE_STATUSES,
@@ -33,17 +33,12 @@ from langflix.api.job_records import (
     JobRecord,
     JobStateError,
     JobStatus,
+    JobStoreBase,
     OutputFile,
     already_exists,
-    check_deletable,
-    check_final,
-    check_listing,
-    clamp_progress,
     decode_cursor,
     encode_cursor,
-    next_cursor,
     outputs_from_json,
-    outputs_json,
 )
 from langflix.errors import JobError
 
@@ -116,54 +111,11 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class JobStoreProtocol(Protocol):
-    """What the routes, the runners and a work horse use of a job store.
-
-    :class:`JobStore` (SQLite, embedded) and the Redis store of ``langflix.api.scale``
-    implement it alike, with the same guarded transitions: each names the states
-    it may leave, so of a DELETE and a worker finishing the same job exactly one wins.
-    """
-
-    def add_listener(self, listener: Callable[[str], None]) -> None: ...
-
-    def now(self) -> float: ...
-
-    def close(self) -> None: ...
-
-    def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord: ...
-
-    def get(self, job_id: str) -> JobRecord: ...
-
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]: ...
-
-    def list_page(
-        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
-    ) -> tuple[list[JobRecord], str | None]: ...
-
-    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-    def mark_running(self, job_id: str) -> bool: ...
-
-    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool: ...
-
-    def finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        error: str | None = None,
-        outputs: Iterable[OutputFile] = (),
-        output_dir: str | None = None,
-    ) -> bool: ...
-
-    def delete(self, job_id: str) -> None: ...
-
-    def discard(self, job_id: str) -> None: ...
+JobStoreProtocol = JobStoreBase
+"""The job store interface, by the name its callers know (see :class:`~langflix.api.job_records.JobStoreBase`)."""
 
 
-class JobStore:
+class JobStore(JobStoreBase):
     """Thread-safe job table in ``<data_dir>/jobs.db``.
 
     One connection guarded by a lock: every operation is a short transaction,
@@ -283,37 +235,25 @@ class JobStore:
             raise JobNotFoundError(f"no job with id {job_id!r}; list jobs with GET /api/v1/jobs")
         return _row_to_record(row)
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
-        """Newest first."""
-        return self.list_page(status=status, limit=limit, offset=offset)[0]
-
-    def list_page(
-        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
-    ) -> tuple[list[JobRecord], str | None]:
-        """One page of jobs, newest first, and the cursor of the next page (None after the last).
-
-        One query whatever the page's size. The cursor names the last job of
-        the page, so a job created or deleted meanwhile never shifts the next
-        page (an offset would skip or repeat one).
-        """
-        check_listing(status, limit, offset)
+    def _page(
+        self, status: str | None, limit: int, after: tuple[float, str] | None, offset: int
+    ) -> tuple[list[JobRecord], bool]:
+        # One query whatever the page's size.
         where: list[str] = []
         params: list[Any] = []
         if status:
             where.append("status = ?")
             params.append(status)
-        if cursor is not None:
-            created_at, job_id = decode_cursor(cursor)
+        if after is not None:
             where.append("(created_at < ? OR (created_at = ? AND id > ?))")
-            params += [created_at, created_at, job_id]
+            params += [after[0], after[0], after[1]]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         # One row more than the page: whether a next page exists, in the same query.
         rows = self._execute(
             f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
             [*params, limit + 1, offset],
         ).fetchall()
-        records = [_row_to_record(r) for r in rows[:limit]]
-        return records, next_cursor(records, len(rows) > limit)
+        return [_row_to_record(r) for r in rows[:limit]], len(rows) > limit
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
@@ -349,46 +289,24 @@ class JobStore:
             self._changed(job_id)
         return changed
 
-    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
-        """Record progress of a running job; False when it is not running any more."""
+    def _set_progress(self, job_id: str, percent: float, step: str | None, message: str | None) -> bool:
         cur = self._execute(
             "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
-            (clamp_progress(percent), step, message, self._clock(), job_id),
+            (percent, step, message, self._clock(), job_id),
         )
         return self._report(job_id, cur.rowcount == 1)
 
-    def finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        error: str | None = None,
-        outputs: Iterable[OutputFile] = (),
-        output_dir: str | None = None,
-    ) -> bool:
-        """Move an active job to a final state; False when it was already final."""
-        check_final(status)
+    def _finish(self, job_id: str, status: JobStatus, error: str | None, outputs: str, output_dir: str | None) -> bool:
         now = self._clock()
         progress_sql = ", progress=100" if status == "completed" else ""
         cur = self._execute(
             f"UPDATE jobs SET status=?, error=?, outputs=?, output_dir=?, step=?, finished_at=?,"
             f" updated_at=?{progress_sql} WHERE id=? AND status IN ('queued', 'running')",
-            (
-                status,
-                error,
-                outputs_json(outputs),
-                output_dir,
-                status,
-                now,
-                now,
-                job_id,
-            ),
+            (status, error, outputs, output_dir, status, now, now, job_id),
         )
         return self._report(job_id, cur.rowcount == 1)
 
-    def delete(self, job_id: str) -> None:
-        """Forget a finished job (its outputs are the caller's business)."""
-        check_deletable(self.get(job_id))
+    def _remove_finished(self, job_id: str) -> None:
         cur = self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
         self._report(job_id, cur.rowcount == 1)
 

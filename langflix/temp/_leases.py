@@ -295,8 +295,12 @@ class LeaseOwner(AreaOwner):
 
 
 def lease_of(path: Path) -> str:
-    """The lease an area's name says owns it (``<prefix>lease-<lease>-<rand>``: a lease name has no ``-``)."""
-    return path.name.partition(LEASE_INFIX)[2].rpartition("-")[0]
+    """The lease an area's name says owns it (``<prefix>lease-<lease>-<rand>``).
+
+    Read from the end: a lease name has no ``-`` and the random part is fixed,
+    while a prefix may hold anything (even ``lease-``).
+    """
+    return path.name.rpartition("-")[0].rpartition("-")[2]
 
 
 @dataclass(slots=True)
