@@ -11,6 +11,7 @@ message, which is written for the person who has to act on it::
     │   ├── QuotaExceededError   a manager's or scope's byte budget would be exceeded
     │   ├── InsufficientDiskSpaceError   the filesystem lacks the space (or the inodes) asked for
     │   ├── DestinationExistsError       persist was told not to replace what is there
+    │   ├── OwnerUnknownError    a sweep cannot ask an area's owner (its lease server is down): kept
     │   └── UploadError          a resumable upload cannot be found, written or used
     │       ├── UploadNotFoundError      no such upload (never made, deleted, or reclaimed)
     │       ├── UploadExpiredError       the upload passed its expiry
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidOptionError",
     "JobError",
     "LangFlixError",
+    "OwnerUnknownError",
     "QueueFullError",
     "QuotaExceededError",
     "SubtitleError",
@@ -103,6 +105,10 @@ class InsufficientDiskSpaceError(TempFileError):
 
 class DestinationExistsError(TempFileError):
     """``persist(..., replace=False)`` found its destination taken; nothing was moved."""
+
+
+class OwnerUnknownError(TempFileError):
+    """A sweep cannot ask whether an area's owner is gone (its lease server is down): the area is kept."""
 
 
 class UploadError(TempFileError):

@@ -106,7 +106,7 @@ def create_app(
                 access=Access(cfg.access_token(), max_age=cfg.session_max_age),
                 events=job_events,
                 sweeps=SweepTally(sweep),
-                uploads=ResumableUploads(mgr, expiry=cfg.upload_expiry),
+                uploads=_resumable_uploads(cfg, mgr),
             )
             # Clients see setting names, never these paths: the operator reads them here.
             logger.info(
@@ -158,6 +158,22 @@ def create_app(
     app.include_router(events.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _resumable_uploads(settings: Settings, manager: TempFileManager) -> ResumableUploads:
+    """Beside this server's sessions embedded; in the shared dir's staging scaled out.
+
+    Scaled out, a job made of uploads is run by a worker on any host: its
+    bytes must become leased staging in the shared dir, and a rename does
+    that only from the same filesystem, so the uploads are written there from
+    their first byte (and any API host can resume them).
+    """
+    if not settings.scaled_out:
+        return ResumableUploads(manager, expiry=settings.upload_expiry)
+    return ResumableUploads(
+        manager, expiry=settings.upload_expiry, base_dir=settings.staging_dir(),
+        max_bytes=settings.temp_max_bytes, min_free_bytes=settings.min_free_bytes,
+    )  # fmt: skip
 
 
 async def _sweep_every(services: Services) -> None:

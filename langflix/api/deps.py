@@ -65,7 +65,7 @@ class Services:
     sweeps: SweepTally
     """What this server reclaimed since it started (the start-up sweep and the sweep button)."""
     uploads: ResumableUploads
-    """The resumable (tus) uploads under the manager's base dir, owned by their expiry."""
+    """The resumable (tus) uploads, owned by their expiry: beside the sessions, or in the shared dir scaled out."""
 
 
 def get_services(request: Request) -> Services:

@@ -69,6 +69,8 @@ def service_report(services: Services) -> dict[str, Any]:
     manager = services.manager
     tools = services.tool_versions()
     areas = list_sessions(manager.base_dir, manager.prefix)
+    if services.uploads.base_dir != manager.base_dir:  # scaled out: in the shared dir
+        areas += list_sessions(services.uploads.base_dir, manager.prefix)
     sessions = [s for s in areas if s.area != "upload"]
     uploads = [s for s in areas if s.area == "upload"]
     stats = dataclasses.asdict(manager.stats())
@@ -131,4 +133,10 @@ def sweep_now(services: Services) -> SweepReport:
     logger.info("sweep on request: %s", report.summary())
     for error in report.errors:
         logger.warning("sweep: %s", error)
+    if services.uploads.base_dir != services.manager.base_dir:
+        # Scaled out, the uploads are in the shared dir: their expiry is judged
+        # there (leased staging beside them is the workers' and `temp sweep --shared`'s).
+        uploads = sweep_orphans(services.uploads.base_dir, services.manager.prefix)
+        services.sweeps.add(uploads)
+        logger.info("sweep of the shared uploads: %s", uploads.summary())
     return report

@@ -13,8 +13,6 @@ its holder dies, however it dies).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fcntl
 import json
 import logging
@@ -23,10 +21,25 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, get_args
+from typing import Any, Final, get_args
 
+from langflix.api.job_records import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    MAX_OFFSET,
+    InvalidCursorError,
+    JobNotFoundError,
+    JobRecord,
+    JobStateError,
+    JobStatus,
+    JobStoreBase,
+    OutputFile,
+    already_exists,
+    decode_cursor,
+    encode_cursor,
+    outputs_from_json,
+)
 from langflix.errors import JobError
 
 __all__ = [
@@ -49,12 +62,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-ACTIVE_STATUSES: Final[frozenset[str]] = frozenset({"queued", "running"})
-FINISHED_STATUSES: Final[frozenset[str]] = frozenset({"completed", "failed", "cancelled"})
 INTERRUPTED_REASON: Final[str] = "interrupted by restart"
-MAX_OFFSET: Final[int] = 1_000_000
-"""The deepest ``offset`` a listing takes (SQLite's integers end at 2**63; the cursor has no limit)."""
 _DB_NAME: Final[str] = "jobs.db"
 _SCHEMA_VERSION: Final[int] = 1
 
@@ -81,71 +89,8 @@ CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at);
 """
 
 
-class JobNotFoundError(JobError):
-    """No job has this id (never created, or deleted)."""
-
-
-class JobStateError(JobError):
-    """The job exists but is not in a state that allows the change."""
-
-
 class StoreLockedError(JobError):
     """Another live process owns the job store."""
-
-
-class InvalidCursorError(JobError):
-    """A listing cursor that this store did not give out."""
-
-
-def encode_cursor(created_at: float, job_id: str) -> str:
-    """An opaque token for "after this job" in the listing's order (newest first, then by id)."""
-    raw = json.dumps([created_at, job_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = json.loads(raw)
-        if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not isinstance(job_id, str):
-            raise ValueError("not a (time, id) pair")
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidCursorError(
-            f"cursor {cursor[:40]!r} is not one this server gave out; use the next_cursor of a listing, "
-            "or leave it out to start from the newest job"
-        ) from exc
-    return float(created_at), job_id
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFile:
-    """One published output of a job: its name in the job's output dir and its size."""
-
-    name: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """A job as stored; plain data, safe to hand to any layer."""
-
-    id: str
-    status: JobStatus
-    progress: float
-    step: str | None
-    message: str | None
-    error: str | None
-    options: Mapping[str, Any]
-    outputs: tuple[OutputFile, ...]
-    output_dir: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
@@ -157,7 +102,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         message=row["message"],
         error=row["error"],
         options=json.loads(row["options"]),
-        outputs=tuple(OutputFile(**o) for o in json.loads(row["outputs"])),
+        outputs=outputs_from_json(row["outputs"]),
         output_dir=row["output_dir"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -166,54 +111,11 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class JobStoreProtocol(Protocol):
-    """What the routes, the runners and a work horse use of a job store.
-
-    :class:`JobStore` (SQLite, embedded) and the Redis store of ``langflix.api.scale``
-    implement it alike, with the same guarded transitions: each names the states
-    it may leave, so of a DELETE and a worker finishing the same job exactly one wins.
-    """
-
-    def add_listener(self, listener: Callable[[str], None]) -> None: ...
-
-    def now(self) -> float: ...
-
-    def close(self) -> None: ...
-
-    def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord: ...
-
-    def get(self, job_id: str) -> JobRecord: ...
-
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]: ...
-
-    def list_page(
-        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
-    ) -> tuple[list[JobRecord], str | None]: ...
-
-    def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-    def mark_running(self, job_id: str) -> bool: ...
-
-    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool: ...
-
-    def finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        error: str | None = None,
-        outputs: Iterable[OutputFile] = (),
-        output_dir: str | None = None,
-    ) -> bool: ...
-
-    def delete(self, job_id: str) -> None: ...
-
-    def discard(self, job_id: str) -> None: ...
+JobStoreProtocol = JobStoreBase
+"""The job store interface, by the name its callers know (see :class:`~langflix.api.job_records.JobStoreBase`)."""
 
 
-class JobStore:
+class JobStore(JobStoreBase):
     """Thread-safe job table in ``<data_dir>/jobs.db``.
 
     One connection guarded by a lock: every operation is a short transaction,
@@ -321,7 +223,7 @@ class JobStore:
             )
         except JobError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise JobStateError(f"a job with id {job_id!r} already exists") from exc
+                raise already_exists(job_id) from exc
             raise
         self._changed(job_id)
         return self.get(job_id)
@@ -333,41 +235,25 @@ class JobStore:
             raise JobNotFoundError(f"no job with id {job_id!r}; list jobs with GET /api/v1/jobs")
         return _row_to_record(row)
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
-        """Newest first."""
-        return self.list_page(status=status, limit=limit, offset=offset)[0]
-
-    def list_page(
-        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
-    ) -> tuple[list[JobRecord], str | None]:
-        """One page of jobs, newest first, and the cursor of the next page (None after the last).
-
-        One query whatever the page's size. The cursor names the last job of
-        the page, so a job created or deleted meanwhile never shifts the next
-        page (an offset would skip or repeat one).
-        """
-        if status is not None and status not in get_args(JobStatus):
-            raise JobStateError(f"unknown status {status!r}; use one of {', '.join(get_args(JobStatus))}")
-        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
-            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+    def _page(
+        self, status: str | None, limit: int, after: tuple[float, str] | None, offset: int
+    ) -> tuple[list[JobRecord], bool]:
+        # One query whatever the page's size.
         where: list[str] = []
         params: list[Any] = []
         if status:
             where.append("status = ?")
             params.append(status)
-        if cursor is not None:
-            created_at, job_id = decode_cursor(cursor)
+        if after is not None:
             where.append("(created_at < ? OR (created_at = ? AND id > ?))")
-            params += [created_at, created_at, job_id]
+            params += [after[0], after[0], after[1]]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         # One row more than the page: whether a next page exists, in the same query.
         rows = self._execute(
             f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
             [*params, limit + 1, offset],
         ).fetchall()
-        records = [_row_to_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return records, encode_cursor(records[-1].created_at, records[-1].id) if more else None
+        return [_row_to_record(r) for r in rows[:limit]], len(rows) > limit
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         """Jobs written at or after ``since`` (the store's clock), oldest first: what a reconnecting stream missed."""
@@ -403,49 +289,24 @@ class JobStore:
             self._changed(job_id)
         return changed
 
-    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
-        """Record progress of a running job; False when it is not running any more."""
+    def _set_progress(self, job_id: str, percent: float, step: str | None, message: str | None) -> bool:
         cur = self._execute(
             "UPDATE jobs SET progress=?, step=?, message=?, updated_at=? WHERE id=? AND status='running'",
-            (max(0.0, min(100.0, float(percent))), step, message, self._clock(), job_id),
+            (percent, step, message, self._clock(), job_id),
         )
         return self._report(job_id, cur.rowcount == 1)
 
-    def finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        error: str | None = None,
-        outputs: Iterable[OutputFile] = (),
-        output_dir: str | None = None,
-    ) -> bool:
-        """Move an active job to a final state; False when it was already final."""
-        if status not in FINISHED_STATUSES:
-            raise JobStateError(f"{status!r} is not a final status")
+    def _finish(self, job_id: str, status: JobStatus, error: str | None, outputs: str, output_dir: str | None) -> bool:
         now = self._clock()
         progress_sql = ", progress=100" if status == "completed" else ""
         cur = self._execute(
             f"UPDATE jobs SET status=?, error=?, outputs=?, output_dir=?, step=?, finished_at=?,"
             f" updated_at=?{progress_sql} WHERE id=? AND status IN ('queued', 'running')",
-            (
-                status,
-                error,
-                json.dumps([{"name": o.name, "size": o.size} for o in outputs]),
-                output_dir,
-                status,
-                now,
-                now,
-                job_id,
-            ),
+            (status, error, outputs, output_dir, status, now, now, job_id),
         )
         return self._report(job_id, cur.rowcount == 1)
 
-    def delete(self, job_id: str) -> None:
-        """Forget a finished job (its outputs are the caller's business)."""
-        record = self.get(job_id)
-        if not record.finished:
-            raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
+    def _remove_finished(self, job_id: str) -> None:
         cur = self._execute("DELETE FROM jobs WHERE id=? AND status IN ('completed', 'failed', 'cancelled')", (job_id,))
         self._report(job_id, cur.rowcount == 1)
 

@@ -1,4 +1,4 @@
-"""``langflix temp status|sweep``: see and reclaim temp sessions on this machine."""
+"""``langflix temp status|sweep``: see and reclaim temp sessions on this machine, and the shared staging scaled out."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from langflix.temp import (
     SweepReport,
     default_base_dir,
     human_bytes,
+    list_leased,
     list_sessions,
     sweep_leased,
     sweep_orphans,
@@ -59,7 +60,7 @@ def _base_dir(given: Path | None) -> Path:
 
 @temp_app.command("status")
 def status(base_dir: BaseDirOption = None, prefix: PrefixOption = DEFAULT_PREFIX) -> None:
-    """Show the base dir, its sessions (live, dead, garbage) and free disk space."""
+    """Show the base dir, its sessions (live, dead, garbage), free disk space and, scaled out, the shared staging."""
     console = Console()
     base = _base_dir(base_dir)
     console.print(f"[bold]Temp base dir:[/bold] {base}")
@@ -71,22 +72,61 @@ def status(base_dir: BaseDirOption = None, prefix: PrefixOption = DEFAULT_PREFIX
     sessions = list_sessions(base, prefix)
     if not sessions:
         console.print(f"No sessions with prefix {prefix!r}: nothing to reclaim.")
+    else:
+        table = Table("state", "session", "pid", "host", "age", "bytes")
+        for info in sorted(sessions, key=lambda s: (s.state, s.path.name)):
+            owner = info.owner
+            table.add_row(
+                info.state,
+                info.path.name,
+                str(owner.pid) if owner else "?",
+                owner.host if owner else "?",
+                _format_age(info.age),
+                human_bytes(info.bytes),
+            )
+        console.print(table)
+        dead = sum(s.state in ("dead", "garbage") for s in sessions)
+        if dead:
+            console.print(f"{dead} tree(s) can be reclaimed: run [bold]langflix temp sweep[/bold].")
+    _shared_status(console, prefix)
+
+
+def _shared_status(console: Console, prefix: str) -> None:
+    """Scaled out (LANGFLIX_REDIS_URL set): the shared dir's staging, each area with its owner and age."""
+    try:
+        settings = get_settings()
+    except LangFlixError as exc:  # the local part is shown; this says why the shared one is not
+        console.print(f"[yellow]Shared staging not shown:[/yellow] {escape(str(exc))}", soft_wrap=True)
         return
-    table = Table("state", "session", "pid", "host", "age", "bytes")
-    for info in sorted(sessions, key=lambda s: (s.state, s.path.name)):
-        owner = info.owner
+    if not settings.scaled_out or settings.redis_url is None:
+        return
+    staging = settings.staging_dir()
+    try:
+        from langflix.api.scale.connection import connect
+        from langflix.api.scale.leases import RedisLeaseChecker
+    except ImportError as exc:
+        console.print(f"[yellow]Shared staging not shown:[/yellow] {exc}; install 'langflix[redis]'")
+        return
+    client = connect(settings.redis_url, patient=False)
+    try:
+        areas = list_leased(staging, RedisLeaseChecker(client, settings.redis_url), prefix)
+    finally:
+        client.close()
+    console.print(f"[bold]Shared staging:[/bold] {staging}")
+    if not areas:
+        console.print("No staging areas or uploads: nothing to reclaim.")
+        return
+    table = Table("state", "area", "name", "owner", "age", "bytes")
+    for info in sorted(areas, key=lambda s: (s.state, s.path.name)):
         table.add_row(
-            info.state,
-            info.path.name,
-            str(owner.pid) if owner else "?",
-            owner.host if owner else "?",
-            _format_age(info.age),
-            human_bytes(info.bytes),
+            info.state, info.area, info.path.name, info.holder or "?", _format_age(info.age), human_bytes(info.bytes)
         )
     console.print(table)
-    dead = sum(s.state in ("dead", "garbage") for s in sessions)
-    if dead:
-        console.print(f"{dead} tree(s) can be reclaimed: run [bold]langflix temp sweep[/bold].")
+    if any(s.state == "unknown" for s in areas):
+        console.print("Some owners could not be checked (is Redis reachable at LANGFLIX_REDIS_URL?): they are kept.")
+    gone = sum(s.state in ("expired", "garbage") for s in areas)
+    if gone:
+        console.print(f"{gone} area(s) can be reclaimed: run [bold]langflix temp sweep --shared[/bold].")
 
 
 def _fail(message: str) -> NoReturn:

@@ -10,11 +10,14 @@ backstop for the one before:
 3. ``cleanup_all()`` at interpreter exit, only in the process that made the files
    (a forked child never deletes its parent's files);
 4. SIGTERM / SIGHUP handlers (:func:`install_signal_handlers`);
-5. :func:`sweep_orphans` of sessions whose owner is provably gone, after SIGKILL
-   or a power cut, and of resumable uploads (:class:`ResumableUploads`) past their
-   expiry; :func:`sweep_leased` of areas in a directory several hosts share
-   (:class:`LeasedArea`), whose owner is a lease that a :class:`LeaseChecker`
-   from above says is abandoned.
+5. the sweep of areas whose owner is provably gone, one protocol for every
+   kind of owner (:class:`AreaOwner`): :func:`sweep_orphans` of sessions whose
+   process died (SIGKILL, a power cut) and of resumable uploads
+   (:class:`ResumableUploads`) past their expiry; :func:`sweep_leased` of areas
+   in a directory several hosts share (:class:`LeasedArea`), whose owner is a
+   lease that a :class:`LeaseChecker` from above says is abandoned (and of the
+   uploads kept there). Each reclaims by the same step: rename to ``garbage-``,
+   then delete.
 
 Files that must outlive their block are kept with ``delete=False`` (still removed
 by ``cleanup_all``) or moved out atomically with ``persist``, which never follows
@@ -32,9 +35,10 @@ Behind this face, one module per question: ``_names`` (safe names, creation),
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
 ``_sessions`` (lock, owner record, heartbeat, base dir checks), ``_fds`` (who
-holds a lock fd), ``_owners`` (owners besides a process: an upload's expiry),
-``_uploads`` (resumable uploads, owned by their expiry), ``_sweep``, ``_leases``
-(areas owned by a lease, and their sweep), ``_settings`` and ``_trees``
+holds a lock fd), ``_owners`` (what an owner is, the expiry owner, and the one
+reclaim step), ``_uploads`` (resumable uploads, owned by their expiry),
+``_sweep`` (the sweep of any owners' areas; the process owner), ``_leases``
+(areas owned by a lease: the lease owner), ``_settings`` and ``_trees``
 (deleting without following links).
 """
 
@@ -44,7 +48,7 @@ from langflix.errors import DestinationExistsError, InsufficientDiskSpaceError, 
 from langflix.temp._areas import TempArea
 from langflix.temp._budget import DEFAULT_MIN_FREE_BYTES, Reservation, free_bytes, human_bytes
 from langflix.temp._fds import session_lock_fds
-from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, sweep_leased
+from langflix.temp._leases import LeaseChecker, LeasedArea, LeaseSweepReport, list_leased, sweep_leased
 from langflix.temp._manager import TempFileManager, close_temp_manager, get_temp_manager
 from langflix.temp._names import DEFAULT_PREFIX
 from langflix.temp._owners import AreaOwner, OwnerState
@@ -102,6 +106,7 @@ __all__ = [
     "get_temp_manager",
     "human_bytes",
     "install_signal_handlers",
+    "list_leased",
     "list_sessions",
     "session_lock_fds",
     "sweep_leased",

@@ -13,16 +13,17 @@ lease's server itself. On disk, under the shared base dir::
     <prefix>garbage-<rand>/             being deleted by a sweeper
 
 The holder takes its lease *before* the area becomes visible under its name,
-so a sweep never finds an area whose lease was not yet taken. A sweep
-(:func:`sweep_leased`) reclaims an area only when the checker says its lease
-is abandoned, with the process sweep's protocol: rename to ``garbage-`` first
-(of two sweepers, on any hosts, one rename wins), ``(st_dev, st_ino)`` checked
-so a newer area that took the name is never deleted.
+so a sweep never finds an area whose lease was not yet taken. The lease is
+one more :class:`~langflix.temp._owners.AreaOwner` (:class:`LeaseOwner`): a
+sweep (:func:`sweep_leased`) reclaims an area only when the checker says its
+lease is abandoned, through the same sweep and the same reclaim step as a
+dead session or an expired upload: rename to ``garbage-`` first (of two
+sweepers, on any hosts, one rename wins), ``(st_dev, st_ino)`` checked so a
+newer area that took the name is never deleted.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -31,26 +32,35 @@ import secrets
 import time
 import warnings
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Final, Protocol
 
-from langflix.errors import TempFileError
-from langflix.temp._fds import LockFd
+from langflix.errors import OwnerUnknownError, TempFileError
 from langflix.temp._manager import TempFileManager
 from langflix.temp._names import DEFAULT_PREFIX, creation_error, safe_prefix
+from langflix.temp._owners import AREA_OWNERS, AreaOwner, OwnerState, lock_state
 from langflix.temp._persist import SessionAnchor, remove_recorded_staging
-from langflix.temp._sessions import BUILDING_INFIX, GARBAGE_INFIX, HOST, OWNER_FILE, check_base_dir
-from langflix.temp._sweep import BUILDING_GRACE, SweepReport
-from langflix.temp._trees import remove_tree, tree_bytes
+from langflix.temp._sessions import BUILDING_INFIX, HOST, OWNER_FILE, check_base_dir
+from langflix.temp._sweep import SessionInfo, SweepReport, list_areas, sweep_areas
+from langflix.temp._trees import remove_tree
 
-__all__ = ["LEASE_INFIX", "LeaseChecker", "LeaseSweepReport", "LeasedArea", "sweep_leased"]
+__all__ = [
+    "LEASE_INFIX",
+    "LeaseChecker",
+    "LeaseOwner",
+    "LeaseSweepReport",
+    "LeasedArea",
+    "lease_of",
+    "list_leased",
+    "sweep_leased",
+]
 
 logger = logging.getLogger("langflix.temp")
 
 LEASE_INFIX: Final = "lease-"
 _LEASE_NAME: Final = re.compile(r"[A-Za-z0-9_]{1,64}")
-_BUILDING_LEASE: Final = f"{BUILDING_INFIX}{LEASE_INFIX}"
 
 
 class LeaseChecker(Protocol):
@@ -214,7 +224,7 @@ def _make_area(base_dir: Path, prefix: str, lease: str) -> Path:
         raise creation_error(base_dir, exc, "a leased temp area") from exc
     check_base_dir(base_dir)  # whoever may rename our areas could swap one for a link
     token = secrets.token_hex(6)
-    building = base_dir / f".{prefix}{_BUILDING_LEASE}{token}"
+    building = base_dir / f".{prefix}{BUILDING_INFIX}{LEASE_INFIX}{token}"
     os.mkdir(building, 0o700)
     try:
         owner = {"kind": "lease", "lease": lease, "pid": os.getpid(), "host": HOST, "started": time.time()}
@@ -239,7 +249,58 @@ def _finalize_area(path: str, owner_pid: int) -> None:
         logger.warning("could not remove leased temp area %s: %s", path, exc)
 
 
-# -- the sweep -----------------------------------------------------------------
+# -- the owner and its sweep ---------------------------------------------------
+
+
+class LeaseOwner(AreaOwner):
+    """Staging in a shared directory: owned by the lease each area names, for as long as ``checker`` says.
+
+    Nobody holds a lock on such an area (on another host it would prove
+    nothing); a sweeper's own ``LOCK_EX`` only keeps two sweepers of one host
+    off the same tree, and across hosts the rename decides (only one finds the
+    name). Its half-built areas (``.<prefix>building-lease-<rand>``) are
+    unlocked too: only their age tells that their maker is gone.
+    """
+
+    infix = LEASE_INFIX
+    id_pattern = r"[A-Za-z0-9_]{1,64}-[0-9a-f]{12}"
+    building_pattern = rf"{LEASE_INFIX}[0-9a-f]{{12}}"
+
+    def __init__(self, checker: LeaseChecker) -> None:
+        self.checker = checker
+
+    def state(self, fd: int, path: Path, now: float) -> OwnerState:
+        held = lock_state(fd)
+        if held == "busy":
+            return held  # another sweeper of this host is deleting it
+        # "live" cannot come from a holder (none locks a leased area): treat a
+        # stray LOCK_SH like any other, as somebody's use of it.
+        if held == "live":
+            return held
+        lease = lease_of(path)
+        try:
+            abandoned = self.checker.abandoned(lease)
+        except Exception as exc:  # the lease's server is down: keep, never guess
+            raise OwnerUnknownError(f"cannot check the lease {lease!r} of {path}: {exc}") from exc
+        return "expired" if abandoned else "live"
+
+
+    def describe(self, path: Path) -> str | None:
+        text = f"lease {lease_of(path)}"
+        try:
+            made = json.loads((path / OWNER_FILE).read_text())
+            return f"{text}, made by pid {int(made['pid'])} on {made['host']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return text
+
+
+def lease_of(path: Path) -> str:
+    """The lease an area's name says owns it (``<prefix>lease-<lease>-<rand>``).
+
+    Read from the end: a lease name has no ``-`` and the random part is fixed,
+    while a prefix may hold anything (even ``lease-``).
+    """
+    return path.name.rpartition("-")[0].rpartition("-")[2]
 
 
 @dataclass(slots=True)
@@ -252,6 +313,7 @@ class LeaseSweepReport(SweepReport):
             f"{verb} {self.removed} abandoned staging area(s), {self.bytes_freed:,} bytes under {self.base_dir}; "
             f"{self.skipped_live} held by a live lease or a job that can still run left alone"
         )
+        text += self._gone_owners(verb, skip=LeaseOwner.infix.rstrip("-"))
         if self.garbage_finished:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
@@ -261,92 +323,22 @@ class LeaseSweepReport(SweepReport):
         return text
 
 
-_Kind = Literal["lease", "building", "garbage"]
-
-
 def _area_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(prefix)}{LEASE_INFIX}(?P<lease>[A-Za-z0-9_]{{1,64}})-[0-9a-f]{{12}}")
 
 
-def _candidates(base_dir: Path, prefix: str) -> list[tuple[Path, _Kind, str]]:
-    p = re.escape(prefix)
-    pattern = re.compile(
-        rf"(?P<lease>{p}{LEASE_INFIX}(?P<name>[A-Za-z0-9_]{{1,64}})-[0-9a-f]{{12}})"
-        rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
-        rf"|(?P<building>\.{p}{_BUILDING_LEASE}[0-9a-f]{{12}})"
-    )
-    found: list[tuple[Path, _Kind, str]] = []
-    try:
-        entries = list(os.scandir(base_dir))
-    except FileNotFoundError:
-        return found
-    for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        # Only real directories: a symlink named like an area is never ours.
-        if match and entry.is_dir(follow_symlinks=False):
-            kind: _Kind = "lease" if match["lease"] else "garbage" if match["garbage"] else "building"
-            found.append((Path(entry.path), kind, match["name"] or ""))
-    return found
+def list_leased(
+    base_dir: str | os.PathLike[str],
+    checker: LeaseChecker,
+    prefix: str = DEFAULT_PREFIX,
+    *,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
+) -> list[SessionInfo]:
+    """Every leased area (and every area of ``owners``) under ``base_dir``, with its state and holder; touches nothing.
 
-
-_Outcome = Literal["removed", "garbage", "held", "unverifiable", "young", "gone"]
-
-
-def _reclaim(
-    path: Path, kind: _Kind, lease: str, checker: LeaseChecker, prefix: str, dry_run: bool, errors: list[str]
-) -> tuple[_Outcome, int]:
-    if kind == "lease":
-        try:
-            if not checker.abandoned(lease):
-                return "held", 0
-        except Exception as exc:  # the lease's server is down: keep, never guess
-            errors.append(f"cannot check the lease {lease!r} of {path}: {exc}")
-            return "unverifiable", 0
-    elif kind == "building":
-        try:
-            if time.time() - path.stat().st_mtime < BUILDING_GRACE:
-                return "young", 0  # its maker is between mkdir and rename
-        except FileNotFoundError:
-            return "gone", 0
-    try:
-        lock = LockFd(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
-    except FileNotFoundError:
-        return "gone", 0  # another sweeper took it first
-    except OSError as exc:
-        errors.append(f"cannot open {path}: {exc}")
-        return "gone", 0
-    fd = lock.fd
-    try:
-        # Two sweepers of one host: the lock keeps the second off a tree being deleted.
-        # Across hosts the rename below decides: only one of them finds the name.
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return "gone", 0
-        except OSError:
-            pass  # no flock on this filesystem: the rename still decides
-        held, named = os.fstat(fd), os.lstat(path)
-        if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
-            return "gone", 0
-        outcome: _Outcome = "garbage" if kind == "garbage" else "removed"
-        if dry_run:
-            return outcome, tree_bytes(path)
-        target = path
-        if kind != "garbage":
-            target = path.with_name(f"{prefix}{GARBAGE_INFIX}{secrets.token_hex(8)}")
-            os.rename(path, target)
-        # A cross-filesystem persist killed mid-copy left its staging dir beside
-        # its destination; the area's record of it says where.
-        staged = remove_recorded_staging(target)
-        _entries, nbytes = remove_tree(target)
-        return outcome, nbytes + staged
-    except FileNotFoundError:
-        return "gone", 0
-    except OSError as exc:
-        errors.append(f"cannot reclaim {path}: {exc}")
-        return "gone", 0
-    finally:
-        lock.close()
+    An area whose lease cannot be checked (its server is down) reads "unknown".
+    """
+    return list_areas(base_dir, safe_prefix(prefix), (LeaseOwner(checker), *owners))
 
 
 def sweep_leased(
@@ -355,33 +347,27 @@ def sweep_leased(
     prefix: str = DEFAULT_PREFIX,
     *,
     dry_run: bool = False,
+    owners: Sequence[AreaOwner] = AREA_OWNERS,
 ) -> LeaseSweepReport:
     """Reclaim every leased area under ``base_dir`` whose lease ``checker`` says is abandoned.
 
     Safe to run on any host at any time, by several at once: an area whose
     lease is held, or whose work may still run, is never touched, and neither
     is one the checker cannot vouch for. Interrupted deletions are finished.
+    The session sweep's own protocol (:func:`~langflix.temp._sweep.sweep_areas`),
+    with the lease as owner beside ``owners`` (by default an upload's expiry:
+    a scaled-out service keeps its resumable uploads in the shared dir too).
     """
     base = Path(base_dir)
-    report = LeaseSweepReport(base_dir=base, dry_run=dry_run)
-    pfx = safe_prefix(prefix)
-    candidates = _candidates(base, pfx)
-    if candidates:
-        check_base_dir(base)  # what lies in a dir another user controls must not steer our deletions
-    for path, kind, lease in candidates:
-        outcome, nbytes = _reclaim(path, kind, lease, checker, pfx, dry_run, report.errors)
-        if outcome == "removed":
-            report.removed += 1
-            report.bytes_freed += nbytes
-        elif outcome == "garbage":
-            report.garbage_finished += 1
-            report.bytes_freed += nbytes
-        elif outcome == "held":
-            report.skipped_live += 1
-        elif outcome == "unverifiable":
-            report.skipped_unverifiable += 1
-    for error in report.errors:
-        logger.warning("leased temp sweep: %s", error)
+    lease = LeaseOwner(checker)
+    swept = sweep_areas(base, safe_prefix(prefix), (lease, *owners), dry_run=dry_run)
+    leased = swept.expired_by_area.pop(lease.area, 0)
+    report = LeaseSweepReport(
+        base_dir=base, dry_run=dry_run, errors=swept.errors, removed=leased,
+        expired_removed=swept.expired_removed - leased, expired_by_area=swept.expired_by_area,
+        bytes_freed=swept.bytes_freed, garbage_finished=swept.garbage_finished, skipped_live=swept.skipped_live,
+        skipped_unverifiable=swept.skipped_unverifiable, skipped_foreign=swept.skipped_foreign,
+    )  # fmt: skip
     if report.removed or report.garbage_finished:
         logger.info("leased temp sweep: %s", report.summary())
     return report

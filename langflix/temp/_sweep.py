@@ -1,30 +1,27 @@
-"""Reclaiming what provably has no owner, and reporting on every session under a base dir.
+"""Reclaiming what provably has no owner, and reporting on every area under a base dir.
 
-Every tree under ``base_dir`` named like an area of the prefix has an owner;
-the sweep reclaims it only when that owner is provably gone. A session's owner
-is a process, and the proof is its lock: "can I take ``LOCK_EX`` without waiting?"
-answers "is it abandoned?" (the kernel drops a dead owner's ``flock``, and keeps
-it while any child the owner handed it to still runs). A free lock is proof when
-the owner ran under this very kernel (the same boot id: any container of this
-machine, whatever its hostname) or when the filesystem is local (only this
-kernel can lock it; another boot's owner is gone). Where it cannot vouch
-(another machine over a network filesystem, no flock at all) only a heartbeat
-silent for longer than ``min_age`` makes a tree reclaimable. The other owners
-(an upload's expiry, see ``_owners``) give their own proof, asked the same way.
-
-Reclaiming renames a dead tree to a ``garbage-`` name first (pytest's
-``_pytest/pathlib.py`` trick) so two sweepers never delete one tree together,
-and checks ``(st_dev, st_ino)`` so a newer tree that took the name is never deleted.
+Every tree under ``base_dir`` named like an area of the prefix has an owner
+(an :class:`~langflix.temp._owners.AreaOwner`); the sweep reclaims it only when
+that owner is provably gone, and always by the same step
+(:func:`~langflix.temp._owners.reclaim_locked`: rename to ``garbage-``, then
+delete). A session's owner is a process (:class:`ProcessOwner`), and the proof
+is its lock: "can I take ``LOCK_EX`` without waiting?" answers "is it
+abandoned?" (the kernel drops a dead owner's ``flock``, and keeps it while any
+child the owner handed it to still runs). A free lock is proof when the owner
+ran under this very kernel (the same boot id: any container of this machine,
+whatever its hostname) or when the filesystem is local (only this kernel can
+lock it; another boot's owner is gone). Where it cannot vouch (another machine
+over a network filesystem, no flock at all) only a heartbeat silent for longer
+than ``min_age`` makes a tree reclaimable. The other owners (an upload's
+expiry, a lease) give their own proof, asked the same way by :func:`sweep_areas`.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,10 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from langflix.errors import OwnerUnknownError
 from langflix.temp._fds import LockFd
 from langflix.temp._names import DEFAULT_PREFIX, safe_prefix
-from langflix.temp._owners import AREA_OWNERS, AreaOwner
-from langflix.temp._persist import remove_recorded_staging
+from langflix.temp._owners import (
+    AREA_OWNERS,
+    BUILDING_GRACE,
+    AreaOwner,
+    OwnerState,
+    lock_state,
+    reclaim_locked,
+)
 from langflix.temp._sessions import (
     BUILDING_INFIX,
     GARBAGE_INFIX,
@@ -45,24 +49,24 @@ from langflix.temp._sessions import (
     check_base_dir,
 )
 from langflix.temp._settings import default_base_dir
-from langflix.temp._trees import remove_tree, tree_bytes
+from langflix.temp._trees import tree_bytes
 
 __all__ = [
+    "BUILDING_GRACE",
     "NETWORK_FILESYSTEMS",
+    "ProcessOwner",
     "SessionInfo",
     "SessionState",
     "SweepReport",
     "filesystem_type",
     "is_network_filesystem",
+    "list_areas",
     "list_sessions",
+    "sweep_areas",
     "sweep_orphans",
 ]
 
 logger = logging.getLogger("langflix.temp")
-
-# A building dir exists unlocked for the instant between mkdir and flock; a sweep
-# must not take it from under its creator, so it waits this long before trusting the lock.
-BUILDING_GRACE: Final = 60.0
 
 # Filesystems where another machine may hold (or have held) a session's lock, so
 # a free lock of another boot proves nothing. FUSE counts: sshfs, rclone, ...
@@ -74,8 +78,12 @@ NETWORK_FILESYSTEMS: Final = frozenset(
 # mountinfo writes a space, a tab, a newline or a backslash in a path as \040, \011, \012, \134.
 _MOUNTINFO_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
 
-SessionState = Literal["live", "busy", "dead", "stale", "unknown", "building", "garbage", "expired"]
-_Kind = Literal["session", "garbage", "building"] | AreaOwner
+SessionState = OwnerState
+_Kind = tuple[AreaOwner, bool] | Literal["garbage"]
+"""An area of an owner (True: half-built), or a deletion someone started."""
+
+
+_GONE_OWNER_WORDS: Final = {"upload": "expired upload(s)", "lease": "abandoned staging area(s)"}
 
 
 @dataclass(slots=True)
@@ -94,6 +102,15 @@ class SweepReport:
     """Areas of other owners reclaimed (uploads past their expiry or deleted); counted in bytes_freed."""
     dry_run: bool = False
     errors: list[str] = field(default_factory=list)
+    expired_by_area: dict[str, int] = field(default_factory=dict)
+    """``expired_removed`` by the kind of owner that is gone ("upload", "lease")."""
+
+    def _gone_owners(self, verb: str, skip: str = "") -> str:
+        return "".join(
+            f"; {verb} {n} {_GONE_OWNER_WORDS.get(area, f'{area} area(s) whose owner is gone')}"
+            for area, n in sorted(self.expired_by_area.items())
+            if area != skip
+        )
 
     def summary(self) -> str:
         verb = "would reclaim" if self.dry_run else "reclaimed"
@@ -103,8 +120,7 @@ class SweepReport:
         )
         if self.stale_removed:
             text += f"; {self.stale_removed} of them stale by heartbeat (their lock proves nothing here)"
-        if self.expired_removed:
-            text += f"; {verb} {self.expired_removed} expired upload(s)"
+        text += self._gone_owners(verb)
         if self.garbage_finished:
             text += f"; finished {self.garbage_finished} interrupted deletion(s)"
         if self.skipped_unverifiable:
@@ -129,7 +145,9 @@ class SessionInfo:
     age: float
     bytes: int
     area: str = "session"
-    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload")."""
+    """What the tree is: "session", "building", "garbage", or another owner's kind ("upload", "lease")."""
+    holder: str | None = None
+    """Who owns an area of an owner other than a process, for people (a lease's name, host and pid)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,30 +155,27 @@ class _Outcome:
     kind: Literal["removed", "stale", "garbage", "expired", "live", "unverifiable", "gone", "young", "foreign"]
     nbytes: int = 0
     error: str | None = None
+    area: str = "garbage"
 
 
 def _name_pattern(prefix: str, owners: Sequence[AreaOwner]) -> re.Pattern[str]:
-    # The exact names SessionLock and _reclaim make, not just their start: a
-    # user's "langflix_session-notes" directory is not a session and is never deleted.
+    # The exact names the owners make, not just their start: a user's
+    # "langflix_session-notes" directory is not a session and is never deleted.
     p = re.escape(prefix)
-    alternatives = "".join(
-        rf"|(?P<owner{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})" for n, owner in enumerate(owners)
-    )
-    return re.compile(
-        rf"(?P<session>{p}{SESSION_INFIX}\d+-[0-9a-f]{{12}})"
-        rf"|(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"
-        rf"|(?P<building>\.{p}{BUILDING_INFIX}\d+-[0-9a-f]{{12}})" + alternatives
-    )
+    alternatives = [rf"(?P<garbage>{p}{GARBAGE_INFIX}[0-9a-f]{{16}})"]
+    for n, owner in enumerate(owners):
+        alternatives.append(rf"(?P<area{n}>{p}{re.escape(owner.infix)}{owner.id_pattern})")
+        if owner.building_pattern is not None:
+            alternatives.append(rf"(?P<building{n}>\.{p}{BUILDING_INFIX}{owner.building_pattern})")
+    return re.compile("|".join(alternatives))
 
 
 def _kind_of(match: re.Match[str], owners: Sequence[AreaOwner]) -> _Kind:
-    if match["session"]:
-        return "session"
-    if match["garbage"]:
+    group = str(match.lastgroup)
+    if group == "garbage":
         return "garbage"
-    if match["building"]:
-        return "building"
-    return owners[int(str(match.lastgroup).removeprefix("owner"))]
+    building = group.startswith("building")
+    return owners[int(group.removeprefix("building" if building else "area"))], building
 
 
 def _candidates(base_dir: Path, prefix: str, owners: Sequence[AreaOwner]) -> Iterator[tuple[Path, _Kind]]:
@@ -172,7 +187,7 @@ def _candidates(base_dir: Path, prefix: str, owners: Sequence[AreaOwner]) -> Ite
     with it:
         for entry in it:
             match = pattern.fullmatch(entry.name)
-            # Only real directories: a symlink named like a session is never ours.
+            # Only real directories: a symlink named like an area is never ours.
             if match and entry.is_dir(follow_symlinks=False):
                 yield Path(entry.path), _kind_of(match, owners)
 
@@ -223,52 +238,72 @@ def _lock_vouches(owner: OwnerInfo | None, network: bool) -> bool:
     return owner is None or owner.is_this_machine or not network
 
 
-def _owner_state(fd: int, path: Path, kind: _Kind, min_age: float, now: float, network: bool) -> SessionState:
-    """Whether the owner of the tree open at ``fd`` is provably gone (see :func:`_process_owner_state`)."""
-    if isinstance(kind, AreaOwner):
-        return kind.state(fd, path, now)
-    return _process_owner_state(fd, path, kind, min_age, now, network)
+class ProcessOwner(AreaOwner):
+    """Sessions: owned by the process holding their ``flock`` (``LOCK_SH``) for its whole life.
 
-
-def _process_owner_state(
-    fd: int, path: Path, kind: Literal["session", "garbage", "building"], min_age: float, now: float, network: bool
-) -> SessionState:
-    """Whether the process owning the tree open at ``fd`` is provably gone.
-
-    On "dead", "stale" and "garbage" the caller holds ``LOCK_EX`` through ``fd``.
-    ``network``: the base dir is on a filesystem other machines may lock.
+    ``base_dir``: where the sessions are (a free lock proves less on a network
+    filesystem); ``min_age``: seconds of heartbeat silence that make a session
+    whose lock cannot vouch reclaimable anyway (0: never).
     """
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        lock_usable = True
-    except BlockingIOError:
+
+    infix = SESSION_INFIX
+    id_pattern = r"\d+-[0-9a-f]{12}"
+    building_pattern = r"\d+-[0-9a-f]{12}"
+
+    def __init__(self, base_dir: Path, min_age: float = 0.0) -> None:
+        self.base_dir = base_dir
+        self.min_age = min_age
+        self._network: bool | None = None
+
+    @property
+    def network(self) -> bool:
+        """Whether the base dir is on a filesystem other machines may lock (read once, when first asked)."""
+        if self._network is None:  # two threads may both read it: the same answer
+            self._network = is_network_filesystem(self.base_dir)
+        return self._network
+
+    def state(self, fd: int, path: Path, now: float) -> OwnerState:
+        return self._state(fd, path, now, building=False)
+
+    def building_state(self, fd: int, path: Path, now: float) -> OwnerState:
+        # Locked by its creator from the instant after mkdir: the lock decides
+        # once the grace for that instant has passed.
+        return self._state(fd, path, now, building=True)
+
+    def _state(self, fd: int, path: Path, now: float, *, building: bool) -> OwnerState:
         # Owners hold LOCK_SH, sweepers (and status probes) LOCK_EX. If a shared
         # lock is still grantable the holder is an owner (or a helper process it
         # handed the lock to); otherwise another sweeper is deleting the tree and
         # must not be counted as a live session.
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return "busy"
-        return "live"
-    except OSError as exc:
-        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-        lock_usable = False
+        held = lock_state(fd)
+        if held in ("live", "busy"):
+            return held
+        heartbeat = _heartbeat_age(path, now)
+        if building and heartbeat < BUILDING_GRACE:
+            return "building"
+        # Not the hostname: a container of this machine has its own, yet the same
+        # kernel, the same boot id and locks that work.
+        if held == "held" and _lock_vouches(OwnerInfo.read(path), self.network):
+            return "dead"
+        # The lock cannot vouch here (another machine on NFS, or no flock at all):
+        # only silence longer than min_age makes a session reclaimable.
+        if self.min_age > 0 and heartbeat >= self.min_age:
+            return "stale"
+        return "unknown"
+
+
+def _garbage_state(fd: int) -> OwnerState:
+    """A ``garbage-`` tree is no one's: finish its deletion unless another sweeper holds it."""
+    held = lock_state(fd)
+    return "busy" if held == "busy" else "live" if held == "live" else "garbage"
+
+
+def _owner_state(fd: int, path: Path, kind: _Kind, now: float) -> OwnerState:
+    """Whether the owner of the tree open at ``fd`` is provably gone (with ``LOCK_EX`` held, where flock works)."""
     if kind == "garbage":
-        return "garbage"
-    heartbeat = _heartbeat_age(path, now)
-    if kind == "building" and heartbeat < BUILDING_GRACE:
-        return "building"
-    # Not the hostname: a container of this machine has its own, yet the same
-    # kernel, the same boot id and locks that work.
-    if lock_usable and _lock_vouches(OwnerInfo.read(path), network):
-        return "dead"
-    # The lock cannot vouch here (another machine on NFS, or no flock at all):
-    # only silence longer than min_age makes a session reclaimable.
-    if min_age > 0 and heartbeat >= min_age:
-        return "stale"
-    return "unknown"
+        return _garbage_state(fd)
+    owner, building = kind
+    return owner.building_state(fd, path, now) if building else owner.state(fd, path, now)
 
 
 def _heartbeat_age(path: Path, now: float) -> float:
@@ -280,20 +315,22 @@ def _heartbeat_age(path: Path, now: float) -> float:
     return float("inf")
 
 
-def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool, network: bool) -> _Outcome:
+def _reclaim(path: Path, kind: _Kind, prefix: str, dry_run: bool) -> _Outcome:
     try:
         lock = LockFd(path)  # closed in a forked child: a fork mid-sweep never keeps our LOCK_EX
     except FileNotFoundError:
         return _Outcome("gone")  # another sweeper took it first
     except PermissionError:
-        # Another user's session (0700) on a shared base dir such as /tmp: theirs
+        # Another user's area (0700) on a shared base dir such as /tmp: theirs
         # to sweep, neither an error nor ours to count.
         return _Outcome("foreign")
     except OSError as exc:
         return _Outcome("gone", error=f"cannot open {path}: {exc}")
-    fd = lock.fd
     try:
-        state = _owner_state(fd, path, kind, min_age, time.time(), network)
+        try:
+            state = _owner_state(lock.fd, path, kind, time.time())
+        except OwnerUnknownError as exc:  # its keeper is unreachable: keep, never guess
+            return _Outcome("unverifiable", error=str(exc))
         if state == "busy":
             return _Outcome("gone")  # another sweeper holds it and counts it
         if state == "live":
@@ -303,23 +340,11 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
             return _Outcome("unverifiable")
         if state == "building":
             return _Outcome("young")
-        # Never delete a newer tree that replaced the one we locked (filelock's
-        # (st_dev, st_ino) check before unlinking).
-        held, named = os.fstat(fd), os.lstat(path)
-        if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
-            return _Outcome("gone")
-        outcome: Literal["removed", "stale", "garbage", "expired"] = "removed" if state == "dead" else state
-        if dry_run:
-            return _Outcome(outcome, tree_bytes(path))
-        target = path
-        if kind != "garbage":
-            target = path.with_name(f"{prefix}{GARBAGE_INFIX}{secrets.token_hex(8)}")
-            os.rename(path, target)
-        # A persist that crashed mid-copy left its staging dir beside its
-        # destination, outside base_dir; the session's record of it says where.
-        staged = remove_recorded_staging(target)
-        _entries, nbytes = remove_tree(target)
-        return _Outcome(outcome, nbytes + staged)
+        nbytes = reclaim_locked(path, lock.fd, prefix, dry_run=dry_run, garbage=kind == "garbage")
+        if nbytes is None:
+            return _Outcome("gone")  # a newer tree took the name: not the one we judged
+        area = "garbage" if kind == "garbage" else kind[0].area
+        return _Outcome("removed" if state == "dead" else state, nbytes, area=area)
     except FileNotFoundError:
         return _Outcome("gone")
     except OSError as exc:
@@ -328,15 +353,14 @@ def _reclaim(path: Path, kind: _Kind, prefix: str, min_age: float, dry_run: bool
         lock.close()
 
 
-def _sweep(
-    base_dir: Path,
-    prefix: str,
-    *,
-    min_age: float,
-    dry_run: bool,
-    owners: Sequence[AreaOwner] = AREA_OWNERS,
-    workers: int = 4,
+def sweep_areas(
+    base_dir: Path, prefix: str, owners: Sequence[AreaOwner], *, dry_run: bool = False, workers: int = 4
 ) -> SweepReport:
+    """Reclaim every area under ``base_dir`` whose owner (one of ``owners``) is provably gone, and every garbage tree.
+
+    Safe to run on any host at any time, by several at once. A reclaimed area
+    of a process counts in ``removed``, of any other owner in ``expired_removed``.
+    """
     # Unlinking releases the GIL, so a few threads keep the disk busy; results
     # are merged here, so the report counts each tree once.
     report = SweepReport(base_dir=base_dir, dry_run=dry_run)
@@ -345,9 +369,8 @@ def _sweep(
         return report
     # What lies in a base dir another user controls must not steer our deletions.
     check_base_dir(base_dir)
-    network = is_network_filesystem(base_dir)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(candidates)))) as pool:
-        outcomes = list(pool.map(lambda c: _reclaim(c[0], c[1], prefix, min_age, dry_run, network), candidates))
+        outcomes = list(pool.map(lambda c: _reclaim(c[0], c[1], prefix, dry_run), candidates))
     for outcome in outcomes:
         if outcome.error:
             report.errors.append(outcome.error)
@@ -360,6 +383,7 @@ def _sweep(
             report.bytes_freed += outcome.nbytes
         elif outcome.kind == "expired":
             report.expired_removed += 1
+            report.expired_by_area[outcome.area] = report.expired_by_area.get(outcome.area, 0) + 1
             report.bytes_freed += outcome.nbytes
         elif outcome.kind == "live":
             report.skipped_live += 1
@@ -385,14 +409,45 @@ def sweep_orphans(
     ``base_dir`` defaults to :func:`default_base_dir`. A session whose lock is
     held is never touched, whatever its age; ``min_age`` only matters where the
     lock cannot vouch (another host, no flock support). ``owners``: the kinds of
-    area besides sessions to judge (by default an upload's expiry; a lease owner
-    for a shared directory is passed here, beside it).
+    area besides sessions to judge (by default an upload's expiry).
     """
     base = Path(base_dir) if base_dir is not None else default_base_dir()
-    report = _sweep(base, safe_prefix(prefix), min_age=min_age, dry_run=dry_run, owners=owners)
+    report = sweep_areas(base, safe_prefix(prefix), (ProcessOwner(base, min_age), *owners), dry_run=dry_run)
     if report.removed or report.garbage_finished or report.expired_removed:
         logger.info("temp sweep: %s", report.summary())
     return report
+
+
+def list_areas(base_dir: str | os.PathLike[str], prefix: str, owners: Sequence[AreaOwner]) -> list[SessionInfo]:
+    """Every area of ``owners`` (and every garbage tree) of ``prefix`` under ``base_dir``, with its state.
+
+    Touches nothing.
+    """
+    now = time.time()
+    infos = []
+    for path, kind in _candidates(Path(base_dir), prefix, owners):
+        try:
+            lock = LockFd(path)
+        except OSError:
+            continue
+        try:
+            state = _owner_state(lock.fd, path, kind, now)
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
+        except (OSError, OwnerUnknownError):  # the owner's keeper cannot say
+            state = "unknown"
+        finally:
+            lock.close()
+        holder = None
+        if kind == "garbage":
+            area, process = "garbage", True
+        else:
+            owner, building = kind
+            process = isinstance(owner, ProcessOwner)
+            area = "building" if building else owner.area
+            holder = None if building else owner.describe(path)
+        info = OwnerInfo.read(path) if process else None
+        infos.append(SessionInfo(path, state, info, _heartbeat_age(path, now), tree_bytes(path), area, holder))
+    return infos
 
 
 def list_sessions(
@@ -402,23 +457,4 @@ def list_sessions(
 
     Touches nothing.
     """
-    now = time.time()
-    infos = []
-    candidates = list(_candidates(Path(base_dir), prefix, owners))
-    network = is_network_filesystem(base_dir) if candidates else False
-    for path, kind in candidates:
-        try:
-            lock = LockFd(path)
-        except OSError:
-            continue
-        try:
-            state = _owner_state(lock.fd, path, kind, 0.0, now, network)
-            fcntl.flock(lock.fd, fcntl.LOCK_UN)
-        except OSError:
-            state = "unknown"
-        finally:
-            lock.close()
-        area = kind.infix.rstrip("-") if isinstance(kind, AreaOwner) else kind
-        owner = None if isinstance(kind, AreaOwner) else OwnerInfo.read(path)
-        infos.append(SessionInfo(path, state, owner, _heartbeat_age(path, now), tree_bytes(path), area))
-    return infos
+    return list_areas(base_dir, prefix, (ProcessOwner(Path(base_dir)), *owners))

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,11 +52,19 @@ from langflix.errors import (
     UploadNotFoundError,
 )
 from langflix.temp._areas import TempArea
-from langflix.temp._budget import human_bytes
+from langflix.temp._budget import Budget, Reservation, human_bytes
 from langflix.temp._fds import CLOSED, LockFd
 from langflix.temp._names import creation_error
-from langflix.temp._owners import DATA_FILE, EXPIRY_OWNER, INFO_FILE, OFFSET_FILE, UPLOAD_INFIX, UploadRecord
-from langflix.temp._sessions import BUILDING_INFIX, GARBAGE_INFIX, check_base_dir
+from langflix.temp._owners import (
+    DATA_FILE,
+    EXPIRY_OWNER,
+    INFO_FILE,
+    OFFSET_FILE,
+    UPLOAD_INFIX,
+    UploadRecord,
+    reclaim_locked,
+)
+from langflix.temp._sessions import BUILDING_INFIX, check_base_dir
 from langflix.temp._trees import remove_tree
 
 if TYPE_CHECKING:
@@ -346,20 +355,44 @@ class ResumableUploads:
     ``base_dir`` and prefix) resumes the uploads of the last one. ``expiry``:
     seconds from creation after which an upload is no one's and the sweep
     reclaims it. ``clock``: the wall clock (deadlines survive restarts).
+
+    ``base_dir``: where the uploads live when not beside the manager's
+    sessions. A scaled-out service keeps them in its shared dir, beside the
+    leased staging areas: a job made of one takes its bytes by a rename there
+    (whatever filesystem the server's own temp dir is on), and any API host
+    can resume it. Their claims are then checked against that disk, with
+    ``max_bytes`` (a budget of the uploads there) and ``min_free_bytes``.
     """
 
     def __init__(
-        self, manager: TempFileManager, *, expiry: float = DEFAULT_UPLOAD_EXPIRY, clock: Callable[[], float] = time.time
+        self,
+        manager: TempFileManager,
+        *,
+        expiry: float = DEFAULT_UPLOAD_EXPIRY,
+        clock: Callable[[], float] = time.time,
+        base_dir: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
         if not expiry > 0:
             raise ValueError(f"an upload's expiry must be > 0 seconds, not {expiry}")
         self.manager = manager
-        self.base_dir = manager.base_dir
         self.prefix = manager.prefix
         self.expiry = expiry
         self.clock = clock
-        # The uploads' bytes count against the manager's budget like its own files.
-        manager._count_beside(self.bytes_on_disk)
+        self.base_dir = manager.base_dir if base_dir is None else Path(os.path.abspath(base_dir))
+        self._reserve: Callable[[int, str], Reservation]
+        if self.base_dir == manager.base_dir:
+            # The uploads' bytes count against the manager's budget like its own files.
+            manager._count_beside(self.bytes_on_disk)
+            self._reserve = manager.reserve
+        else:
+            self.lock = threading.RLock()  # what the budget is checked and changed under
+            budget = Budget(
+                lambda: self.base_dir, self.bytes_on_disk, max_bytes=max_bytes, min_free_bytes=min_free_bytes,
+                parent=None, guard=self,
+            )  # fmt: skip
+            self._reserve = budget.reserve
 
     def _area(self, upload_id: str) -> Path:
         if not _ID.fullmatch(upload_id):
@@ -394,7 +427,9 @@ class ResumableUploads:
         check_base_dir(self.base_dir)  # whoever may rename our uploads could swap one for a link
         now = self.clock()
         record = UploadRecord(length, metadata, now, now + self.expiry)
-        building = self.base_dir / f".{self.prefix}{BUILDING_INFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        # Its expiry's building name (not this process's): on a shared dir a
+        # sweeper of another host judges it, by its lock and then by its age.
+        building = self.base_dir / f".{self.prefix}{BUILDING_INFIX}{UPLOAD_INFIX}{secrets.token_hex(6)}"
         os.mkdir(building, 0o700)
         lock = LockFd(building)
         try:
@@ -402,7 +437,7 @@ class ResumableUploads:
             fcntl.flock(lock.fd, fcntl.LOCK_EX)
             # Held until the area is in view, where bytes_on_disk (the budget's
             # count) sees its blocks: no instant in which neither counts them.
-            with self.manager.reserve(length, "the upload"):
+            with self._reserve(length, "the upload"):
                 self._allocate(building / DATA_FILE, length)
                 _write_file(building / OFFSET_FILE, b"%020d" % 0)
                 _write_file(building / INFO_FILE, record.to_json().encode())
@@ -467,14 +502,10 @@ class ResumableUploads:
             lock.close()
 
     def _remove_locked(self, upload_id: str, fd: int) -> None:
-        area = self._area(upload_id)
-        held, named = os.fstat(fd), os.lstat(area)
-        if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
-            return
-        garbage = area.with_name(f"{self.prefix}{GARBAGE_INFIX}{secrets.token_hex(8)}")
-        os.rename(area, garbage)
-        remove_tree(garbage)
-        logger.debug("upload %s removed", upload_id)
+        # The sweep's own step (rename, then delete): a crash halfway leaves a
+        # garbage tree the next sweep finishes, never a half upload.
+        if reclaim_locked(self._area(upload_id), fd, self.prefix) is not None:
+            logger.debug("upload %s removed", upload_id)
 
     def all(self) -> list[UploadState]:
         """Every upload that can still be resumed or used (not expired)."""

@@ -15,6 +15,7 @@ MODULES = [
     "langflix.api.errors",
     "langflix.api.events",
     "langflix.api.guard",
+    "langflix.api.job_records",
     "langflix.api.pages",
     "langflix.api.report",
     "langflix.api.routes.dashboard",

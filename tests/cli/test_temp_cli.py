@@ -205,3 +205,45 @@ def test_sweep_of_a_base_dir_others_may_rewrite_is_refused_in_one_line(tmp_path:
     assert "error: the temp base dir" in result.stderr and "chmod o-w" in result.stderr
     assert "Traceback" not in result.stderr
     assert (base / "langflix_session-1-0123456789ab").is_dir()
+
+
+def test_status_scaled_out_lists_the_shared_staging_with_owner_and_age(tmp_path: Path, env: dict[str, str]) -> None:
+    from support.redis_server import redis_server
+
+    from langflix.api.scale.connection import connect
+    from langflix.api.scale.leases import Lease
+    from langflix.temp import LeasedArea, ResumableUploads, TempFileManager, write_stream
+
+    staging = tmp_path / "shared" / "staging"
+    areas = {}
+    for job in ("heldjob", "gonejob"):
+        area = LeasedArea(staging, job)
+        write_stream(area, [b"v" * 2048], suffix=".mp4")
+        area.handover()
+        areas[job] = area.path
+    with TempFileManager(base_dir=tmp_path / "api-temp") as manager:
+        upload = ResumableUploads(manager, base_dir=staging).create(1000, "filename ZXAubXA0")
+    with redis_server(tmp_path / "redis") as redis:
+        client = connect(redis.url, patient=False)
+        Lease(client, redis.url, "heldjob", 60, "worker@elsewhere:1").take()  # a worker holds it; gonejob's is gone
+        scaled = env | {"LANGFLIX_REDIS_URL": redis.url, "LANGFLIX_SHARED_DIR": str(tmp_path / "shared")}
+        done = subprocess.run(
+            [sys.executable, "-m", "langflix", "temp", "status"], env=scaled, capture_output=True, text=True, timeout=60
+        )
+        client.close()
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"Shared staging: {staging}" in out
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃|]", line) if c.strip()]
+        if len(cells) == 6 and cells[2].startswith("langflix_"):
+            rows[cells[2]] = cells
+    held, gone = rows[areas["heldjob"].name], rows[areas["gonejob"].name]
+    maker = f"made by pid {os.getpid()} on {socket.gethostname()}"
+    assert held[:2] == ["live", "lease"] and held[3] == f"lease heldjob, {maker}"
+    assert gone[:2] == ["expired", "lease"] and gone[3] == f"lease gonejob, {maker}"
+    assert re.fullmatch(r"[\d.]+[smhd]", held[4]) and held[5].endswith("KiB")  # 2 KiB of video and its .owner
+    up = rows[f"langflix_upload-{upload.id}"]
+    assert up[:2] == ["live", "upload"] and up[3].startswith("expiry ")
+    assert "1 area(s) can be reclaimed: run langflix temp sweep --shared" in out

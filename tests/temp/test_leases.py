@@ -217,3 +217,31 @@ def test_a_shared_dir_others_may_rewrite_is_refused(tmp_path: Path) -> None:
     assert path.exists(), "nothing in such a dir steers a deletion"
     shared.chmod(0o700)
     assert sweep_leased(shared, Leases({"job8"})).removed == 1
+
+
+def test_the_shared_sweep_reclaims_expired_uploads_beside_the_leased_areas(tmp_path: Path) -> None:
+    from langflix.temp import ResumableUploads, TempFileManager
+
+    shared = tmp_path / "shared"
+    with TempFileManager(base_dir=tmp_path / "local") as manager:
+        uploads = ResumableUploads(manager, base_dir=shared)
+        expired, fresh = uploads.create(300), uploads.create(200)
+    record = shared / f"langflix_upload-{expired.id}" / "info.json"
+    record.write_text(record.read_text().replace(f'"expires": {expired.expires}', '"expires": 1.0'))
+    held = staged(shared, "held")
+
+    report = sweep_leased(shared, Leases({"other"}))
+    assert (report.removed, report.skipped_live, report.expired_removed, report.errors) == (0, 2, 1, [])
+    assert "reclaimed 1 expired upload(s)" in report.summary()
+    assert sorted(p.name for p in shared.iterdir()) == sorted([held.name, f"langflix_upload-{fresh.id}"])
+
+
+def test_listing_names_each_areas_lease_and_state_and_touches_nothing(tmp_path: Path) -> None:
+    from langflix.temp import list_leased
+
+    held, gone = staged(tmp_path, "held"), staged(tmp_path, "gone")
+    listed = {info.path: info for info in list_leased(tmp_path, Leases({"gone"}))}
+    assert {p: (i.area, i.state) for p, i in listed.items()} == {held: ("lease", "live"), gone: ("lease", "expired")}
+    assert listed[held].holder == f"lease held, made by pid {os.getpid()} on {os.uname().nodename}"
+    assert listed[gone].bytes >= 1000 and gone.exists()
+    assert {i.state for i in list_leased(tmp_path, Leases({"gone"}, down=True))} == {"unknown"}  # kept, never guessed

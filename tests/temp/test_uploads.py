@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import time
@@ -223,3 +224,45 @@ def test_uploads_refuse_a_base_dir_others_may_rewrite(tmp_path: Path) -> None:
         assert list(base.iterdir()) == [session]
     finally:
         manager.close()
+
+
+def test_a_half_built_upload_is_its_makers_while_locked_then_reclaimed_once_past_its_grace(tmp_path: Path) -> None:
+    base = tmp_path / "tmp"
+    base.mkdir(mode=0o700)
+    held, young, old = (base / f".langflix_building-upload-{n * 12}" for n in ("a", "b", "c"))
+    for path in (held, young, old):
+        path.mkdir()
+        (path / "data").write_bytes(b"d" * 100)
+    long_ago = time.time() - 3600  # well past the grace of a building dir
+    for path in (held, old):
+        os.utime(path, (long_ago, long_ago))
+    maker = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(maker, fcntl.LOCK_EX)  # its maker is still building it, however old the dir
+        report = sweep_orphans(base)
+        assert sorted(p.name for p in base.iterdir()) == sorted([held.name, young.name])
+        assert report.expired_by_area == {"upload": 1} and report.bytes_freed == 100
+    finally:
+        os.close(maker)
+    assert sweep_orphans(base).expired_removed == 1  # its maker died: past its grace, reclaimed
+    assert [p.name for p in base.iterdir()] == [young.name]
+
+
+def test_uploads_kept_in_another_dir_claim_that_disk_and_their_own_budget(
+    tmp_path: Path, make_mgr: Callable[..., TempFileManager]
+) -> None:
+    mgr = make_mgr()
+    mgr.path  # its session exists: the manager's own base dir is there to look into  # noqa: B018
+    shared = tmp_path / "shared" / "staging"
+    uploads = ResumableUploads(mgr, base_dir=shared, max_bytes=1024 * 1024)
+    first = uploads.create(600 * 1024)
+    assert areas(shared) == [f"langflix_upload-{first.id}"] and areas(mgr.base_dir) == []
+    assert mgr.stats().live_bytes == 0  # not the manager's disk: not its bytes
+    with pytest.raises(QuotaExceededError, match=str(shared)):
+        uploads.create(600 * 1024)  # the uploads' own budget holds the first claim
+    mgr.reserve(600 * 1024).release()  # and the manager's work is not charged for them
+    record = shared / f"langflix_upload-{first.id}" / "info.json"
+    record.write_text(record.read_text().replace(f'"expires": {first.expires}', '"expires": 1.0'))
+    assert sweep_orphans(mgr.base_dir).expired_removed == 0  # the manager's dir holds none of them
+    assert sweep_orphans(shared).expired_by_area == {"upload": 1}
+    assert areas(shared) == []

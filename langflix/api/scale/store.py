@@ -26,19 +26,10 @@ from typing import Any, Final, Literal, get_args
 
 import redis
 
+from langflix.api import job_records as rules
+from langflix.api.job_records import JobNotFoundError, JobRecord, JobStatus
 from langflix.api.scale.connection import unavailable
 from langflix.api.scale.keys import CHANGES_CHANNEL, CREATED_INDEX, UPDATED_INDEX, job_key, status_index
-from langflix.api.store import (
-    FINISHED_STATUSES,
-    MAX_OFFSET,
-    JobNotFoundError,
-    JobRecord,
-    JobStateError,
-    JobStatus,
-    OutputFile,
-    decode_cursor,
-    encode_cursor,
-)
 
 __all__ = ["CancelRequest", "RedisJobStore"]
 
@@ -194,7 +185,7 @@ def _record(fields: Mapping[bytes, bytes]) -> JobRecord:
         message=_text(fields.get(b"message")),
         error=_text(fields.get(b"error")),
         options=json.loads(fields.get(b"options", b"{}")),
-        outputs=tuple(OutputFile(**o) for o in json.loads(fields.get(b"outputs", b"[]"))),
+        outputs=rules.outputs_from_json(fields.get(b"outputs", b"[]")),
         output_dir=_text(fields.get(b"output_dir")),
         created_at=float(fields[b"created_at"]),
         updated_at=float(fields[b"updated_at"]),
@@ -203,7 +194,7 @@ def _record(fields: Mapping[bytes, bytes]) -> JobRecord:
     )
 
 
-class RedisJobStore:
+class RedisJobStore(rules.JobStoreBase):
     """The job store of every API server and worker that share one Redis (see the module's docstring).
 
     ``attempt`` fences a work horse's writes (see above); ``on_cancel`` is
@@ -293,7 +284,7 @@ class RedisJobStore:
 
     def create(self, job_id: str, options: Mapping[str, Any]) -> JobRecord:
         if not self._run("create", job_id, json.dumps(dict(options))):
-            raise JobStateError(f"a job with id {job_id!r} already exists")
+            raise rules.already_exists(job_id)
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
@@ -310,19 +301,11 @@ class RedisJobStore:
             rows = pipe.execute()
         return [_record(row) for row in rows if row]  # a job deleted meanwhile is skipped
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
-        return self.list_page(status=status, limit=limit, offset=offset)[0]
-
-    def list_page(
-        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None, offset: int = 0
-    ) -> tuple[list[JobRecord], str | None]:
-        """Newest first, then by id, like the SQLite store; the cursor names the page's last job."""
-        if status is not None and status not in _STATUSES:
-            raise JobStateError(f"unknown status {status!r}; use one of {', '.join(_STATUSES)}")
-        if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
-            raise JobStateError(f"limit must be at least 1 and offset between 0 and {MAX_OFFSET}")
+    def _page(
+        self, status: str | None, limit: int, after: tuple[float, str] | None, offset: int
+    ) -> tuple[list[JobRecord], bool]:
+        # Newest first, then by id, like the SQLite store.
         index = status_index(status) if status else CREATED_INDEX
-        after = decode_cursor(cursor) if cursor is not None else None
         need = offset + limit + 1
         with unavailable(self._url):
             top: float | str = after[0] if after else "+inf"
@@ -340,8 +323,7 @@ class RedisJobStore:
         page = pairs[offset : offset + limit + 1]
         records = {r.id: r for r in self._records(i for _, i in page[:limit])}
         ordered = [records[i] for _, i in page[:limit] if i in records]
-        more = len(page) > limit
-        return ordered, encode_cursor(ordered[-1].created_at, ordered[-1].id) if more and ordered else None
+        return ordered, len(page) > limit
 
     def changed_since(self, since: float, *, limit: int = 1000) -> list[JobRecord]:
         with unavailable(self._url):
@@ -360,28 +342,16 @@ class RedisJobStore:
         """queued -> running under this store's attempt; False when the job is no longer queued."""
         return bool(self._run("running", job_id, self.attempt))
 
-    def update_progress(self, job_id: str, percent: float, step: str | None, message: str | None = None) -> bool:
-        result = self._run(
-            "progress", job_id, repr(max(0.0, min(100.0, float(percent)))), step or "", message or "", self.attempt
-        )
+    def _set_progress(self, job_id: str, percent: float, step: str | None, message: str | None) -> bool:
+        result = self._run("progress", job_id, repr(percent), step or "", message or "", self.attempt)
         if result == 2 and self._on_cancel is not None:
             self._on_cancel(job_id)
         return bool(result)
 
-    def finish(
-        self,
-        job_id: str,
-        status: JobStatus,
-        *,
-        error: str | None = None,
-        outputs: Iterable[OutputFile] = (),
-        output_dir: str | None = None,
-    ) -> bool:
-        if status not in FINISHED_STATUSES:
-            raise JobStateError(f"{status!r} is not a final status")
-        listed = json.dumps([{"name": o.name, "size": o.size} for o in outputs])
+    def _finish(self, job_id: str, status: JobStatus, error: str | None, outputs: str, output_dir: str | None) -> bool:
         completed = "1" if status == "completed" else "0"
-        return bool(self._run("finish", job_id, status, error or "", listed, output_dir or "", completed, self.attempt))
+        args = (status, error or "", outputs, output_dir or "", completed, self.attempt)
+        return bool(self._run("finish", job_id, *args))
 
     def holds(self, job_id: str) -> bool:
         """Whether the job's record still names this store's attempt (nobody has given up on it)."""
@@ -398,12 +368,9 @@ class RedisJobStore:
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         return "dequeued" if text == "dequeued" else "cancelling" if text == "cancelling" else "not-active"
 
-    def delete(self, job_id: str) -> None:
-        record = self.get(job_id)
-        if not record.finished:
-            raise JobStateError(f"job {job_id} is {record.status}; cancel it before deleting it")
+    def _remove_finished(self, job_id: str) -> None:
         if self._run("remove", job_id, "1") == -1:
-            raise JobStateError(f"job {job_id} is no longer finished; cancel it before deleting it")
+            raise rules.JobStateError(f"job {job_id} is no longer finished; cancel it before deleting it")
 
     def discard(self, job_id: str) -> None:
         self._run("remove", job_id, "0")
