@@ -28,6 +28,7 @@ On disk, beside the sessions under ``base_dir``::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -79,6 +80,11 @@ COMMIT_EVERY: Final = 64 * 1024 * 1024
 DELETE_WAIT: Final = 5.0
 """Seconds a delete waits for a request still writing the upload (a client that aborts then deletes)."""
 _ID: Final = re.compile(EXPIRY_OWNER.id_pattern)
+_HAS_SPLICE: Final = hasattr(os, "splice") and hasattr(fcntl, "F_SETPIPE_SZ")
+_SPLICE_BYTES: Final = 1024 * 1024
+"""Bytes moved by one splice: the pipe's size (1 MiB is the unprivileged maximum on Linux)."""
+_SPLICE_MOVE: Final = getattr(os, "SPLICE_F_MOVE", 0)
+_SPLICE_FLAGS: Final = _SPLICE_MOVE | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
@@ -143,6 +149,7 @@ class UploadWriter:
         self._dir = uploads._open(upload_id)
         self._data: LockFd | None = None
         self._data_fd = self._offset_fd = -1
+        self._pipe: tuple[int, int] | None = None
         try:
             area = uploads._area(upload_id)
             fcntl.flock(self._dir.fd, fcntl.LOCK_SH)  # a user: the sweep and a take leave it alone
@@ -219,6 +226,50 @@ class UploadWriter:
         if self._checksum is None and self.offset - self._committed >= COMMIT_EVERY:
             self.commit()
 
+    def write_from(self, fd: int, count: int) -> int:
+        """Move up to ``count`` bytes that ``fd`` (a non-blocking socket or pipe) holds now into the file at the offset.
+
+        Returns the bytes moved; 0 when ``fd`` is at its end (the peer went
+        away); BlockingIOError when it holds none yet (wait for it to be
+        readable). On Linux the bytes go socket -> pipe -> file by ``splice``,
+        never through Python: one copy, into the page cache. Like
+        :meth:`write_many`, safe in a worker thread; the offset moves only after
+        the bytes are in the file.
+        """
+        if self._checksum is not None:
+            raise RuntimeError("write_from cannot feed a checksum; use write/write_many for a checked request")
+        if count > self.length - self.offset:
+            raise UploadLengthError(
+                f"{count} more bytes would pass upload {self.id}'s declared length of {self.length} bytes; "
+                "send at most Upload-Length minus Upload-Offset bytes"
+            )
+        count = min(count, _SPLICE_BYTES)
+        if count <= 0:
+            raise ValueError(f"write_from needs a count of at least 1 byte, not {count}")
+        if not _HAS_SPLICE:
+            data = os.read(fd, count)
+            if data:
+                self.write(data)
+            return len(data)
+        if self._pipe is None:
+            self._pipe = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            with contextlib.suppress(OSError):  # a smaller pipe only means more splices
+                fcntl.fcntl(self._pipe[1], fcntl.F_SETPIPE_SZ, _SPLICE_BYTES)
+        reader, writer = self._pipe
+        moved = os.splice(fd, writer, count, flags=_SPLICE_FLAGS)
+        done = 0
+        try:
+            while done < moved:  # drained before returning: the pipe never holds bytes across calls
+                at = self.offset + done
+                done += os.splice(reader, self._data_fd, moved - done, offset_dst=at, flags=_SPLICE_MOVE)
+        finally:
+            self.offset += done  # what is in the file, even when the file refused the rest
+            if done < moved:
+                self._close_pipe()
+        if self.offset - self._committed >= COMMIT_EVERY:
+            self.commit()
+        return moved
+
     def commit(self) -> None:
         """Record the offset reached (after its bytes are in the file: never an offset the data lacks)."""
         if self._verified and self.offset != self._committed:
@@ -237,7 +288,14 @@ class UploadWriter:
             )
         self._verified = True
 
+    def _close_pipe(self) -> None:
+        if self._pipe is not None:
+            for end in self._pipe:
+                os.close(end)
+            self._pipe = None
+
     def _close_fds(self) -> None:
+        self._close_pipe()
         if self._offset_fd >= 0:
             os.close(self._offset_fd)
         if self._data is not None:

@@ -133,6 +133,33 @@ def test_a_cut_connection_resumes_from_heads_offset(server: LiveServer, tmp_path
     server.client.delete(url, headers=TUS)
 
 
+def test_a_stalled_patch_is_answered_408_keeps_what_arrived_and_closes(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(upload_idle_timeout=0.5)
+    data = os.urandom(2_000_000)
+    url = create(server, len(data))
+    parts = urlsplit(server.base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        head = (
+            f"PATCH {urlsplit(url).path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + data[:700_000])  # then silence, connection open
+        answer = b""
+        while chunk := sock.recv(65536):  # the server answers, then closes: the rest of the body is unread
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"LANGFLIX_UPLOAD_IDLE_TIMEOUT" in answer
+    kept = offset(server, url)
+    assert 0 < kept <= 700_000
+    resumed = server.client.patch(url, headers={**OCTETS, "Upload-Offset": str(kept)}, content=data[kept:])
+    assert (resumed.status_code, resumed.headers["upload-offset"]) == (204, str(len(data)))
+    assert sha256(uploaded_bytes(server, url)) == sha256(data)
+    server.client.delete(url, headers=TUS)
+
+
 def test_wrong_offset_checksum_mismatch_and_past_the_length_are_refused(server: LiveServer) -> None:
     data = os.urandom(1000)
     url = create(server, len(data))

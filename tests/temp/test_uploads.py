@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
+import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +76,39 @@ def test_writes_land_at_the_offset_and_survive_a_new_manager(
     with again.claim(state.id) as claim:
         assert hashlib.sha256(claim.path.read_bytes()).digest() == hashlib.sha256(data).digest()
     again.delete(state.id)
+
+
+def test_write_from_moves_what_a_socket_holds_into_the_file_at_the_offset(
+    make_mgr: Callable[..., TempFileManager],
+) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    uploads = ResumableUploads(make_mgr())
+    state = uploads.create(len(data) + 10)
+    receiving, sending = socket.socketpair()
+    with receiving, sending, uploads.writer(state.id, 0) as writer:
+        receiving.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            writer.write_from(receiving.fileno(), 100)  # nothing sent yet: wait for it
+        writer.write(data[:5])
+        feeder = threading.Thread(target=sending.sendall, args=(data[5:],))
+        feeder.start()
+        while writer.offset < len(data):
+            try:
+                moved = writer.write_from(receiving.fileno(), len(data) - writer.offset)
+            except BlockingIOError:
+                select.select([receiving], [], [], 5)
+                continue
+            assert moved > 0
+        feeder.join()
+        with pytest.raises(UploadLengthError):
+            writer.write_from(receiving.fileno(), 11)  # never past the declared length
+        sending.close()
+        assert writer.write_from(receiving.fileno(), 10) == 0  # the peer went away
+    assert uploads.get(state.id).offset == len(data)  # committed when the writer closed
+    with uploads.writer(state.id, len(data)) as writer:
+        writer.write(b"0123456789")
+    with uploads.claim(state.id) as claim:
+        assert hashlib.sha256(claim.path.read_bytes()).digest() == hashlib.sha256(data + b"0123456789").digest()
 
 
 def test_a_checksum_mismatch_keeps_nothing_of_the_request(make_mgr: Callable[..., TempFileManager]) -> None:
