@@ -214,6 +214,34 @@ def test_creation_with_upload_and_a_claim_past_the_disk_is_507_before_a_byte(
     assert too_big.status_code == 413
 
 
+def test_a_clients_unfinished_uploads_count_against_its_caps_until_they_end(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(upload_client_max_uploads=2, upload_client_max_bytes=10_000)
+    first, second = create(server, 3000), create(server, 3000)
+    refused = server.client.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": "10"})
+    assert refused.status_code == 429  # two unfinished uploads, the most one client may hold
+    assert "LANGFLIX_UPLOAD_CLIENT_MAX_UPLOADS" in refused.text
+    assert len(upload_areas(server)) == 2  # refused before any disk was claimed
+
+    done = server.client.patch(first, headers={**OCTETS, "Upload-Offset": "0"}, content=b"a" * 3000)
+    assert done.status_code == 204  # complete: it no longer waits on its client
+    third = create(server, 3000)
+    server.client.delete(second, headers=TUS)  # deleted: its share goes back too
+    too_many_bytes = server.client.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": "7001"})
+    assert too_many_bytes.status_code == 429  # 3000 held by the third + 7001 > 10 000
+    assert "LANGFLIX_UPLOAD_CLIENT_MAX_BYTES" in too_many_bytes.text
+    with_body = server.client.post(
+        f"{server.api}/uploads",
+        headers={**OCTETS, "Upload-Length": "7000"},
+        content=b"b" * 7000,  # creation-with-upload, complete at once
+    )
+    assert (with_body.status_code, with_body.headers["upload-offset"]) == (201, "7000")
+    fourth = create(server, 7000)  # the one before completed: 3000 + 7000 fit
+    for url in (first, third, fourth, server.base_url + with_body.headers["location"]):
+        server.client.delete(url, headers=TUS)
+
+
 def test_an_expired_upload_is_reclaimed_and_gone(live_server: Callable[..., LiveServer]) -> None:
     server = live_server(upload_expiry=1.0, sweep_interval=0.2)
     url = create(server, 4000)

@@ -272,7 +272,12 @@ def discover(services: ServicesDep) -> Response:
     "",
     status_code=201,
     summary="Create an upload of Upload-Length bytes (tus creation; a body starts it: creation-with-upload)",
-    responses={**_TUS_ERRORS, 413: {"description": "over LANGFLIX_MAX_UPLOAD_BYTES"}, 507: {"description": "no disk"}},
+    responses={
+        **_TUS_ERRORS,
+        413: {"description": "over LANGFLIX_MAX_UPLOAD_BYTES"},
+        429: {"description": "the client holds too many unfinished uploads or bytes (LANGFLIX_UPLOAD_CLIENT_MAX_*)"},
+        507: {"description": "no disk"},
+    },
 )
 async def create_upload(request: Request, services: ServicesDep) -> Response:
     try:
@@ -291,7 +296,11 @@ async def create_upload(request: Request, services: ServicesDep) -> Response:
         parse_metadata(metadata)  # refuse bad metadata now, not when a job reads it
         with_body = request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE)
         checksum_of(request.headers.get("upload-checksum"))  # a bad header costs no upload
-        state = await anyio.to_thread.run_sync(lambda: services.uploads.create(length, metadata))
+        client = request.client.host if request.client else "unknown"
+        await anyio.to_thread.run_sync(services.open_uploads.prune)
+        with services.open_uploads.opening(client, length) as keep:
+            state = await anyio.to_thread.run_sync(lambda: services.uploads.create(length, metadata))
+            keep(state.id)
         headers = state_headers(state)
         headers["Location"] = _location(request, services, state.id)
         if with_body:
@@ -300,6 +309,8 @@ async def create_upload(request: Request, services: ServicesDep) -> Response:
             except ClientDisconnect:
                 return Response(status_code=499)
             headers |= state_headers(state)
+            if state.complete:
+                services.open_uploads.forget(state.id)
         return Response(status_code=201, headers=headers)
     except LangFlixError as exc:
         return _tus_error(exc, services)
@@ -342,6 +353,8 @@ async def append_upload(upload_id: str, request: Request, services: ServicesDep)
         offset = declared_int(request.headers, "Upload-Offset")
         assert offset is not None
         state = await _patch(request, services, upload_id, offset)
+        if state.complete:
+            services.open_uploads.forget(upload_id)
     except ClientDisconnect:
         return Response(status_code=499)
     except LangFlixError as exc:
@@ -357,6 +370,7 @@ async def delete_upload(upload_id: str, request: Request, services: ServicesDep)
     try:
         check_version(request.headers)
         await anyio.to_thread.run_sync(lambda: services.uploads.delete(upload_id))
+        services.open_uploads.forget(upload_id)
     except LangFlixError as exc:
         return _tus_error(exc, services)
     return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
