@@ -72,6 +72,8 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMIT_EVERY",
     "DEFAULT_UPLOAD_EXPIRY",
+    "SYNC_DELAY",
+    "SYNC_LAG",
     "Digest",
     "ResumableUploads",
     "UploadClaim",
@@ -87,6 +89,10 @@ COMMIT_EVERY: Final = 64 * 1024 * 1024
 """Bytes written between two commits of the offset: at most this much is sent again after a SIGKILL."""
 DELETE_WAIT: Final = 5.0
 """Seconds a delete waits for a request still writing the upload (a client that aborts then deletes)."""
+SYNC_DELAY: Final = 1.0
+"""Seconds an upload's writes must pause before its bytes are synced and its durable offset recorded."""
+SYNC_LAG: Final = 1024 * 1024 * 1024
+"""Bytes the durable offset may trail by before a sync is forced while the writes go on."""
 _ID: Final = re.compile(EXPIRY_OWNER.id_pattern)
 _HAS_SPLICE: Final = hasattr(os, "splice") and hasattr(fcntl, "F_SETPIPE_SZ")
 _SPLICE_BYTES: Final = 1024 * 1024
@@ -158,19 +164,32 @@ def _write_offset(fd: int, offset: int) -> None:
     os.pwrite(fd, b"%020d %-36s " % (offset, _BOOT_ID), 0)
 
 
+@dataclass(slots=True)
+class _Due:
+    offset: int
+    """The offset to vouch for: every byte below it was in the file when it was asked."""
+    base: int
+    """The offset when this round of asking began: how far behind the durable offset may be."""
+    at: float
+    """When to sync (monotonic clock)."""
+
+
 class _Syncer:
     """One daemon thread making uploads' bytes durable behind their writers, then recording how far.
 
-    A request never waits for the disk: :meth:`request` returns at once, the
+    A request never waits for the disk: :meth:`request` returns at once; the
     thread ``fdatasync``-s the data file (on its own descriptor, so the
     writer's lock is not shared) and only then writes the durable offset.
-    Requests for one upload coalesce; one that outruns the disk simply
-    records a durable offset further behind.
+    It syncs an upload once its writes pause for :data:`SYNC_DELAY` s, or
+    at once when it trails by :data:`SYNC_LAG` bytes: forcing the bytes out
+    while they still arrive would take the disk and CPU from the receive
+    path (the kernel writes them back soon anyway), so the durable offset
+    trails during a long burst and catches up when it pauses.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._pending: dict[Path, int] = {}
+        self._pending: dict[Path, _Due] = {}
         self._busy = 0
         self._pid = -1
 
@@ -179,13 +198,19 @@ class _Syncer:
             if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
                 self._pid, self._pending, self._busy = os.getpid(), {}, 0
                 threading.Thread(target=self._run, name="langflix-upload-sync", daemon=True).start()
-            self._pending[area] = max(offset, self._pending.get(area, 0))
+            now = time.monotonic()
+            due = self._pending.setdefault(area, _Due(offset, offset, now))
+            due.offset = max(due.offset, offset)
+            due.at = now if due.offset - due.base >= SYNC_LAG else now + SYNC_DELAY
             self._cond.notify_all()
 
     def wait(self, timeout: float) -> bool:
-        """Wait until every requested sync is done; False on timeout."""
+        """Sync everything asked so far now, and wait until it is done; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            for due in self._pending.values():
+                due.at = 0.0
+            self._cond.notify_all()
             while self._pending or self._busy:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -196,12 +221,16 @@ class _Syncer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending:
-                    self._cond.wait()
-                area, offset = self._pending.popitem()
+                while True:
+                    soonest = min(self._pending.items(), key=lambda item: item[1].at, default=None)
+                    if soonest is not None and soonest[1].at <= time.monotonic():
+                        break
+                    self._cond.wait(None if soonest is None else soonest[1].at - time.monotonic())
+                area, due = soonest
+                del self._pending[area]
                 self._busy += 1
             try:
-                _make_durable(area, offset)
+                _make_durable(area, due.offset)
             except OSError as exc:  # deleted, reclaimed or made into a job meanwhile: nothing left to vouch for
                 logger.debug("upload %s: no durable offset recorded: %s", area.name, exc)
             finally:
