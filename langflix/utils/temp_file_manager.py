@@ -57,6 +57,7 @@ from langflix.temp import (
     sweep_leased,
     sweep_orphans,
     uninstall_signal_handlers,
+    wait_uploads_durable,
     write_stream,
 )
 
@@ -103,5 +104,6 @@ __all__ = [
     "sweep_leased",
     "sweep_orphans",
     "uninstall_signal_handlers",
+    "wait_uploads_durable",
     "write_stream",
 ]
