@@ -25,6 +25,12 @@ PRELUDE = textwrap.dedent(
     from pathlib import Path
     from langflix.temp import TempFileManager, install_signal_handlers
 
+    # A suite started under nohup (or from a background job) hands its children
+    # SIGHUP/SIGINT ignored, and install_signal_handlers rightly keeps an ignored
+    # signal ignored; start every child as a terminal would.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     base = Path(sys.argv[1])
     out = Path(sys.argv[2])
     m = TempFileManager(base_dir=base)

@@ -121,12 +121,14 @@ class LangFlixWorker(Worker):
             # Before RQ puts it back: a worker that takes it at once must find it queued.
             self._record(lambda: self.job_store.requeue(job.id, LOST_RETRYING))
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        if not retry:
+            # Before the final state is written: whoever sees the job cancelled or
+            # failed must find its staged inputs already reclaimed.
+            self._remove_staging(job)
         if stopped:
             self._record(lambda: self.job_store.finish(job.id, "cancelled", error=CANCEL_REASON))
         elif not retry:
             self._record(lambda: self.job_store.finish(job.id, "failed", error=_failure_reason(exc_string)))
-        if not retry:
-            self._remove_staging(job)
         if not self.is_horse:
             # A dead horse's session: unlocked now, so this reclaims it at once.
             self.sweep_local("after a work horse ended")
@@ -142,8 +144,8 @@ class LangFlixWorker(Worker):
             self._record(lambda: self.job_store.requeue(job.id, LOST_RETRYING))
         else:
             self.log.warning("job %s: its worker was lost and no retry is left", job.id)
-            self._record(lambda: self.job_store.finish(job.id, "failed", error=LOST_STOPPED_ANSWERING))
             self._remove_staging(job)
+            self._record(lambda: self.job_store.finish(job.id, "failed", error=LOST_STOPPED_ANSWERING))
         return True
 
     def _record(self, write: Any) -> None:
