@@ -9,13 +9,19 @@ Measured side by side, each ``--rounds`` times (medians printed):
 * bare granian (Rust HTTP server, ASGI), the same app: granian's ceiling;
 * bare granian with an app that only writes the body to a file (one ``pwrite``
   per chunk): the ceiling of any receive-and-store path on this server;
+* a raw socket server with no HTTP framework, storing the body with
+  ``recv_into`` + ``pwrite`` (4 MiB buffer), and with ``splice`` (socket ->
+  pipe -> file, no copy through Python): the machine's ceilings for any server;
 * the real LangFlix multipart ``POST /api/v1/jobs`` (``langflix serve``): the
   job is accepted (ffprobe passes on the MPEG-TS body), then cancelled;
 * the real LangFlix tus path: ``POST /api/v1/uploads`` then one ``PATCH``
   carrying the whole body raw (``application/offset+octet-stream``);
 
 each LangFlix path under both HTTP servers ``langflix serve`` offers
-(``--http-server uvicorn``, the default, and ``--http-server granian``), and
+(``--http-server uvicorn``, the default, whose protocol hands a tus body to
+the route to ``splice`` off the socket, and ``--http-server granian``, where it
+comes as ASGI messages), the tus path also on stock uvicorn (ASGI messages:
+what the default was before the direct body), and
 each server's RSS growth during the upload (the server process and its
 children, sampled from ``/proc`` every 10 ms). The client is the same for all:
 a raw socket sending the headers and then the file with ``sendfile`` (zero
@@ -78,6 +84,53 @@ async def app(scope, receive, send):
     os.unlink(os.environ["BENCH_SINK"])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
+"""
+_RAW_SERVER = """
+import fcntl, os, select, socket, sys
+mode, port, sink = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+server = socket.create_server(("127.0.0.1", port))
+while True:
+    conn, _ = server.accept()
+    data = b""
+    while b"\\r\\n\\r\\n" not in data:
+        data += conn.recv(65536)
+    head, _, rest = data.partition(b"\\r\\n\\r\\n")
+    length = next((int(v) for k, _, v in (l.partition(b":") for l in head.split(b"\\r\\n")[1:])
+                   if k.strip().lower() == b"content-length"), 0)
+    fd = os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    offset = os.pwrite(fd, rest, 0) if rest else 0
+    if mode == "recv":
+        view = memoryview(bytearray(4 << 20))
+        while offset < length:
+            n = conn.recv_into(view, min(len(view), length - offset))
+            if not n:
+                break
+            done = 0
+            while done < n:
+                done += os.pwrite(fd, view[done:n], offset + done)
+            offset += n
+    else:
+        reader, writer = os.pipe()
+        fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 1 << 20)
+        while offset < length:
+            n = os.splice(conn.fileno(), writer, min(1 << 20, length - offset), flags=os.SPLICE_F_MOVE)
+            if not n:
+                break
+            done = 0
+            while done < n:
+                done += os.splice(reader, fd, n - done, offset_dst=offset + done, flags=os.SPLICE_F_MOVE)
+            offset += n
+        os.close(reader)
+        os.close(writer)
+    os.close(fd)
+    os.unlink(sink)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+    conn.close()
+"""
+_STOCK_UVICORN = """
+import sys, uvicorn
+from langflix.api.app import create_app
+uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools", log_level="warning")
 """
 _UVICORN_MAIN = """
 import sys, uvicorn
@@ -373,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     (work / "drain_app.py").write_text(_DRAIN_APP)
     (work / "uvicorn_main.py").write_text(_UVICORN_MAIN)
     (work / "write_app.py").write_text(_WRITE_APP)
+    (work / "raw_server.py").write_text(_RAW_SERVER)
+    (work / "stock_uvicorn.py").write_text(_STOCK_UVICORN)
     print(f"load before: {uptime()}", flush=True)
     servers: list[Server] = []
     try:
@@ -381,6 +436,23 @@ def main(argv: list[str] | None = None) -> int:
         cp = Figures("cp")
         py = sys.executable
         variants: list[tuple[str, Callable[[], Server], str]] = [
+            *(
+                (
+                    f"raw socket, no HTTP framework: {how}",
+                    (
+                        lambda mode=mode: spawn(
+                            "raw",
+                            [py, "raw_server.py", mode, str(p := free_port()), str(work / f"raw-{mode}.bin")],
+                            dict(os.environ),
+                            work,
+                            p,
+                            "/",
+                        )
+                    ),
+                    "drain",
+                )
+                for mode, how in (("recv", "recv_into + pwrite"), ("splice", "splice into a file"))
+            ),
             (
                 "uvicorn bare (httptools, uvloop), body discarded",
                 lambda: spawn(
@@ -474,6 +546,20 @@ def main(argv: list[str] | None = None) -> int:
                 for server in ("granian", "uvicorn")
             ),
         ]
+        variants.append(
+            (
+                "LangFlix tus PATCH raw body (stock uvicorn: ASGI messages)",
+                lambda: spawn(
+                    "langflix-stock",
+                    [py, "stock_uvicorn.py", str(p := free_port())],
+                    langflix_env(work, "tus-stock"),
+                    work,
+                    p,
+                    "/api/v1/health",
+                ),
+                "tus",
+            )
+        )
         only = {name.strip() for name in args.only.split(",") if name.strip()}
         results: list[Figures] = []
         started = []
@@ -498,13 +584,18 @@ def main(argv: list[str] | None = None) -> int:
                 measure(server, table[name], run, prepare)
         results = list(table.values())
         cp_rate = size / statistics.median(cp.seconds)
+        rates = {figures.name: size / statistics.median(figures.seconds) for figures in results}
+        # A ceiling: a server that stores or drops the body and does nothing else (no LangFlix).
+        ceilings = {name for name, _, kind in started if kind == "drain"}
+        best = max((rates[name] for name in ceilings), default=0.0)
         print(f"body: {size / 1024**3:.2f} GiB, {args.rounds} round(s), medians")
-        print(f"{'cp':58s} {cp_rate / 1024**2:7.0f} MiB/s  1.00x cp")
+        print(f"{'cp':62s} {cp_rate / 1024**2:7.0f} MiB/s  1.00x cp")
         for figures in results:
-            rate = size / statistics.median(figures.seconds)
+            rate = rates[figures.name]
+            of_best = "" if figures.name in ceilings or not best else f"  {rate / best:4.0%} of the best ceiling"
             print(
-                f"{figures.name:58s} {rate / 1024**2:7.0f} MiB/s  {rate / cp_rate:4.2f}x cp  "
-                f"RSS growth {max(figures.growth) / 1024**2:5.1f} MiB (max of rounds)"
+                f"{figures.name:62s} {rate / 1024**2:7.0f} MiB/s  {rate / cp_rate:4.2f}x cp  "
+                f"RSS growth {max(figures.growth) / 1024**2:5.1f} MiB (max of rounds){of_best}"
             )
         print(f"load after: {uptime()}", flush=True)
         return 0

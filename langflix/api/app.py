@@ -29,7 +29,7 @@ from langflix.api.deps import Services, ServicesDep
 from langflix.api.errors import install_error_handlers
 from langflix.api.events import JobEvents
 from langflix.api.guard import RequestGuard, SecurityHeaders, authorize_api
-from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.limits import BodyPace, ClientLedger, OpenUploads
 from langflix.api.pages import STATIC_DIR, STATIC_PREFIX
 from langflix.api.redact import Redactor, server_dirs
 from langflix.api.report import sweep_now
@@ -40,6 +40,7 @@ from langflix.api.tally import SweepTally
 from langflix.api.tools import ToolVersions
 from langflix.config import Settings, get_settings
 from langflix.core.output_format import OutputFormat, ShortFormat
+from langflix.errors import TempFileError
 from langflix.temp import ResumableUploads, TempFileManager, sweep_orphans
 
 __all__ = ["API_PREFIX", "SHUTDOWN_TIMEOUT", "create_app"]
@@ -88,6 +89,8 @@ def create_app(
             tools = cfg.ffmpeg_tools()
             job_events = JobEvents()
             store.add_listener(job_events.notify)
+            clients = ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads)
+            resumable = _resumable_uploads(cfg, mgr)
             app.state.services = Services(
                 settings=cfg,
                 manager=mgr,
@@ -100,13 +103,14 @@ def create_app(
                 short_format=short_format or cfg.short_format(),
                 tools=tools,
                 tool_versions=ToolVersions(tools, cfg.espeak_binary),
-                clients=ClientLedger(max_bytes=cfg.client_max_bytes, max_uploads=cfg.upload_client_max_uploads),
+                clients=clients,
                 pace=BodyPace(min_rate=cfg.upload_min_rate, idle_timeout=cfg.upload_idle_timeout),
                 redact=Redactor(server_dirs((mgr.path, mgr.base_dir), cfg.data_dir, cfg.output_dir, cfg.shared_dir)),
                 access=Access(cfg.access_token(), max_age=cfg.session_max_age),
                 events=job_events,
                 sweeps=SweepTally(sweep),
-                uploads=_resumable_uploads(cfg, mgr),
+                uploads=resumable,
+                open_uploads=OpenUploads(clients, lambda upload_id: _unfinished(resumable, upload_id)),
             )
             # Clients see setting names, never these paths: the operator reads them here.
             logger.info(
@@ -188,6 +192,14 @@ async def _sweep_every(services: Services) -> None:
             await anyio.to_thread.run_sync(sweep_now, services)
         except Exception:  # the next round must still run
             logger.exception("periodic temp sweep failed")
+
+
+def _unfinished(uploads: ResumableUploads, upload_id: str) -> bool:
+    """Whether the upload still waits for bytes (not complete, deleted, expired or made into a job)."""
+    try:
+        return not uploads.get(upload_id).complete
+    except TempFileError:
+        return False
 
 
 def _api_access(request: Request, services: ServicesDep) -> None:

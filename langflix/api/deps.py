@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from langflix.api.access import Access
 from langflix.api.events import JobEvents
-from langflix.api.limits import BodyPace, ClientLedger
+from langflix.api.limits import BodyPace, ClientLedger, OpenUploads
 from langflix.api.redact import Redactor
 from langflix.api.runner import JobRunnerProtocol
 from langflix.api.store import JobStoreProtocol
@@ -66,6 +66,8 @@ class Services:
     """What this server reclaimed since it started (the start-up sweep and the sweep button)."""
     uploads: ResumableUploads
     """The resumable (tus) uploads, owned by their expiry: beside the sessions, or in the shared dir scaled out."""
+    open_uploads: OpenUploads
+    """Unfinished resumable uploads, each counted against the client that made it (``clients``' caps)."""
 
 
 def get_services(request: Request) -> Services:

@@ -9,7 +9,8 @@ socket expensive: it holds its claim for as long as it stays open. Two guards:
   upload fails with :class:`UploadTimeoutError` (the caller drops the claim and
   the partial file);
 - :class:`ClientLedger` caps what one client (one peer address) holds at once:
-  uploads in flight and the bytes they claim or have sent.
+  uploads in flight and the bytes they claim or have sent; :class:`OpenUploads`
+  counts a resumable upload there from its creation to its end.
 
 Nothing here knows about HTTP: a client is a string, a body an async iterator.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "ClientHold",
     "ClientLedger",
     "ClientLimitError",
+    "OpenUploads",
     "UploadTimeoutError",
     "charged_body",
     "paced_body",
@@ -136,6 +138,65 @@ class ClientHold:
     def release(self) -> None:
         """Give the client's share back; safe to call twice."""
         self.ledger.give_back(self)
+
+
+class OpenUploads:
+    """Resumable uploads counted against the client that made them, from creation until they end.
+
+    A resumable upload claims its whole length on disk for up to its expiry,
+    whether or not its client is sending: so it counts against its client's
+    caps (the same :class:`ClientLedger` a multipart upload counts in) from
+    :meth:`opening` until it is complete or deleted (:meth:`forget`), or
+    expired or made into a job (:meth:`prune` asks ``still_open(upload_id)``).
+    The count lives in this process: uploads made before a restart are not
+    counted after it.
+    """
+
+    def __init__(self, ledger: ClientLedger, still_open: Callable[[str], bool]) -> None:
+        self._ledger = ledger
+        self._still_open = still_open
+        self._lock = threading.Lock()
+        self._holds: dict[str, contextlib.ExitStack] = {}
+
+    @contextlib.contextmanager
+    def opening(self, client: str, length: int) -> Iterator[Callable[[str], None]]:
+        """Hold ``length`` bytes and one upload for ``client`` (ClientLimitError when over its caps).
+
+        The block creates the upload and calls the function it is given with
+        the new id: the hold then stays until the upload ends. A block left
+        without that call (the creation failed) gives the hold back. Call
+        :meth:`prune` first (it reads the uploads' state: in a worker thread).
+        """
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._ledger.hold(client, length))
+        kept = False
+
+        def keep(upload_id: str) -> None:
+            nonlocal kept
+            with self._lock:
+                self._holds[upload_id] = stack
+            kept = True
+
+        try:
+            yield keep
+        finally:
+            if not kept:
+                stack.close()
+
+    def forget(self, upload_id: str) -> None:
+        """The upload ended (complete, deleted): its client's share goes back."""
+        with self._lock:
+            stack = self._holds.pop(upload_id, None)
+        if stack is not None:
+            stack.close()
+
+    def prune(self) -> None:
+        """Forget every upload that ended by itself (expired, reclaimed, made into a job)."""
+        with self._lock:
+            ids = list(self._holds)
+        for upload_id in ids:
+            if not self._still_open(upload_id):
+                self.forget(upload_id)
 
 
 class ClientLedger:

@@ -16,12 +16,15 @@ import signal
 import socket
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LangFlixServer", "end_event_streams", "serve_with_granian"]
+from langflix.api.direct_body import DirectBodyProtocol
+
+__all__ = ["LangFlixServer", "end_event_streams", "serve_with_granian", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,16 @@ def end_event_streams(app: FastAPI) -> None:
     services = getattr(app.state, "services", None)
     if services is not None:
         services.events.close()
+
+
+def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a LangFlix app: its HTTP protocol offers bodies off the socket.
+
+    :class:`~langflix.api.direct_body.DirectBodyProtocol` is uvicorn's own
+    httptools protocol plus the extension the upload routes use to ``splice``
+    a body straight into its file; ``options`` are ``uvicorn.Config``'s.
+    """
+    return uvicorn.Config(app, http=DirectBodyProtocol, **options)
 
 
 class LangFlixServer(uvicorn.Server):

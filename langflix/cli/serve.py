@@ -141,10 +141,8 @@ def serve(
     dead server left running are marked failed. At stop: no new job is taken,
     running jobs are cancelled, their temp files removed; the exit status is 0.
     """
-    import uvicorn
-
     from langflix.api.app import create_app
-    from langflix.api.serving import LangFlixServer, serve_with_granian
+    from langflix.api.serving import LangFlixServer, serve_with_granian, uvicorn_config
 
     try:
         settings = get_settings()
@@ -184,7 +182,7 @@ def serve(
         if not started:
             raise typer.Exit(code=STARTUP_FAILURE)  # e.g. the job store is locked; the log says why
         return
-    config = uvicorn.Config(
+    config = uvicorn_config(
         application,
         host=host,
         port=port,

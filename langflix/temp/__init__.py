@@ -65,6 +65,7 @@ from langflix.temp._uploads import (
     UploadClaim,
     UploadState,
     UploadWriter,
+    wait_uploads_durable,
 )
 from langflix.temp._views import TempPathContext, TempStats, TrackedPaths
 
@@ -112,5 +113,6 @@ __all__ = [
     "sweep_leased",
     "sweep_orphans",
     "uninstall_signal_handlers",
+    "wait_uploads_durable",
     "write_stream",
 ]

@@ -6,7 +6,8 @@ On disk, beside the sessions under ``base_dir``::
 
     <prefix>upload-<32 hex>/      0700; LOCK_SH held by a request writing it, LOCK_EX by a take/delete/sweep
       info.json                   length, client metadata, created, expires (written once, fsynced)
-      offset                      bytes received so far: 20 ASCII digits, rewritten in place
+      offset                      "<received> <boot id> <durable>": bytes received so far (20 ASCII
+                                  digits), the machine's boot then, bytes synced to disk (20 digits)
       data                        the upload, preallocated to its full length at creation
 
 * Creation claims the whole declared length at once: a reservation on the
@@ -19,7 +20,12 @@ On disk, beside the sessions under ``base_dir``::
   sweep reclaims.
 * Writing is ``pwrite`` at the offset into the preallocated file; the offset is
   committed after the bytes (every :data:`COMMIT_EVERY` bytes and at the end),
-  so after any crash the recorded offset never claims a byte the file lacks.
+  so after a crash of the process the recorded offset never claims a byte the
+  file lacks. A power loss can lose bytes the page cache held: a background
+  thread ``fdatasync``-s the data behind the writer and only then records the
+  durable offset; an offset written in an earlier boot of the machine is read
+  as its durable one, so a restart after a power loss resumes from bytes that
+  are on disk (and a request never waits for the disk).
 * A completed upload becomes a job's input by ``rename`` into the job's scope
   (same filesystem: no copy), and can be given back if the job is refused.
 * Expired or deleted areas are renamed to a ``garbage-`` name and deleted, by
@@ -28,6 +34,7 @@ On disk, beside the sessions under ``base_dir``::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -73,11 +80,14 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMIT_EVERY",
     "DEFAULT_UPLOAD_EXPIRY",
+    "SYNC_DELAY",
+    "SYNC_LAG",
     "Digest",
     "ResumableUploads",
     "UploadClaim",
     "UploadState",
     "UploadWriter",
+    "wait_uploads_durable",
 ]
 
 logger = logging.getLogger("langflix.temp")
@@ -87,7 +97,16 @@ COMMIT_EVERY: Final = 64 * 1024 * 1024
 """Bytes written between two commits of the offset: at most this much is sent again after a SIGKILL."""
 DELETE_WAIT: Final = 5.0
 """Seconds a delete waits for a request still writing the upload (a client that aborts then deletes)."""
+SYNC_DELAY: Final = 1.0
+"""Seconds an upload's writes must pause before its bytes are synced and its durable offset recorded."""
+SYNC_LAG: Final = 1024 * 1024 * 1024
+"""Bytes the durable offset may trail by before a sync is forced while the writes go on."""
 _ID: Final = re.compile(EXPIRY_OWNER.id_pattern)
+_HAS_SPLICE: Final = hasattr(os, "splice") and hasattr(fcntl, "F_SETPIPE_SZ")
+_SPLICE_BYTES: Final = 1024 * 1024
+"""Bytes moved by one splice: the pipe's size (1 MiB is the unprivileged maximum on Linux)."""
+_SPLICE_MOVE: Final = getattr(os, "SPLICE_F_MOVE", 0)
+_SPLICE_FLAGS: Final = _SPLICE_MOVE | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
@@ -109,22 +128,148 @@ class UploadState:
     metadata: str
     created: float
     expires: float
+    durable: int = 0
+    """Bytes known to be on disk (synced); the offset may be ahead of it until the sync catches up."""
 
     @property
     def complete(self) -> bool:
         return self.offset == self.length
 
 
-def _read_offset(area: Path) -> int:
+def _boot_id() -> bytes:
     try:
-        return int((area / OFFSET_FILE).read_bytes() or b"0")
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            boot = f.read().strip()
+    except OSError:
+        return b""
+    return boot if len(boot) == _BOOT_WIDTH else b""
+
+
+_BOOT_WIDTH: Final = 36
+_BOOT_ID: Final = _boot_id()
+"""This boot of the machine (Linux); empty where unknown, and then the received offset is trusted."""
+_DURABLE_AT: Final = 20 + 1 + _BOOT_WIDTH + 1
+
+
+def _offsets(area: Path) -> tuple[int, int]:
+    """(received, durable) of an upload (see :data:`OFFSET_FILE`'s layout in the module's doc)."""
+    try:
+        raw = (area / OFFSET_FILE).read_bytes()
+        received = int(raw[:20] or b"0")
+        durable = int(raw[_DURABLE_AT : _DURABLE_AT + 20] or b"0")
     except (OSError, ValueError):
-        return 0
+        return 0, 0
+    boot = raw[21 : 21 + _BOOT_WIDTH]
+    if len(raw) <= 20 or not _BOOT_ID or boot == _BOOT_ID:
+        return received, min(durable, received)
+    # Written before the machine restarted: the page cache that held the
+    # received bytes may be gone, and only what was synced is on disk.
+    return min(durable, received), min(durable, received)
 
 
 def _write_offset(fd: int, offset: int) -> None:
     # One pwrite of a fixed width: a SIGKILL sees the old or the new value, never half.
-    os.pwrite(fd, b"%020d" % offset, 0)
+    os.pwrite(fd, b"%020d %-36s " % (offset, _BOOT_ID), 0)
+
+
+@dataclass(slots=True)
+class _Due:
+    offset: int
+    """The offset to vouch for: every byte below it was in the file when it was asked."""
+    base: int
+    """The offset when this round of asking began: how far behind the durable offset may be."""
+    at: float
+    """When to sync (monotonic clock)."""
+
+
+class _Syncer:
+    """One daemon thread making uploads' bytes durable behind their writers, then recording how far.
+
+    A request never waits for the disk: :meth:`request` returns at once; the
+    thread ``fdatasync``-s the data file (on its own descriptor, so the
+    writer's lock is not shared) and only then writes the durable offset.
+    It syncs an upload once its writes pause for :data:`SYNC_DELAY` s, or
+    at once when it trails by :data:`SYNC_LAG` bytes: forcing the bytes out
+    while they still arrive would take the disk and CPU from the receive
+    path (the kernel writes them back soon anyway), so the durable offset
+    trails during a long burst and catches up when it pauses.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: dict[Path, _Due] = {}
+        self._busy = 0
+        self._pid = -1
+
+    def request(self, area: Path, offset: int) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
+                self._pid, self._pending, self._busy = os.getpid(), {}, 0
+                threading.Thread(target=self._run, name="langflix-upload-sync", daemon=True).start()
+            now = time.monotonic()
+            due = self._pending.setdefault(area, _Due(offset, offset, now))
+            due.offset = max(due.offset, offset)
+            due.at = now if due.offset - due.base >= SYNC_LAG else now + SYNC_DELAY
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """Sync everything asked so far now, and wait until it is done; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            for due in self._pending.values():
+                due.at = 0.0
+            self._cond.notify_all()
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    soonest = min(self._pending.items(), key=lambda item: item[1].at, default=None)
+                    if soonest is not None and soonest[1].at <= time.monotonic():
+                        break
+                    self._cond.wait(None if soonest is None else soonest[1].at - time.monotonic())
+                area, due = soonest
+                del self._pending[area]
+                self._busy += 1
+            try:
+                _make_durable(area, due.offset)
+            except OSError as exc:  # deleted, reclaimed or made into a job meanwhile: nothing left to vouch for
+                logger.debug("upload %s: no durable offset recorded: %s", area.name, exc)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+
+def _make_durable(area: Path, offset: int) -> None:
+    data = os.open(area / DATA_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.fdatasync(data)  # every byte below ``offset`` was written before this call
+    finally:
+        os.close(data)
+    fd = os.open(area / OFFSET_FILE, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.pwrite(fd, b"%020d" % offset, _DURABLE_AT)
+    finally:
+        os.close(fd)
+
+
+_SYNCER: Final = _Syncer()
+
+
+def wait_uploads_durable(timeout: float = 60.0) -> bool:
+    """Wait until the bytes every upload writer committed so far are synced and their durable offsets recorded.
+
+    Nothing needs this to be correct (a restart after a power loss resumes
+    from the durable offset); it exists for a clean stop and for tests.
+    """
+    return _SYNCER.wait(timeout)
 
 
 def _open_dir(path: Path) -> LockFd:
@@ -152,6 +297,7 @@ class UploadWriter:
         self._dir = uploads._open(upload_id)
         self._data: LockFd | None = None
         self._data_fd = self._offset_fd = -1
+        self._pipe: tuple[int, int] | None = None
         try:
             area = uploads._area(upload_id)
             fcntl.flock(self._dir.fd, fcntl.LOCK_SH)  # a user: the sweep and a take leave it alone
@@ -175,6 +321,7 @@ class UploadWriter:
             self._close_fds()
             raise
         self.id = upload_id
+        self._area = area
         self.state = state
         self.start = self.offset = offset
         self.length = state.length
@@ -228,11 +375,56 @@ class UploadWriter:
         if self._checksum is None and self.offset - self._committed >= COMMIT_EVERY:
             self.commit()
 
+    def write_from(self, fd: int, count: int) -> int:
+        """Move up to ``count`` bytes that ``fd`` (a non-blocking socket or pipe) holds now into the file at the offset.
+
+        Returns the bytes moved; 0 when ``fd`` is at its end (the peer went
+        away); BlockingIOError when it holds none yet (wait for it to be
+        readable). On Linux the bytes go socket -> pipe -> file by ``splice``,
+        never through Python: one copy, into the page cache. Like
+        :meth:`write_many`, safe in a worker thread; the offset moves only after
+        the bytes are in the file.
+        """
+        if self._checksum is not None:
+            raise RuntimeError("write_from cannot feed a checksum; use write/write_many for a checked request")
+        if count > self.length - self.offset:
+            raise UploadLengthError(
+                f"{count} more bytes would pass upload {self.id}'s declared length of {self.length} bytes; "
+                "send at most Upload-Length minus Upload-Offset bytes"
+            )
+        count = min(count, _SPLICE_BYTES)
+        if count <= 0:
+            raise ValueError(f"write_from needs a count of at least 1 byte, not {count}")
+        if not _HAS_SPLICE:
+            data = os.read(fd, count)
+            if data:
+                self.write(data)
+            return len(data)
+        if self._pipe is None:
+            self._pipe = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            with contextlib.suppress(OSError):  # a smaller pipe only means more splices
+                fcntl.fcntl(self._pipe[1], fcntl.F_SETPIPE_SZ, _SPLICE_BYTES)
+        reader, writer = self._pipe
+        moved = os.splice(fd, writer, count, flags=_SPLICE_FLAGS)
+        done = 0
+        try:
+            while done < moved:  # drained before returning: the pipe never holds bytes across calls
+                at = self.offset + done
+                done += os.splice(reader, self._data_fd, moved - done, offset_dst=at, flags=_SPLICE_MOVE)
+        finally:
+            self.offset += done  # what is in the file, even when the file refused the rest
+            if done < moved:
+                self._close_pipe()
+        if self.offset - self._committed >= COMMIT_EVERY:
+            self.commit()
+        return moved
+
     def commit(self) -> None:
         """Record the offset reached (after its bytes are in the file: never an offset the data lacks)."""
         if self._verified and self.offset != self._committed:
             _write_offset(self._offset_fd, self.offset)
             self._committed = self.offset
+            _SYNCER.request(self._area, self.offset)
 
     def verify(self) -> None:
         """Check the request's bytes against its checksum; :class:`ChecksumMismatchError` keeps none of them."""
@@ -246,7 +438,14 @@ class UploadWriter:
             )
         self._verified = True
 
+    def _close_pipe(self) -> None:
+        if self._pipe is not None:
+            for end in self._pipe:
+                os.close(end)
+            self._pipe = None
+
     def _close_fds(self) -> None:
+        self._close_pipe()
         if self._offset_fd >= 0:
             os.close(self._offset_fd)
         if self._data is not None:
@@ -412,9 +611,8 @@ class ResumableUploads:
                 f"upload {upload_id} expired at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(record.expires))}; "
                 "start a new upload"
             )
-        return UploadState(
-            upload_id, record.length, _read_offset(area), record.metadata, record.created, record.expires
-        )
+        received, durable = _offsets(area)
+        return UploadState(upload_id, record.length, received, record.metadata, record.created, record.expires, durable)
 
     def create(self, length: int, metadata: str = "") -> UploadState:
         """A new upload of ``length`` bytes, its whole length claimed now (507-class errors when it cannot fit)."""

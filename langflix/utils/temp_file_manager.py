@@ -58,6 +58,7 @@ from langflix.temp import (
     sweep_leased,
     sweep_orphans,
     uninstall_signal_handlers,
+    wait_uploads_durable,
     write_stream,
 )
 
@@ -105,5 +106,6 @@ __all__ = [
     "sweep_leased",
     "sweep_orphans",
     "uninstall_signal_handlers",
+    "wait_uploads_durable",
     "write_stream",
 ]

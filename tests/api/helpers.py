@@ -25,7 +25,7 @@ from support.media import make_media, pattern, sine
 from support.procs import children, processes
 
 from langflix.api.app import create_app
-from langflix.api.serving import LangFlixServer
+from langflix.api.serving import LangFlixServer, uvicorn_config
 from langflix.config import Settings
 from langflix.core.output_format import OutputFormat
 
@@ -137,7 +137,7 @@ class LiveServer:
 def start_server(root: Path, *, output_format: OutputFormat | None = SMALL, **overrides: Any) -> LiveServer:
     settings = make_settings(root, **overrides)
     app = create_app(settings, output_format=output_format)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
+    config = uvicorn_config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
     server = LangFlixServer(config, app)  # ends the dashboard's event streams first when it stops
 
     def serve() -> None:

@@ -133,6 +133,33 @@ def test_a_cut_connection_resumes_from_heads_offset(server: LiveServer, tmp_path
     server.client.delete(url, headers=TUS)
 
 
+def test_a_stalled_patch_is_answered_408_keeps_what_arrived_and_closes(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(upload_idle_timeout=0.5)
+    data = os.urandom(2_000_000)
+    url = create(server, len(data))
+    parts = urlsplit(server.base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        head = (
+            f"PATCH {urlsplit(url).path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + data[:700_000])  # then silence, connection open
+        answer = b""
+        while chunk := sock.recv(65536):  # the server answers, then closes: the rest of the body is unread
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"LANGFLIX_UPLOAD_IDLE_TIMEOUT" in answer
+    kept = offset(server, url)
+    assert 0 < kept <= 700_000
+    resumed = server.client.patch(url, headers={**OCTETS, "Upload-Offset": str(kept)}, content=data[kept:])
+    assert (resumed.status_code, resumed.headers["upload-offset"]) == (204, str(len(data)))
+    assert sha256(uploaded_bytes(server, url)) == sha256(data)
+    server.client.delete(url, headers=TUS)
+
+
 def test_wrong_offset_checksum_mismatch_and_past_the_length_are_refused(server: LiveServer) -> None:
     data = os.urandom(1000)
     url = create(server, len(data))
@@ -185,6 +212,34 @@ def test_creation_with_upload_and_a_claim_past_the_disk_is_507_before_a_byte(
         f"{tight.api}/uploads", headers={**TUS, "Upload-Length": str(2 * tight.settings.max_upload_bytes)}
     )
     assert too_big.status_code == 413
+
+
+def test_a_clients_unfinished_uploads_count_against_its_caps_until_they_end(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(upload_client_max_uploads=2, upload_client_max_bytes=10_000)
+    first, second = create(server, 3000), create(server, 3000)
+    refused = server.client.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": "10"})
+    assert refused.status_code == 429  # two unfinished uploads, the most one client may hold
+    assert "LANGFLIX_UPLOAD_CLIENT_MAX_UPLOADS" in refused.text
+    assert len(upload_areas(server)) == 2  # refused before any disk was claimed
+
+    done = server.client.patch(first, headers={**OCTETS, "Upload-Offset": "0"}, content=b"a" * 3000)
+    assert done.status_code == 204  # complete: it no longer waits on its client
+    third = create(server, 3000)
+    server.client.delete(second, headers=TUS)  # deleted: its share goes back too
+    too_many_bytes = server.client.post(f"{server.api}/uploads", headers={**TUS, "Upload-Length": "7001"})
+    assert too_many_bytes.status_code == 429  # 3000 held by the third + 7001 > 10 000
+    assert "LANGFLIX_UPLOAD_CLIENT_MAX_BYTES" in too_many_bytes.text
+    with_body = server.client.post(
+        f"{server.api}/uploads",
+        headers={**OCTETS, "Upload-Length": "7000"},
+        content=b"b" * 7000,  # creation-with-upload, complete at once
+    )
+    assert (with_body.status_code, with_body.headers["upload-offset"]) == (201, "7000")
+    fourth = create(server, 7000)  # the one before completed: 3000 + 7000 fit
+    for url in (first, third, fourth, server.base_url + with_body.headers["location"]):
+        server.client.delete(url, headers=TUS)
 
 
 def test_an_expired_upload_is_reclaimed_and_gone(live_server: Callable[..., LiveServer]) -> None:

@@ -8,9 +8,11 @@ and may drop it (``DELETE``); a job is then made of completed uploads by
 upload's expiry (:class:`~langflix.temp.ResumableUploads`): not by this
 process, so a restarted server resumes them.
 
-The receive path is one ``pwrite`` per chunk the server hands over, straight
-into the file preallocated at creation; a checksum is computed only when the
-request sends ``Upload-Checksum``.
+The receive path moves the body straight into the file preallocated at
+creation: off the socket by ``splice`` when the server offers it
+(:mod:`langflix.api.direct_body`), else in batches of ASGI chunks, one
+``pwritev`` each; a checksum is computed only when the request sends
+``Upload-Checksum``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
+import threading
 import time
 from typing import Final
 
@@ -26,6 +30,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from langflix.api.deps import Services, ServicesDep
+from langflix.api.direct_body import DirectBody, direct_body
 from langflix.api.errors import error_response
 from langflix.api.limits import BodyPace, UploadTimeoutError
 from langflix.api.tus import (
@@ -51,6 +56,8 @@ router = APIRouter(prefix="/uploads", tags=["uploads"])
 
 _BATCH_BYTES: Final[int] = 4 * 1024 * 1024
 """Bytes gathered before one write: large writes, few thread hand-offs (512 for 2 GiB)."""
+_STOP_POLL: Final[float] = 0.25
+"""Seconds at most between two looks of the body's worker thread at whether its request was cancelled."""
 _BATCH_CHUNKS: Final[int] = 256
 """Chunks gathered at most before one write (``pwritev`` takes at most ``IOV_MAX`` buffers)."""
 
@@ -80,8 +87,100 @@ def _location(request: Request, services: Services, upload_id: str) -> str:
     return base + str(request.app.url_path_for("upload_offset", upload_id=upload_id))
 
 
-async def receive_into(request: Request, writer: UploadWriter, pace: BodyPace) -> None:
+async def receive_into(request: Request, writer: UploadWriter, pace: BodyPace, *, hashing: bool = False) -> None:
     """Write the request's body into ``writer`` as it arrives, within ``pace``'s deadlines.
+
+    When the server offers the body off the socket (:func:`~langflix.api.direct_body.direct_body`,
+    ``langflix serve``'s uvicorn) and no checksum needs its bytes (``hashing``),
+    it goes socket to file by ``splice`` in one worker thread
+    (:func:`_receive_direct`); otherwise through ASGI messages
+    (:func:`_receive_messages`).
+    """
+    direct = direct_body(request.scope)
+    if direct is not None and not hashing:
+        await _receive_direct(direct, writer, pace)
+    else:
+        await _receive_messages(request, writer, pace)
+
+
+class _Pumped:
+    """What the worker thread moved off the socket so far (read by the loop after the thread ends)."""
+
+    def __init__(self) -> None:
+        self.consumed = 0
+        self.stop = threading.Event()
+
+
+def _pump(fd: int, remaining: int, writer: UploadWriter, pace: BodyPace, received: int, pumped: _Pumped) -> None:
+    """Move ``remaining`` bytes from socket ``fd`` into ``writer``, waiting for data with ``pace``'s deadlines.
+
+    Runs in a worker thread; wakes at least every :data:`_STOP_POLL` s to see
+    whether the request was cancelled (shutdown), so it never outlives it.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    started = last = pace.clock()
+    while pumped.consumed < remaining:
+        if pumped.stop.is_set():
+            return
+        try:
+            moved = writer.write_from(fd, remaining - pumped.consumed)
+        except BlockingIOError:
+            now = pace.clock()
+            idle_left = last + pace.idle_timeout - now
+            rate_left = started + pace.idle_timeout + received / pace.min_rate - now
+            if idle_left <= 0 or rate_left <= 0:
+                raise _too_slow(pace, received, now - started, stalled=idle_left <= 0) from None
+            poller.poll(1000 * min(idle_left, rate_left, _STOP_POLL))
+            continue
+        except (ConnectionError, TimeoutError) as exc:
+            raise ClientDisconnect() from exc
+        if moved == 0:
+            raise ClientDisconnect()
+        pumped.consumed += moved
+        received += moved
+        last = pace.clock()
+
+
+def _too_slow(pace: BodyPace, received: int, elapsed: float, *, stalled: bool) -> UploadTimeoutError:
+    why = (
+        f"stalled: no data for {pace.idle_timeout:g} s (LANGFLIX_UPLOAD_IDLE_TIMEOUT)"
+        if stalled
+        else f"came slower than LANGFLIX_UPLOAD_MIN_RATE ({pace.min_rate:g} bytes/s) over {elapsed:.1f} s"
+    )
+    return UploadTimeoutError(f"the upload {why} after {received} bytes; resume it from its offset (HEAD)")
+
+
+async def _receive_direct(direct: DirectBody, writer: UploadWriter, pace: BodyPace) -> None:
+    """The body socket to file: the bytes the server already read, then the rest in one worker thread.
+
+    The thread runs until the body is in or the request fails (disconnect,
+    deadline, cancellation); whatever stops it, the connection is given back
+    with the count it moved, so the server either reads the next request on it
+    or closes it.
+    """
+    loop = asyncio.get_running_loop()
+    buffered, remaining = direct.start()
+    pumped = _Pumped()
+    try:
+        if buffered:
+            writer.write(buffered)
+        if remaining:
+            task = loop.run_in_executor(None, _pump, direct.fileno(), remaining, writer, pace, len(buffered), pumped)
+            try:
+                await asyncio.wait([task])
+            finally:
+                if not task.done():  # cancelled: the thread stops at its next wake-up, before the writer closes
+                    pumped.stop.set()
+                    with anyio.CancelScope(shield=True):
+                        await asyncio.wait([task])
+            task.result()
+    finally:
+        direct.finish(pumped.consumed)
+
+
+async def _receive_messages(request: Request, writer: UploadWriter, pace: BodyPace) -> None:
+    """The body through ASGI ``receive()`` messages, written in batches by a worker thread.
 
     Chunks are gathered into batches of :data:`_BATCH_BYTES` and each batch is
     written by one ``pwritev`` in a worker thread while the loop receives the
@@ -150,7 +249,7 @@ async def _patch(request: Request, services: Services, upload_id: str, offset: i
                 f"length of {writer.length} bytes; send at most Upload-Length minus Upload-Offset"
             )
         try:
-            await receive_into(request, writer, services.pace)
+            await receive_into(request, writer, services.pace, hashing=checksum is not None)
         except ClientDisconnect:
             # The client went away: what arrived is kept (committed below) and HEAD tells it where to resume.
             logger.info("client went away while sending upload %s; kept %d bytes", upload_id, writer.offset)
@@ -173,7 +272,12 @@ def discover(services: ServicesDep) -> Response:
     "",
     status_code=201,
     summary="Create an upload of Upload-Length bytes (tus creation; a body starts it: creation-with-upload)",
-    responses={**_TUS_ERRORS, 413: {"description": "over LANGFLIX_MAX_UPLOAD_BYTES"}, 507: {"description": "no disk"}},
+    responses={
+        **_TUS_ERRORS,
+        413: {"description": "over LANGFLIX_MAX_UPLOAD_BYTES"},
+        429: {"description": "the client holds too many unfinished uploads or bytes (LANGFLIX_UPLOAD_CLIENT_MAX_*)"},
+        507: {"description": "no disk"},
+    },
 )
 async def create_upload(request: Request, services: ServicesDep) -> Response:
     try:
@@ -192,7 +296,11 @@ async def create_upload(request: Request, services: ServicesDep) -> Response:
         parse_metadata(metadata)  # refuse bad metadata now, not when a job reads it
         with_body = request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE)
         checksum_of(request.headers.get("upload-checksum"))  # a bad header costs no upload
-        state = await anyio.to_thread.run_sync(lambda: services.uploads.create(length, metadata))
+        client = request.client.host if request.client else "unknown"
+        await anyio.to_thread.run_sync(services.open_uploads.prune)
+        with services.open_uploads.opening(client, length) as keep:
+            state = await anyio.to_thread.run_sync(lambda: services.uploads.create(length, metadata))
+            keep(state.id)
         headers = state_headers(state)
         headers["Location"] = _location(request, services, state.id)
         if with_body:
@@ -201,6 +309,8 @@ async def create_upload(request: Request, services: ServicesDep) -> Response:
             except ClientDisconnect:
                 return Response(status_code=499)
             headers |= state_headers(state)
+            if state.complete:
+                services.open_uploads.forget(state.id)
         return Response(status_code=201, headers=headers)
     except LangFlixError as exc:
         return _tus_error(exc, services)
@@ -243,6 +353,8 @@ async def append_upload(upload_id: str, request: Request, services: ServicesDep)
         offset = declared_int(request.headers, "Upload-Offset")
         assert offset is not None
         state = await _patch(request, services, upload_id, offset)
+        if state.complete:
+            services.open_uploads.forget(upload_id)
     except ClientDisconnect:
         return Response(status_code=499)
     except LangFlixError as exc:
@@ -258,6 +370,7 @@ async def delete_upload(upload_id: str, request: Request, services: ServicesDep)
     try:
         check_version(request.headers)
         await anyio.to_thread.run_sync(lambda: services.uploads.delete(upload_id))
+        services.open_uploads.forget(upload_id)
     except LangFlixError as exc:
         return _tus_error(exc, services)
     return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
