@@ -31,7 +31,9 @@ a session while a helper still writes in it. A base dir another user controls
 is refused.
 
 Behind this face, one module per question: ``_names`` (safe names, creation),
-``_areas`` (what a manager and a scope share), ``_views`` (what areas hand out:
+``_areas`` (what a manager and a scope share), ``_flights`` (an area tree's
+lock and the persists a deletion must wait for), ``_counters`` (live counts
+kept up the parent chain), ``_views`` (what areas hand out:
 stats, tracked-path views, path contexts), ``_scope``, ``_manager`` (and the
 process-wide hooks), ``_signals``, ``_streams``, ``_persist``, ``_budget``,
 ``_sessions`` (lock, owner record, heartbeat, base dir checks), ``_fds`` (who
