@@ -51,26 +51,22 @@ from pathlib import Path
 
 BOUNDARY = "langflixbenchboundary"
 SRT = "1\n00:00:00,500 --> 00:00:01,800\nLet's break the ice.\n"
-_DRAIN_APP = """
+# Both bare apps answer the lifespan protocol alike; each then handles the body its own way.
+_LIFESPAN = """
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+"""
+_DRAIN_APP = _LIFESPAN + """\
     while (await receive()).get("more_body"):
         pass
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
 """
-_WRITE_APP = """
-import os
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
+_WRITE_APP = "import os\n" + _LIFESPAN + """\
     fd = os.open(os.environ["BENCH_SINK"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     offset = 0
     while True:
@@ -145,6 +141,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def granian_argv(app: str, port: int) -> list[str]:
+    """One granian worker serving the bare ASGI ``app`` ("module:attr") on ``port``."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-ws", "--log-level", "warning", app,
+    ]  # fmt: skip
 
 
 def make_source(work: Path, size: int) -> Path:
@@ -464,23 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                 "granian bare (ASGI), body discarded",
                 lambda: spawn(
                     "granian",
-                    [
-                        py,
-                        "-m",
-                        "granian",
-                        "--interface",
-                        "asgi",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(p := free_port()),
-                        "--workers",
-                        "1",
-                        "--no-ws",
-                        "--log-level",
-                        "warning",
-                        "drain_app:app",
-                    ],
+                    granian_argv("drain_app:app", p := free_port()),
                     dict(os.environ),
                     work,
                     p,
@@ -492,23 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                 "granian bare (ASGI), body written (one pwrite per chunk)",
                 lambda: spawn(
                     "granian-write",
-                    [
-                        py,
-                        "-m",
-                        "granian",
-                        "--interface",
-                        "asgi",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(p := free_port()),
-                        "--workers",
-                        "1",
-                        "--no-ws",
-                        "--log-level",
-                        "warning",
-                        "write_app:app",
-                    ],
+                    granian_argv("write_app:app", p := free_port()),
                     dict(os.environ, BENCH_SINK=str(work / "sink.bin")),
                     work,
                     p,
