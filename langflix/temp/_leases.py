@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import time
-import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from langflix.temp._owners import AREA_OWNERS, AreaOwner, OwnerState, lock_state
 from langflix.temp._persist import SessionAnchor, remove_recorded_staging
 from langflix.temp._sessions import BUILDING_INFIX, HOST, OWNER_FILE, check_base_dir
 from langflix.temp._sweep import SessionInfo, SweepReport, list_areas, sweep_areas
-from langflix.temp._trees import remove_tree
+from langflix.temp._trees import finalize_tree, remove_tree
 
 __all__ = [
     "LEASE_INFIX",
@@ -119,7 +118,9 @@ class LeasedArea(TempFileManager):
         self._dir = _existing if _existing is not None else _make_area(self.base_dir, self.prefix, lease)
         st = os.lstat(self._dir)
         self._area_anchor = _AreaAnchor(self._dir, (st.st_dev, st.st_ino))
-        self._lease_finalizer = weakref.finalize(self, _finalize_area, str(self._dir), os.getpid())
+        self._lease_finalizer = weakref.finalize(
+            self, finalize_tree, str(self._dir), os.getpid(), f"leased temp area {self._dir}"
+        )
         self._lease_finalizer.atexit = False  # interpreter exit closes it like any manager
         logger.debug("leased temp area opened: %s (lease %s)", self._dir, lease)
 
@@ -238,15 +239,6 @@ def _make_area(base_dir: Path, prefix: str, lease: str) -> Path:
         raise
     return area
 
-
-def _finalize_area(path: str, owner_pid: int) -> None:
-    if os.getpid() != owner_pid:
-        return
-    warnings.warn(f"Implicitly cleaning up leased temp area {path}", ResourceWarning, stacklevel=2)
-    try:
-        remove_tree(path)
-    except OSError as exc:
-        logger.warning("could not remove leased temp area %s: %s", path, exc)
 
 
 # -- the owner and its sweep ---------------------------------------------------

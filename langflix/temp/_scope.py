@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 import weakref
 from pathlib import Path
 from types import TracebackType
@@ -12,7 +11,7 @@ from types import TracebackType
 from langflix.temp._areas import TempArea
 from langflix.temp._budget import human_bytes
 from langflix.temp._names import create_dir, safe_prefix
-from langflix.temp._trees import remove_tree
+from langflix.temp._trees import finalize_tree, remove_tree
 
 __all__ = ["TempScope"]
 
@@ -43,7 +42,7 @@ class TempScope(TempArea):
         super().__init__(
             tree=parent._tree, root=parent._root, parent=parent, max_bytes=max_bytes, min_free_bytes=min_free_bytes
         )
-        self._finalizer = weakref.finalize(self, _finalize_scope, self._key, os.getpid(), repr(self))
+        self._finalizer = weakref.finalize(self, finalize_tree, self._key, os.getpid(), repr(self))
         self._finalizer.atexit = False  # the manager's own exit cleanup covers scopes
         logger.debug("temp scope opened: %s", self._key)
 
@@ -130,12 +129,3 @@ class TempScope(TempArea):
         # aclose() is shielded: a cancelled task still finishes removing its tree.
         await self.aclose()
 
-
-def _finalize_scope(path: str, owner_pid: int, description: str) -> None:
-    if os.getpid() != owner_pid:
-        return
-    warnings.warn(f"Implicitly cleaning up {description}", ResourceWarning, stacklevel=2)
-    try:
-        remove_tree(path)
-    except OSError as exc:
-        logger.warning("could not remove temp scope %s: %s", path, exc)

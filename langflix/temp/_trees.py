@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
+import warnings
 from typing import Final
 
-__all__ = ["DIR_FLAGS", "remove_tree", "remove_tree_at", "tree_bytes"]
+__all__ = ["DIR_FLAGS", "finalize_tree", "remove_tree", "remove_tree_at", "tree_bytes"]
+
+logger = logging.getLogger("langflix.temp")
 
 # How every directory of ours is opened: never through a symlink, never inherited by exec.
 DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -38,6 +42,20 @@ def remove_tree(path: str | os.PathLike[str]) -> tuple[int, int]:
         return _remove_dir_at(parent_fd, name)
     finally:
         os.close(parent_fd)
+
+
+def finalize_tree(path: str, owner_pid: int, description: str) -> None:
+    """A weakref finalizer's body: the owner process forgot to close ``description``; remove its tree now, loudly.
+
+    A forked child inherits the finalizer but never the tree, hence the pid.
+    """
+    if os.getpid() != owner_pid:
+        return
+    warnings.warn(f"Implicitly cleaning up {description}", ResourceWarning, stacklevel=2)
+    try:
+        remove_tree(path)
+    except OSError as exc:
+        logger.warning("could not remove %s at %s: %s", description, path, exc)
 
 
 def remove_tree_at(dir_fd: int, name: str) -> tuple[int, int]:
