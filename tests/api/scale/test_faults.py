@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.redis_server import RedisServer, free_port
-from support.scale import Cluster, encoding_under, horse_of, staging_areas, temp_entries
+from support.scale import Cluster, Proc, encoding_under, horse_of, staging_areas, temp_entries
 
 from langflix.api.scale.connection import connect
 from langflix.api.scale.leases import RedisLeaseChecker
@@ -56,6 +56,20 @@ def _until(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def _horse_encoding(worker: Proc) -> int:
+    """The pid of ``worker``'s work horse, once ffmpeg encodes under it."""
+    _until(lambda: (h := horse_of(worker)) is not None and encoding_under(h), 60, f"{worker.name} to encode")
+    horse = horse_of(worker)
+    assert horse is not None
+    return horse
+
+
+def _kill_host(worker: Proc, horse: int) -> None:
+    """The whole host goes at once: the worker, its horse and the horse's ffmpeg."""
+    os.killpg(worker.pid, signal.SIGKILL)
+    os.killpg(horse, signal.SIGKILL)
+
+
 def test_eight_jobs_on_two_workers_all_complete_and_leave_nothing(cluster: Cluster, episode: Episode) -> None:
     api = cluster.start_api()
     one, two = cluster.start_worker("w1"), cluster.start_worker("w2")
@@ -88,13 +102,9 @@ def test_sigkill_of_a_worker_mid_encode_retries_its_job_elsewhere(cluster: Clust
     first = cluster.start_worker("w1")
     with cluster.client() as client:
         job_id = cluster.submit(client, episode, max_expressions="2")
-        _until(lambda: (h := horse_of(first)) is not None and encoding_under(h), 60, "w1 to encode")
-        horse = horse_of(first)
-        assert horse is not None
+        horse = _horse_encoding(first)
         [staged] = staging_areas(cluster.shared)
-        # The whole host goes: the worker, its horse and the horse's ffmpeg.
-        os.killpg(first.pid, signal.SIGKILL)
-        os.killpg(horse, signal.SIGKILL)
+        _kill_host(first, horse)
         first.proc.wait(10)
         dead_scratch = [p for p in first.temp_dir.iterdir() if p.name.startswith("langflix_session-")]
         assert any(p.name.startswith(f"langflix_session-{horse}-") for p in dead_scratch)
@@ -126,11 +136,7 @@ def test_a_lost_worker_with_no_retry_left_fails_its_job_with_worker_lost(
         first = cluster.start_worker("w1")
         with cluster.client() as client:
             job_id = cluster.submit(client, episode, max_expressions="2")
-            _until(lambda: (h := horse_of(first)) is not None and encoding_under(h), 60, "w1 to encode")
-            horse = horse_of(first)
-            assert horse is not None
-            os.killpg(first.pid, signal.SIGKILL)
-            os.killpg(horse, signal.SIGKILL)
+            _kill_host(first, _horse_encoding(first))
             cluster.start_worker("w2")  # the one that finds the lost job
             job = cluster.wait(client, job_id, ("completed", "failed", "cancelled"), timeout=60)
         assert job["status"] == "failed" and job["error"].startswith("worker lost"), job
