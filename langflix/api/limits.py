@@ -71,6 +71,10 @@ class BodyPace:
         if not (self.min_rate > 0 and self.idle_timeout > 0):
             raise ValueError(f"min_rate and idle_timeout must be positive, got {self.min_rate}, {self.idle_timeout}")
 
+    def time_left(self, started: float, received: int, now: float) -> float:
+        """Seconds a body that began at ``started`` and has ``received`` bytes may still take at ``now``."""
+        return started + self.idle_timeout + received / self.min_rate - now
+
 
 async def paced_body(chunks: AsyncIterator[bytes], pace: BodyPace) -> AsyncIterator[bytes]:
     """``chunks`` as they come, or :class:`UploadTimeoutError` when the body is too slow or stalls."""
@@ -78,7 +82,7 @@ async def paced_body(chunks: AsyncIterator[bytes], pace: BodyPace) -> AsyncItera
     started = pace.clock()
     received = 0
     while True:
-        budget = started + pace.idle_timeout + received / pace.min_rate - pace.clock()
+        budget = pace.time_left(started, received, pace.clock())
         wait = min(pace.idle_timeout, budget)
         stalled = wait == pace.idle_timeout
         chunk: bytes | None = None

@@ -128,7 +128,7 @@ def _pump(fd: int, remaining: int, writer: UploadWriter, pace: BodyPace, receive
         except BlockingIOError:
             now = pace.clock()
             idle_left = last + pace.idle_timeout - now
-            rate_left = started + pace.idle_timeout + received / pace.min_rate - now
+            rate_left = pace.time_left(started, received, now)
             if idle_left <= 0 or rate_left <= 0:
                 raise _too_slow(pace, received, now - started, stalled=idle_left <= 0) from None
             poller.poll(1000 * min(idle_left, rate_left, _STOP_POLL))
@@ -213,7 +213,7 @@ async def _receive_messages(request: Request, writer: UploadWriter, pace: BodyPa
                     pending = loop.run_in_executor(None, writer.write_many, batch)
                     received += batched
                     batch, batched = [], 0
-                    allowed = started + pace.idle_timeout + received / pace.min_rate - pace.clock()
+                    allowed = pace.time_left(started, received, pace.clock())
                     deadline.deadline = anyio.current_time() + min(pace.idle_timeout, allowed)
                 if not more:
                     break
